@@ -1,0 +1,1 @@
+"""Textual screens and widgets (no Google, git or file I/O here)."""

@@ -1,0 +1,1 @@
+"""Everything that does work. Never imports textual."""

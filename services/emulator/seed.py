@@ -1,0 +1,612 @@
+"""Demo data for the emulator: 235 production + 235 DEV3 Apps Script projects of varied,
+realistic code, the seeded history (staged changes, production edits by someone else,
+diverged sheets, planted synthetic-looking PHI leaks) and the activity-log spreadsheet.
+
+Everything is derived from a fixed seed, so two demos are identical. Every person, number and
+address here is invented.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from services.emulator.store import EmulatorStore, rfc3339
+from sheetstage_tui.models import (
+    DriftState,
+    Environment,
+    FileType,
+    ScriptFile,
+    Sheet,
+    content_hash,
+)
+
+SHEET_COUNT = 235
+DEVELOPER = "developer@practice.example"
+SOMEONE_ELSE = "someone.else@practice.example"
+MANAGER = "practice.manager@practice.example"
+SCHEDULER = "scheduler@practice.example"
+LOG_TABS = ("Snapshots", "Deployments", "Rollbacks", "PHI Checks", "Test Data", "Alerts")
+LOG_HEADER = ["Event ID", "Time (UTC)", "User", "Action", "Sheets", "Result", "Detail"]
+
+STAGED = (12, 47, 88, 140, 203)
+PROD_MODIFIED = (31, 119, 177)
+DIVERGED = (64, 215)
+PHI_LEAKS = (150, 199)
+
+_BASE_TIME = 1772323200.0  # 2026-03-01T00:00:00Z
+_STAGING_EDIT_TIME = 1779100800.0  # 2026-05-18
+_PROD_EDIT_TIME = 1779624000.0  # 2026-05-24
+
+_LOCATIONS = ("Main Clinic", "North Campus", "Lakeview", "Westside", "Pediatrics")
+_WORKFLOWS = (
+    "Patient Check-In",
+    "Referral Tracker",
+    "Prior Authorization",
+    "Lab Results Follow-up",
+    "Appointment Reminders",
+    "Insurance Verification",
+    "Billing Claims",
+    "Denials Worklist",
+    "Refill Requests",
+    "Immunization Log",
+    "Supply Inventory",
+    "Staff Schedule",
+    "No-Show Report",
+    "Waitlist",
+    "Imaging Orders",
+    "Patient Recall",
+    "Charge Capture",
+    "Copay Reconciliation",
+    "Fax Queue",
+    "Provider Credentialing",
+    "Vaccine Inventory",
+    "Quality Measures",
+    "Care Gaps",
+    "Telehealth Sessions",
+    "Intake Forms",
+    "Consent Tracking",
+    "Transport Requests",
+    "Interpreter Requests",
+    "Chronic Care Management",
+    "Medical Equipment",
+    "Controlled Substances Log",
+    "Temperature Log",
+    "Incident Reports",
+    "Patient Feedback",
+    "Collections",
+    "Payment Plans",
+    "Daily Deposit",
+    "Petty Cash",
+    "Phone Messages",
+    "Task Board",
+    "Onboarding Checklist",
+    "Time Off Requests",
+    "Room Turnover",
+    "Sterilization Log",
+    "Specimen Tracking",
+    "Pharmacy Callbacks",
+    "Hospital Discharges",
+)
+_OWNERS = ("front-desk", "billing", "clinical-ops", "nursing", "admin")
+_STATUSES = ("New", "In progress", "Waiting", "Done", "Escalated", "Cancelled")
+_COLUMNS = (
+    "Received",
+    "Status",
+    "Assigned To",
+    "Due Date",
+    "Priority",
+    "Notes",
+    "Location",
+    "Provider",
+    "Category",
+    "Follow-up",
+    "Amount",
+    "Reference",
+)
+
+
+def demo_id(kind: str, env: str, number: int) -> str:
+    """A Google-shaped, deterministic id: 44 characters for spreadsheets, 57 for scripts."""
+    digest = b""
+    seed = f"sheetstage-demo/{kind}/{env}/{number}".encode()
+    while len(digest) < 64:
+        seed = hashlib.sha256(seed).digest()
+        digest += seed
+    text = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return "1" + text[: 56 if kind == "script" else 43]
+
+
+def sheet_name(number: int) -> str:
+    return f"{_LOCATIONS[number % len(_LOCATIONS)]} — {_WORKFLOWS[number // len(_LOCATIONS)]}"
+
+
+def demo_sheets() -> list[Sheet]:
+    sheets = []
+    for n in range(SHEET_COUNT):
+        with_patients = n % 3 != 2
+        sheets.append(
+            Sheet(
+                number=n,
+                name=sheet_name(n),
+                prod_spreadsheet_id=demo_id("spreadsheet", "prod", n),
+                prod_script_id=demo_id("script", "prod", n),
+                dev3_spreadsheet_id=demo_id("spreadsheet", "dev3", n),
+                dev3_script_id=demo_id("script", "dev3", n),
+                owner=_OWNERS[n % len(_OWNERS)] + "@practice.example",
+                reference_ranges=("Patients!A2:F",) if with_patients else (),
+            )
+        )
+    return sheets
+
+
+def log_spreadsheet_id() -> str:
+    return demo_id("spreadsheet", "log", 0)
+
+
+def _fill(template: str, **values: object) -> str:
+    for key, value in values.items():
+        template = template.replace("{{" + key + "}}", str(value))
+    return template
+
+
+_CODE = """/**
+ * {{TITLE}}
+ * Bound script for the "{{TITLE}}" spreadsheet. Owner: {{OWNER}}.
+ */
+const SPREADSHEET_ID = '{{SPREADSHEET_ID}}';
+const MAIN_TAB = '{{TAB}}';
+const STATUS_COLUMN = {{STATUS_COL}};
+const STALE_AFTER_DAYS = {{STALE_DAYS}};
+{{EXTRA_CONSTANTS}}
+function onOpen() {
+  SpreadsheetApp.getUi()
+    .createMenu('{{MENU}}')
+    .addItem('Refresh status', 'refreshStatus')
+    .addItem('Highlight stale rows', 'highlightStale'){{MENU_ITEMS}}
+    .addToUi();
+}
+
+function getMainSheet_() {
+  return SpreadsheetApp.openById(SPREADSHEET_ID).getSheetByName(MAIN_TAB);
+}
+
+function refreshStatus() {
+  const sheet = getMainSheet_();
+  const rows = sheet.getDataRange().getValues();
+  let open = 0;
+  for (let i = 1; i < rows.length; i++) {
+    const status = String(rows[i][STATUS_COLUMN - 1] || '');
+    if (status !== 'Done' && status !== 'Cancelled') {
+      open++;
+    }
+  }
+  sheet.getRange('{{SUMMARY_CELL}}').setValue(open + ' open');
+  return open;
+}
+
+function highlightStale() {
+  const sheet = getMainSheet_();
+  const rows = sheet.getDataRange().getValues();
+  const cutoff = new Date(Date.now() - STALE_AFTER_DAYS * 24 * 60 * 60 * 1000);
+  for (let i = 1; i < rows.length; i++) {
+    const received = rows[i][0];
+    const stale = received instanceof Date && received < cutoff;
+    sheet.getRange(i + 1, 1, 1, rows[i].length).setBackground(stale ? '{{STALE_COLOR}}' : null);
+  }
+}
+"""
+
+_SIDEBAR_FN = """
+function openSidebar() {
+  const html = HtmlService.createHtmlOutputFromFile('Sidebar').setTitle('{{MENU}}');
+  SpreadsheetApp.getUi().showSidebar(html);
+}
+"""
+
+_LOOKUP = """
+const LOOKUP_SPREADSHEET_ID = '{{LOOKUP_ID}}';
+
+function lookupOwner_(key) {
+  const rows = SpreadsheetApp.openById(LOOKUP_SPREADSHEET_ID).getSheets()[0].getDataRange()
+    .getValues();
+  const match = rows.find((row) => row[0] === key);
+  return match ? match[1] : '';
+}
+"""
+
+_TRIGGERS = """/** Triggers: edit stamps and the nightly job. */
+function onEdit(e) {
+  const range = e.range;
+  if (range.getSheet().getName() !== MAIN_TAB || range.getColumn() !== STATUS_COLUMN) {
+    return;
+  }
+  range.offset(0, {{STAMP_OFFSET}}).setValue(new Date());
+}
+
+function installTriggers() {
+  ScriptApp.getProjectTriggers().forEach((t) => ScriptApp.deleteTrigger(t));
+  ScriptApp.newTrigger('nightly')
+    .timeBased()
+    .atHour({{NIGHTLY_HOUR}})
+    .everyDays(1)
+    .inTimezone('America/Chicago')
+    .create();
+}
+
+function nightly() {
+  refreshStatus();
+  highlightStale();{{NIGHTLY_EXTRA}}
+}
+"""
+
+_VALIDATION = """/** Row validation before a row is marked Done. */
+const REQUIRED_COLUMNS = [{{REQUIRED}}];
+
+function validateRow_(row) {
+  const problems = [];
+  REQUIRED_COLUMNS.forEach((column) => {
+    if (row[column - 1] === '' || row[column - 1] === null) {
+      problems.push('column ' + column + ' is empty');
+    }
+  });
+  if (row[STATUS_COLUMN - 1] && ['{{STATUSES}}'].indexOf(row[STATUS_COLUMN - 1]) < 0) {
+    problems.push('unknown status ' + row[STATUS_COLUMN - 1]);
+  }
+  return problems;
+}
+
+function validateAll() {
+  const rows = getMainSheet_().getDataRange().getValues();
+  const report = [];
+  for (let i = 1; i < rows.length; i++) {
+    const problems = validateRow_(rows[i]);
+    if (problems.length) {
+      report.push('row ' + (i + 1) + ': ' + problems.join(', '));
+    }
+  }
+  return report;
+}
+"""
+
+_REPORTS = """/** The {{CADENCE}} summary e-mail. */
+const REPORT_RECIPIENTS = ['{{MAILBOX}}@practice.example'];
+
+function sendSummary() {
+  const open = refreshStatus();
+  const subject = '{{TITLE}}: ' + open + ' open item(s)';
+  const body = [
+    'Open items: ' + open,
+    'Sheet: ' + SpreadsheetApp.openById(SPREADSHEET_ID).getUrl(),
+  ].join('\\n');
+  MailApp.sendEmail(REPORT_RECIPIENTS.join(','), subject, body);
+}
+"""
+
+_FORMAT = """/** Formatting helpers shared by the other files. */
+function formatDate_(value) {
+  return Utilities.formatDate(value, 'America/Chicago', '{{DATE_FORMAT}}');
+}
+
+function formatMoney_(amount) {
+  return '$' + Number(amount || 0).toFixed(2);
+}
+
+function initials_(text) {
+  return String(text || '')
+    .split(/\\s+/)
+    .filter(Boolean)
+    .map((word) => word[0].toUpperCase())
+    .join('');
+}
+"""
+
+_SYNC = """/** Pushes open counts to the practice dashboard. */
+const DASHBOARD_URL = 'https://dashboard.practice.example/api/{{SLUG}}';
+
+function pushToDashboard() {
+  const payload = { sheet: '{{SLUG}}', open: refreshStatus(), at: new Date().toISOString() };
+  const response = UrlFetchApp.fetch(DASHBOARD_URL, {
+    method: 'post',
+    contentType: 'application/json',
+    payload: JSON.stringify(payload),
+    muteHttpExceptions: true,
+  });
+  return response.getResponseCode();
+}
+"""
+
+_ARCHIVE = """/** Moves finished rows older than {{ARCHIVE_DAYS}} days to the Archive tab. */
+function archiveFinished() {
+  const sheet = getMainSheet_();
+  const archive = sheet.getParent().getSheetByName('Archive');
+  const rows = sheet.getDataRange().getValues();
+  const cutoff = new Date(Date.now() - {{ARCHIVE_DAYS}} * 24 * 60 * 60 * 1000);
+  for (let i = rows.length - 1; i >= 1; i--) {
+    if (rows[i][STATUS_COLUMN - 1] === 'Done' && rows[i][0] < cutoff) {
+      archive.appendRow(rows[i]);
+      sheet.deleteRow(i + 1);
+    }
+  }
+}
+"""
+
+_SIDEBAR_HTML = """<!DOCTYPE html>
+<html>
+  <head>
+    <base target="_top">
+    <style>
+      body { font-family: Arial, sans-serif; margin: 12px; }
+      .count { font-size: 28px; color: {{ACCENT}}; }
+    </style>
+  </head>
+  <body>
+    <h3>{{MENU}}</h3>
+    <p class="count" id="open">…</p>
+    <button onclick="refresh()">Refresh</button>
+    <script>
+      function refresh() {
+        google.script.run.withSuccessHandler(function (n) {
+          document.getElementById('open').textContent = n + ' open';
+        }).refreshStatus();
+      }
+      refresh();
+    </script>
+  </body>
+</html>
+"""
+
+
+def _slug(text: str) -> str:
+    return "".join(c.lower() if c.isalnum() else "-" for c in text).strip("-").replace("--", "-")
+
+
+def _base_files(sheet: Sheet, env: Environment, lookup: Sheet | None) -> list[ScriptFile]:
+    """The seeded production code of a sheet (env=STAGING: the same code with DEV3 ids)."""
+    rng = random.Random(sheet.number * 7919)
+    n = sheet.number
+    title = sheet.name
+    tab = sheet.name.split(" — ")[1].split()[0] + " Queue"
+    has_sidebar = n % 4 == 0
+    has_reports = n % 3 == 0
+    has_sync = n % 5 == 1
+    has_archive = n % 6 == 2
+    menu = title.split(" — ")[1]
+    menu_items = ""
+    if has_sidebar:
+        menu_items += "\n    .addItem('Open sidebar', 'openSidebar')"
+    if has_reports:
+        menu_items += "\n    .addItem('Send summary now', 'sendSummary')"
+    extra = ""
+    if lookup is not None:
+        extra = _fill(_LOOKUP, LOOKUP_ID=lookup.spreadsheet_id(env))
+    code = _fill(
+        _CODE,
+        TITLE=title,
+        OWNER=sheet.owner,
+        SPREADSHEET_ID=sheet.spreadsheet_id(env),
+        TAB=tab,
+        STATUS_COL=rng.randint(2, 6),
+        STALE_DAYS=rng.choice((3, 5, 7, 10, 14, 30)),
+        EXTRA_CONSTANTS=extra,
+        MENU=menu,
+        MENU_ITEMS=menu_items,
+        SUMMARY_CELL=f"{'HIJKL'[rng.randint(0, 4)]}1",
+        STALE_COLOR=rng.choice(("#fce8e6", "#fff4e5", "#fdecea", "#fef7e0")),
+    )
+    if has_sidebar:
+        code += _fill(_SIDEBAR_FN, MENU=menu)
+    if n == 5:
+        code = code.replace("\n", "\r\n")  # a CRLF file: the round trip must keep it
+    if n == 8:
+        code += "\n// Owner notes: café hours changed ✓ — see the front-desk binder.\n"
+    files = [ScriptFile("Code", FileType.SERVER_JS, code)]
+    nightly_extra = ""
+    if has_reports:
+        nightly_extra += "\n  sendSummary();"
+    if has_archive:
+        nightly_extra += "\n  archiveFinished();"
+    files.append(
+        ScriptFile(
+            "Triggers",
+            FileType.SERVER_JS,
+            _fill(
+                _TRIGGERS,
+                STAMP_OFFSET=rng.randint(1, 4),
+                NIGHTLY_HOUR=rng.randint(1, 5),
+                NIGHTLY_EXTRA=nightly_extra,
+            ),
+        )
+    )
+    if n % 2 == 0:
+        required = sorted(rng.sample(range(1, 9), rng.randint(2, 4)))
+        statuses = "', '".join(_STATUSES[: rng.randint(4, 6)])
+        files.append(
+            ScriptFile(
+                "Validation",
+                FileType.SERVER_JS,
+                _fill(_VALIDATION, REQUIRED=", ".join(map(str, required)), STATUSES=statuses),
+            )
+        )
+    if has_reports:
+        files.append(
+            ScriptFile(
+                "Reports",
+                FileType.SERVER_JS,
+                _fill(
+                    _REPORTS,
+                    TITLE=title,
+                    CADENCE=rng.choice(("daily", "weekly", "twice-daily")),
+                    MAILBOX=sheet.owner.split("@")[0],
+                ),
+            )
+        )
+    if n % 7 in (0, 3):
+        files.append(
+            ScriptFile(
+                "lib/format",
+                FileType.SERVER_JS,
+                _fill(_FORMAT, DATE_FORMAT=rng.choice(("MM/dd/yyyy", "yyyy-MM-dd", "M/d/yy"))),
+            )
+        )
+    if has_sync:
+        files.append(ScriptFile("Sync", FileType.SERVER_JS, _fill(_SYNC, SLUG=_slug(title))))
+    if has_archive:
+        files.append(
+            ScriptFile(
+                "Archive",
+                FileType.SERVER_JS,
+                _fill(_ARCHIVE, ARCHIVE_DAYS=rng.choice((30, 60, 90, 180))),
+            )
+        )
+    if n == 9:
+        files.append(ScriptFile("Notes", FileType.SERVER_JS, ""))  # empty files are kept
+    if has_sidebar:
+        accent = rng.choice(("#1a73e8", "#188038", "#a142f4", "#e37400"))
+        files.append(
+            ScriptFile("Sidebar", FileType.HTML, _fill(_SIDEBAR_HTML, MENU=menu, ACCENT=accent))
+        )
+    files.insert(0, ScriptFile("appsscript", FileType.JSON, _manifest(files)))
+    return files
+
+
+def _manifest(files: Sequence[ScriptFile]) -> str:
+    sources = "\n".join(f.source for f in files)
+    scopes = ["https://www.googleapis.com/auth/spreadsheets"]
+    if "ScriptApp.newTrigger" in sources:
+        scopes.append("https://www.googleapis.com/auth/script.scriptapp")
+    if "MailApp" in sources:
+        scopes.append("https://www.googleapis.com/auth/script.send_mail")
+    if "UrlFetchApp" in sources:
+        scopes.append("https://www.googleapis.com/auth/script.external_request")
+    if "showSidebar" in sources:
+        scopes.append("https://www.googleapis.com/auth/script.container.ui")
+    manifest = {
+        "timeZone": "America/Chicago",
+        "dependencies": {},
+        "exceptionLogging": "STACKDRIVER",
+        "runtimeVersion": "V8",
+        "oauthScopes": scopes,
+    }
+    return json.dumps(manifest, indent=2)
+
+
+def _replace_file(files: list[ScriptFile], name: str, source: str) -> list[ScriptFile]:
+    return [ScriptFile(f.name, f.type, source) if f.name == name else f for f in files]
+
+
+def _code_of(files: Sequence[ScriptFile], name: str = "Code") -> str:
+    return next(f.source for f in files if f.name == name)
+
+
+_STAGED_FEATURE = """
+/** Staged: count items by status for the new dashboard card. */
+function countByStatus() {
+  const rows = getMainSheet_().getDataRange().getValues();
+  const counts = {};
+  for (let i = 1; i < rows.length; i++) {
+    const status = String(rows[i][STATUS_COLUMN - 1] || 'New');
+    counts[status] = (counts[status] || 0) + 1;
+  }
+  return counts;
+}
+"""
+
+_PHI_LEAK_FIXTURE = """
+// TODO(dev): remove before deploy: copied from the live sheet to reproduce the bug.
+const DEBUG_PATIENT = { name: 'Marisol Quenneville', mrn: 'MRN 40418827', dob: '03/14/1961' };
+const DEBUG_CALLBACK = 'call back (773) 268-4410 after 2pm';
+"""
+
+_PHI_LEAK_LOG = """
+function debugEscalation_(row) {
+  Logger.log('escalating chart for SSN 523-71-4086, row ' + row);
+}
+"""
+
+
+@dataclass
+class DemoSeed:
+    sheets: list[Sheet]
+    baselines: dict[int, str]
+    expected: dict[int, DriftState] = field(default_factory=dict)
+    log_spreadsheet_id: str = ""
+
+
+def seed_demo(store: EmulatorStore) -> DemoSeed:
+    """Fill an empty emulator store with the demo; returns what the workspace must record."""
+    sheets = demo_sheets()
+    for email, name in (
+        (DEVELOPER, "Staging Developer"),
+        (SOMEONE_ELSE, "Someone Else"),
+        (MANAGER, "Practice Manager"),
+        (SCHEDULER, "Snapshot Scheduler"),
+    ):
+        store.add_user(email, name)
+    seed = DemoSeed(sheets=sheets, baselines={}, log_spreadsheet_id=log_spreadsheet_id())
+    by_number = {s.number: s for s in sheets}
+    for sheet in sheets:
+        n = sheet.number
+        lookup = by_number[(n + 1) % SHEET_COUNT] if n % 10 == 4 else None
+        created = rfc3339(_BASE_TIME + n * 3600)
+        production = _base_files(sheet, Environment.PRODUCTION, lookup)
+        staging = _base_files(sheet, Environment.STAGING, lookup)
+        seed.baselines[n] = content_hash(production)
+        seed.expected[n] = DriftState.IN_SYNC
+        _create(store, sheet, Environment.PRODUCTION, production, created)
+        _create(store, sheet, Environment.STAGING, staging, created)
+
+        staged_change = n in STAGED or n in DIVERGED or n in PHI_LEAKS
+        if staged_change:
+            code = _code_of(staging) + _STAGED_FEATURE
+            if n == PHI_LEAKS[0]:
+                code += _PHI_LEAK_FIXTURE
+            elif n == PHI_LEAKS[1]:
+                code += _PHI_LEAK_LOG
+            staging = _replace_file(staging, "Code", code)
+            _update(store, sheet.dev3_script_id, staging, DEVELOPER, _STAGING_EDIT_TIME + n * 60)
+            seed.expected[n] = DriftState.AHEAD
+        if n in PROD_MODIFIED or n in DIVERGED:
+            hotfix = _code_of(production).replace(
+                "const STALE_AFTER_DAYS =", "const STALE_AFTER_DAYS = 2; // hotfix, was"
+            )
+            production = _replace_file(production, "Code", hotfix)
+            _update(store, sheet.prod_script_id, production, SOMEONE_ELSE, _PROD_EDIT_TIME + n * 60)
+            seed.expected[n] = DriftState.DIVERGED if staged_change else DriftState.PROD_MODIFIED
+
+    store.create_spreadsheet(
+        seed.log_spreadsheet_id,
+        "Staging Environment Log",
+        {tab: [list(LOG_HEADER)] for tab in LOG_TABS},
+    )
+    return seed
+
+
+def _create(
+    store: EmulatorStore, sheet: Sheet, env: Environment, files: list[ScriptFile], moment: str
+) -> None:
+    label = f"{sheet.name}{' (DEV3)' if env is Environment.STAGING else ''}"
+    spreadsheet_id = sheet.spreadsheet_id(env)
+    store.create_spreadsheet(spreadsheet_id, label, {"Sheet1": [["Received", *_COLUMNS[:5]]]})
+    store.create_project(
+        sheet.script_id(env),
+        f"{label} script",
+        spreadsheet_id,
+        [_as_api(f) for f in files],
+        SOMEONE_ELSE if env is Environment.PRODUCTION else DEVELOPER,
+        moment,
+    )
+
+
+def _update(
+    store: EmulatorStore, script_id: str, files: list[ScriptFile], user: str, moment: float
+) -> None:
+    store.update_content(script_id, [_as_api(f) for f in files], user, rfc3339(moment))
+
+
+def _as_api(file: ScriptFile) -> dict[str, str]:
+    return {"name": file.name, "type": str(file.type), "source": file.source}

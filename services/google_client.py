@@ -1,0 +1,371 @@
+"""The one Google client: google-api-python-client for Apps Script v1, Drive v3 and Sheets v4.
+
+The same code talks to real Google and to the local emulator; only the endpoint and the
+credentials differ. Calls are blocking (httplib2 is not thread-safe, so every worker thread
+has its own Http); `run()` puts them on the client's own ThreadPoolExecutor for async
+callers. Retries are ours: truncated exponential backoff with full jitter, Retry-After
+honoured, only for 429, 5xx and rate-limit 403s, never for values.append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import random
+import stat
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import google.auth.exceptions
+import google_auth_httplib2
+import httplib2
+from google.oauth2.credentials import Credentials
+from googleapiclient import discovery_cache
+from googleapiclient.discovery import build_from_document
+from googleapiclient.errors import HttpError
+
+from sheetstage_tui.config import ClientConfig
+from sheetstage_tui.errors import CredentialsError
+
+SCOPES = (
+    "https://www.googleapis.com/auth/script.projects",
+    "https://www.googleapis.com/auth/drive.metadata.readonly",
+    "https://www.googleapis.com/auth/spreadsheets",
+)
+_RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+_RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+
+T = TypeVar("T")
+
+
+class GoogleApiError(Exception):
+    """A Google API call that failed, with a message a person can act on."""
+
+    def __init__(self, what: str, status: int, reason: str, message: str, attempts: int = 1):
+        self.what = what
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.attempts = attempts
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        return f"{self.what}: HTTP {self.status} {self.reason}{tries}: {self.message}"
+
+
+class ApiNotEnabledError(GoogleApiError):
+    def describe(self) -> str:
+        return (
+            f"{self.what}: the Apps Script API is switched off for this Google account; turn on "
+            "'Google Apps Script API' at https://script.google.com/home/usersettings, wait a few "
+            "minutes, then run again"
+        )
+
+
+class NotFoundError(GoogleApiError):
+    pass
+
+
+class PermissionDeniedError(GoogleApiError):
+    pass
+
+
+class InvalidRequestError(GoogleApiError):
+    pass
+
+
+class RateLimitedError(GoogleApiError):
+    pass
+
+
+class ServerError(GoogleApiError):
+    pass
+
+
+class TransportError(GoogleApiError):
+    pass
+
+
+class AuthError(CredentialsError):
+    """Credentials missing, unreadable, unsafe or rejected: exit 2."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the three APIs live; empty root = Google's own endpoints."""
+
+    root: str = ""
+
+    def for_api(self, api: str) -> str | None:
+        if not self.root:
+            return None
+        root = self.root if self.root.endswith("/") else self.root + "/"
+        return root + "drive/v3/" if api == "drive" else root
+
+
+class Pacer:
+    """Client-side rate limit: calls spaced evenly at `per_minute`, so a quota is paced, not
+    bounced off. Thread-safe; 0 means no limit."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def load_user_credentials(token_file: Path) -> Credentials:
+    """Authorized-user JSON as Credentials.to_json() writes it; refused if others can read it."""
+    try:
+        info = token_file.stat()
+    except FileNotFoundError:
+        raise AuthError(
+            f"no Google credentials at {token_file}; run `sheetstage login` "
+            "(or set [google].token_file)"
+        ) from None
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise AuthError(
+            f"refusing {token_file}: other users can read it (mode "
+            f"{stat.S_IMODE(info.st_mode):o}); run `chmod 600 {token_file}`"
+        )
+    try:
+        data = json.loads(token_file.read_text(encoding="utf-8"))
+        return Credentials.from_authorized_user_info(data, scopes=list(SCOPES))
+    except (ValueError, OSError) as error:
+        raise AuthError(
+            f"{token_file} is not an authorized-user token file ({error}); "
+            "run `sheetstage login` to write a new one"
+        ) from None
+
+
+def write_token_file(path: Path, credentials: Credentials) -> None:
+    """Write the token file 0600, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(credentials.to_json())
+    os.replace(temporary, path)
+
+
+class GoogleClient:
+    def __init__(
+        self,
+        credentials: Credentials,
+        settings: ClientConfig,
+        endpoints: Endpoints = Endpoints(),
+        script_requests_per_minute: int | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.settings = settings
+        self._local = threading.local()
+        self._in_flight = threading.BoundedSemaphore(settings.concurrency)
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.concurrency, thread_name_prefix="sheetstage-google"
+        )
+        script_rate = (
+            settings.requests_per_minute
+            if script_requests_per_minute is None
+            else script_requests_per_minute
+        )
+        self._pacers = {
+            "script": Pacer(script_rate),
+            "drive": Pacer(script_rate),
+            "sheets": Pacer(settings.sheets_requests_per_minute),
+        }
+        placeholder = httplib2.Http()  # never used: every call passes its thread's own Http
+        self._services = {
+            api: build_from_document(
+                discovery_cache.get_static_doc(api, version),
+                http=placeholder,
+                client_options={"api_endpoint": endpoints.for_api(api)}
+                if endpoints.for_api(api)
+                else None,
+            )
+            for api, version in (("script", "v1"), ("drive", "v3"), ("sheets", "v4"))
+        }
+        self._auth_lock = threading.Lock()
+
+    # plumbing ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _http(self) -> google_auth_httplib2.AuthorizedHttp:
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = google_auth_httplib2.AuthorizedHttp(
+                self.credentials, http=httplib2.Http(timeout=self.settings.timeout_s)
+            )
+            self._local.http = http
+        return http
+
+    def authenticate(self) -> None:
+        """Make sure there is a valid access token (refreshing once, before threads start)."""
+        with self._auth_lock:
+            if self.credentials.valid:
+                return
+            try:
+                self.credentials.refresh(google_auth_httplib2.Request(httplib2.Http(timeout=30)))
+            except google.auth.exceptions.RefreshError as error:
+                raise AuthError(
+                    f"Google refused the stored credentials ({error}); run `sheetstage login`"
+                ) from None
+            except (OSError, httplib2.HttpLib2Error) as error:
+                raise AuthError(f"cannot reach the token endpoint ({error})") from None
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking client call on the client's own thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(function, *args, **kwargs)
+        )
+
+    def _execute(self, api: str, what: str, request: Any, *, idempotent: bool = True) -> Any:
+        settings = self.settings
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pacers[api].wait()
+            try:
+                with self._in_flight:
+                    result = request.execute(http=self._http(), num_retries=0)
+                if not isinstance(result, dict):
+                    raise ServerError(what, 200, "badResponse", "the answer was not JSON", attempt)
+                return result
+            except HttpError as http_error:
+                error = _classify(what, http_error, attempt)
+                retry_after = _retry_after(http_error)
+            except google.auth.exceptions.RefreshError as refresh_error:
+                raise AuthError(
+                    f"{what}: Google refused the stored credentials ({refresh_error}); "
+                    "run `sheetstage login`"
+                ) from None
+            except (TimeoutError, OSError, httplib2.HttpLib2Error) as transport_error:
+                error = TransportError(what, 0, "transport", str(transport_error), attempt)
+                retry_after = None
+            retryable = isinstance(error, RateLimitedError | ServerError | TransportError)
+            if not retryable or not idempotent:
+                raise error
+            if retry_after is not None:
+                delay = min(retry_after, settings.retry_after_cap_s)
+            else:
+                ceiling = min(
+                    settings.backoff_cap_s, settings.backoff_initial_s * 2 ** (attempt - 1)
+                )
+                delay = random.uniform(ceiling / 2, ceiling)
+            elapsed = time.monotonic() - started
+            if attempt >= settings.max_attempts or elapsed + delay > settings.max_elapsed_s:
+                raise error
+            time.sleep(delay)
+
+    # Apps Script v1 ---------------------------------------------------------------------------
+
+    def get_project(self, script_id: str) -> dict[str, Any]:
+        request = self._services["script"].projects().get(scriptId=script_id)
+        return self._execute("script", f"projects.get {script_id}", request)
+
+    def get_content(self, script_id: str) -> dict[str, Any]:
+        request = self._services["script"].projects().getContent(scriptId=script_id)
+        return self._execute("script", f"projects.getContent {script_id}", request)
+
+    def update_content(self, script_id: str, files: Sequence[dict[str, str]]) -> dict[str, Any]:
+        """Replaces ALL files of the project: send the full set, manifest included."""
+        body = {"scriptId": script_id, "files": list(files)}
+        request = self._services["script"].projects().updateContent(scriptId=script_id, body=body)
+        return self._execute("script", f"projects.updateContent {script_id}", request)
+
+    # Drive v3 ---------------------------------------------------------------------------------
+
+    def get_drive_file(self, file_id: str, fields: str = "id,name,mimeType") -> dict[str, Any]:
+        request = self._services["drive"].files().get(fileId=file_id, fields=fields)
+        return self._execute("drive", f"files.get {file_id}", request)
+
+    # Sheets v4 --------------------------------------------------------------------------------
+
+    def batch_get_values(self, spreadsheet_id: str, ranges: Sequence[str]) -> list[list[list[str]]]:
+        values = self._services["sheets"].spreadsheets().values()
+        request = values.batchGet(spreadsheetId=spreadsheet_id, ranges=list(ranges))
+        answer = self._execute("sheets", f"values.batchGet {spreadsheet_id}", request)
+        return [r.get("values", []) for r in answer.get("valueRanges", [])]
+
+    def append_values(
+        self, spreadsheet_id: str, range_name: str, rows: Sequence[Sequence[Any]]
+    ) -> dict[str, Any]:
+        """Never retried here: a lost answer may still have appended. Callers re-sync by event
+        id instead (see services/activity_log.py)."""
+        values = self._services["sheets"].spreadsheets().values()
+        request = values.append(
+            spreadsheetId=spreadsheet_id,
+            range=range_name,
+            valueInputOption="RAW",
+            insertDataOption="INSERT_ROWS",
+            body={"values": [list(r) for r in rows]},
+        )
+        return self._execute("sheets", f"values.append {spreadsheet_id}", request, idempotent=False)
+
+    def batch_update_values(
+        self, spreadsheet_id: str, data: Sequence[tuple[str, Sequence[Sequence[Any]]]]
+    ) -> dict[str, Any]:
+        body = {
+            "valueInputOption": "RAW",
+            "data": [{"range": r, "values": [list(v) for v in rows]} for r, rows in data],
+        }
+        values = self._services["sheets"].spreadsheets().values()
+        request = values.batchUpdate(spreadsheetId=spreadsheet_id, body=body)
+        return self._execute("sheets", f"values.batchUpdate {spreadsheet_id}", request)
+
+
+def _classify(what: str, error: HttpError, attempt: int) -> GoogleApiError:
+    status = int(error.resp.status)
+    message, reason, status_name = str(error), "", ""
+    try:
+        payload = json.loads(error.content.decode("utf-8"))["error"]
+        message = str(payload.get("message", message))
+        status_name = str(payload.get("status", ""))
+        details = payload.get("errors") or []
+        reason = str(details[0].get("reason", "")) if details else ""
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        pass
+    label = reason or status_name or "error"
+    if status == 403 and "has not enabled the Apps Script API" in message:
+        return ApiNotEnabledError(what, status, label, message, attempt)
+    if status == 403 and reason in _RATE_LIMIT_REASONS:
+        return RateLimitedError(what, status, label, message, attempt)
+    if status == 429:
+        return RateLimitedError(what, status, label, message, attempt)
+    if status in _RETRYABLE_STATUS:
+        return ServerError(what, status, label, message, attempt)
+    if status == 404:
+        return NotFoundError(what, status, label, message, attempt)
+    if status in (401, 403):
+        return PermissionDeniedError(what, status, label, message, attempt)
+    return InvalidRequestError(what, status, label, message, attempt)
+
+
+def _retry_after(error: HttpError) -> float | None:
+    value = error.resp.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

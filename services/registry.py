@@ -1,0 +1,236 @@
+"""registry.toml: the 235 sheets and their ids; import from CSV/JSON; parentId checks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from sheetstage_tui.errors import UsageError
+from sheetstage_tui.models import Environment, Sheet, parse_sheet_number
+
+REQUIRED_COLUMNS = (
+    "number",
+    "name",
+    "prod_spreadsheet_id",
+    "prod_script_id",
+    "dev3_spreadsheet_id",
+    "dev3_script_id",
+)
+OPTIONAL_COLUMNS = ("owner", "reference_ranges")
+MAX_SHEETS = 1000
+_GOOGLE_ID = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+_RANGE = re.compile(r"^(?:'[^']+'|[^!']+)(?:![A-Z]*\d*(?::[A-Z]*\d*)?)?$")
+
+
+@dataclass(frozen=True)
+class Registry:
+    sheets: tuple[Sheet, ...]
+    activity_log_spreadsheet_id: str = ""
+
+    def by_number(self, number: int) -> Sheet:
+        for sheet in self.sheets:
+            if sheet.number == number:
+                return sheet
+        raise UsageError(
+            f"sheet {number} is not in registry.toml (it holds {self.describe_numbers()}); "
+            "pick a registered sheet number"
+        )
+
+    def describe_numbers(self) -> str:
+        if not self.sheets:
+            return "no sheets: run `sheetstage registry import FILE`"
+        numbers = sorted(s.number for s in self.sheets)
+        return f"{len(numbers)} sheets, {numbers[0]:03d}..{numbers[-1]:03d}"
+
+    def select(self, numbers: Sequence[str] | None) -> list[Sheet]:
+        """The sheets named by --sheet values (all when none)."""
+        if not numbers:
+            return sorted(self.sheets, key=lambda s: s.number)
+        chosen = []
+        for text in numbers:
+            try:
+                number = parse_sheet_number(text)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+            sheet = self.by_number(number)
+            if sheet not in chosen:
+                chosen.append(sheet)
+        return chosen
+
+
+class IdMapper:
+    """DEV3 ids -> production ids, for every registered sheet at once (code may reference
+    another sheet's spreadsheet, not only its own)."""
+
+    def __init__(self, sheets: Iterable[Sheet]) -> None:
+        self._mapping: dict[str, str] = {}
+        for s in sheets:
+            self._mapping[s.dev3_spreadsheet_id] = s.prod_spreadsheet_id
+            self._mapping[s.dev3_script_id] = s.prod_script_id
+        keys = sorted(self._mapping, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, keys))) if keys else None
+
+    def to_production(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: self._mapping[m.group(0)], text)
+
+    def find(self, text: str) -> list[tuple[int, str, str]]:
+        """(offset, dev3 id, production id) of every DEV3 id in text."""
+        if self._pattern is None:
+            return []
+        return [
+            (m.start(), m.group(0), self._mapping[m.group(0)]) for m in self._pattern.finditer(text)
+        ]
+
+
+def load_registry(path: Path) -> Registry:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(
+            f"{path} is missing; run `sheetstage init` to create a workspace"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(
+            f"{path}: broken TOML ({error}); fix it (it is in git: `git diff`)"
+        ) from None
+    log = data.get("activity_log", {})
+    log_id = log.get("spreadsheet_id", "") if isinstance(log, dict) else ""
+    rows = data.get("sheet", [])
+    if not isinstance(rows, list):
+        raise UsageError(f"{path}: `sheet` must be an array of tables ([[sheet]])")
+    sheets = validate_rows(rows, str(path))
+    return Registry(tuple(sheets), str(log_id))
+
+
+def render_registry(sheets: Sequence[Sheet], activity_log_spreadsheet_id: str = "") -> str:
+    header = (
+        "# The practice's sheets: one [[sheet]] per production spreadsheet and its DEV3 copy.\n"
+        "# Human-curated and reviewed in git; fill it with `sheetstage registry import FILE`.\n"
+    )
+    document: dict[str, Any] = {
+        "activity_log": {"spreadsheet_id": activity_log_spreadsheet_id},
+        "sheet": [
+            {
+                "number": s.number,
+                "name": s.name,
+                "prod_spreadsheet_id": s.prod_spreadsheet_id,
+                "prod_script_id": s.prod_script_id,
+                "dev3_spreadsheet_id": s.dev3_spreadsheet_id,
+                "dev3_script_id": s.dev3_script_id,
+                "owner": s.owner,
+                "reference_ranges": list(s.reference_ranges),
+            }
+            for s in sorted(sheets, key=lambda s: s.number)
+        ],
+    }
+    return header + tomli_w.dumps(document)
+
+
+def parse_import_file(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV (header row) or JSON (list of objects) registry file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UsageError(
+            f"{path}: file not found; pass the CSV or JSON export of your sheets"
+        ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text; export it as UTF-8 CSV or JSON") from None
+    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{path}: broken JSON ({error}); fix it and import again") from None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise UsageError(
+                f"{path}: expected a JSON list of objects with {', '.join(REQUIRED_COLUMNS)}"
+            )
+        return rows
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise UsageError(f"{path}: the header row lacks {', '.join(missing)}; add those columns")
+    rows = []
+    for row in reader:
+        if None in row:
+            raise UsageError(
+                f"{path}: row {reader.line_num} has more cells than the header; fix it"
+            )
+        rows.append(dict(row))
+    return rows
+
+
+def validate_rows(rows: Sequence[dict[str, Any]], origin: str) -> list[Sheet]:
+    """Every row checked before anything is used; the first problem is reported."""
+    if len(rows) > MAX_SHEETS:
+        raise UsageError(f"{origin}: {len(rows)} sheets is more than {MAX_SHEETS}; split the file")
+    sheets: list[Sheet] = []
+    seen_numbers: dict[int, int] = {}
+    seen_ids: dict[str, str] = {}
+    for index, row in enumerate(rows, start=1):
+        where = f"{origin}: sheet entry {index}"
+        unknown = set(row) - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS)
+        if unknown:
+            raise UsageError(f"{where}: unknown column {sorted(unknown)[0]!r}; remove it")
+        for column in REQUIRED_COLUMNS:
+            if row.get(column) is None or str(row[column]).strip() == "":
+                raise UsageError(f"{where}: {column} is empty; fill it in")
+        try:
+            number = parse_sheet_number(str(row["number"]))
+        except ValueError:
+            raise UsageError(f"{where}: number {row['number']!r} is not a whole number") from None
+        if number in seen_numbers:
+            raise UsageError(f"{where}: number {number} repeats entry {seen_numbers[number]}")
+        seen_numbers[number] = index
+        ids = {}
+        for column in REQUIRED_COLUMNS[2:]:
+            value = str(row[column]).strip()
+            if not _GOOGLE_ID.match(value):
+                raise UsageError(
+                    f"{where}: {column} {value[:60]!r} is not a Google id (20+ letters, digits,"
+                    " - or _); copy it from the sheet's or script's URL"
+                )
+            if value in seen_ids:
+                raise UsageError(f"{where}: {column} repeats the id of {seen_ids[value]}")
+            seen_ids[value] = f"entry {index} {column}"
+            ids[column] = value
+        ranges = row.get("reference_ranges", []) or []
+        if isinstance(ranges, str):
+            ranges = [r.strip() for r in ranges.replace(";", ",").split(",") if r.strip()]
+        if not isinstance(ranges, list) or not all(
+            isinstance(r, str) and _RANGE.match(r) for r in ranges
+        ):
+            raise UsageError(
+                f"{where}: reference_ranges {ranges!r} must be A1 ranges such as 'Patients!A2:F'"
+            )
+        sheets.append(
+            Sheet(
+                number=number,
+                name=str(row["name"]).strip(),
+                owner=str(row.get("owner", "") or "").strip(),
+                reference_ranges=tuple(ranges),
+                **ids,
+            )
+        )
+    return sheets
+
+
+@dataclass(frozen=True)
+class RegistryProblem:
+    sheet: Sheet
+    env: Environment
+    problem: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"sheet": self.sheet.number, "env": str(self.env), "problem": self.problem}

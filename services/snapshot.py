@@ -1,0 +1,174 @@
+"""Snapshots: fetch both environments' Apps Script code into the workspace, incrementally.
+
+projects.get().updateTime is read first; content is fetched only where it moved (or where
+the workspace lacks the project). Fetches run concurrently on the client's thread pool;
+files are written atomically under the workspace lock, and the whole run is ONE commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.audit import utc_now
+from services.google_client import GoogleApiError, GoogleClient
+from services.registry import IdMapper
+from services.state import State
+from services.workspace import ORDER_FILE, UnsafeFileName, Workspace
+from sheetstage_tui.models import (
+    Environment,
+    FetchFailure,
+    FileType,
+    ScriptFile,
+    Sheet,
+    SnapshotReport,
+    content_hash,
+)
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    sheet: Sheet
+    env: Environment
+    update_time: str = ""
+    modified_by: str = ""
+    files: tuple[ScriptFile, ...] | None = None  # None: unchanged since the last snapshot
+    error: str = ""
+
+
+def _cache_key(sheet: Sheet, env: Environment) -> str:
+    return f"{env}:{sheet.script_id(env)}"
+
+
+def files_from_api(content: dict[str, Any]) -> tuple[ScriptFile, ...]:
+    files = []
+    for entry in content.get("files", []):
+        try:
+            file_type = FileType(entry.get("type"))
+        except ValueError:
+            raise UnsafeFileName(
+                f"file {entry.get('name')!r} has unknown type {entry.get('type')!r}"
+            ) from None
+        files.append(ScriptFile(entry.get("name"), file_type, entry.get("source", "")))
+    return tuple(files)
+
+
+async def fetch(
+    client: GoogleClient,
+    workspace: Workspace,
+    state: State,
+    cache: dict[str, str],
+    targets: Sequence[tuple[Sheet, Environment]],
+    progress: ProgressCallback | None = None,
+) -> list[Fetched]:
+    done = 0
+
+    async def one(sheet: Sheet, env: Environment) -> Fetched:
+        nonlocal done
+        script_id = sheet.script_id(env)
+        try:
+            project = await client.run(client.get_project, script_id)
+            update_time = str(project.get("updateTime", ""))
+            modified_by = str((project.get("lastModifyUser") or {}).get("email", ""))
+            known = (
+                cache.get(_cache_key(sheet, env)) == update_time
+                and state.env(sheet, env).get("hash")
+                and (workspace.folder(sheet, env) / ORDER_FILE).is_file()
+            )
+            if known:
+                return Fetched(sheet, env, update_time, modified_by)
+            content = await client.run(client.get_content, script_id)
+            files = files_from_api(content)
+            workspace.plan_project(sheet, env, files)
+            return Fetched(sheet, env, update_time, modified_by, files)
+        except GoogleApiError as error:
+            return Fetched(sheet, env, error=error.describe())
+        except UnsafeFileName as error:
+            return Fetched(sheet, env, error=f"refused: {error}")
+        finally:
+            done += 1
+            if progress is not None:
+                progress(done, len(targets), f"{env} {sheet.key}")
+
+    return list(await asyncio.gather(*(one(sheet, env) for sheet, env in targets)))
+
+
+def apply(
+    workspace: Workspace,
+    state: State,
+    cache: dict[str, str],
+    mapper: IdMapper,
+    results: Sequence[Fetched],
+    report: SnapshotReport,
+) -> None:
+    """Write fetched projects and record their hashes (caller holds the workspace lock)."""
+    now = utc_now()
+    for result in results:
+        sheet, env = result.sheet, result.env
+        side = state.env(sheet, env)
+        report.checked[env] = report.checked.get(env, 0) + 1
+        if result.error:
+            report.failures.append(FetchFailure(sheet, env, result.error))
+            side["error"] = result.error
+            continue
+        side.pop("error", None)
+        if result.files is None:
+            continue
+        report.fetched[env] = report.fetched.get(env, 0) + 1
+        changed = workspace.write_project(sheet, env, result.files)
+        if env is Environment.STAGING:
+            mapped = [
+                ScriptFile(f.name, f.type, mapper.to_production(f.source)) for f in result.files
+            ]
+            digest = content_hash(mapped)
+        else:
+            digest = content_hash(result.files)
+        if changed or side.get("hash") != digest:
+            report.changed.append((env, sheet))
+            side.update(
+                hash=digest,
+                modified_by=result.modified_by,
+                modified_at=result.update_time,
+                snapshot_at=now,
+            )
+        if env is Environment.PRODUCTION and not state.baseline(sheet):
+            state.sheet(sheet)["baseline"] = digest
+        cache[_cache_key(sheet, env)] = result.update_time
+
+
+async def snapshot(
+    client: GoogleClient,
+    workspace: Workspace,
+    state: State,
+    cache: dict[str, str],
+    mapper: IdMapper,
+    sheets: Sequence[Sheet],
+    envs: Sequence[Environment],
+    progress: ProgressCallback | None = None,
+) -> SnapshotReport:
+    started = time.monotonic()
+    targets = [(sheet, env) for env in envs for sheet in sheets]
+    results = await fetch(client, workspace, state, cache, targets, progress)
+    report = SnapshotReport()
+    apply(workspace, state, cache, mapper, results, report)
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+def describe(report: SnapshotReport) -> str:
+    parts = []
+    for env in (Environment.PRODUCTION, Environment.STAGING):
+        if env not in report.checked:
+            continue
+        changed = sum(1 for e, _ in report.changed if e is env)
+        failed = sum(1 for f in report.failures if f.env is env)
+        parts.append(
+            f"{env}: {report.checked[env]} checked, {report.fetched.get(env, 0)} fetched, "
+            f"{changed} changed, {failed} failed"
+        )
+    return "; ".join(parts) or "nothing to snapshot"

@@ -1,0 +1,328 @@
+"""The command line. Headless commands run through services/ only: this module imports
+textual nowhere on their path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sheetstage_tui import __version__
+from sheetstage_tui.config import Config, load_config
+from sheetstage_tui.errors import SheetstageError, UsageError
+
+ENVIRONMENTS = {
+    "production": ("production",),
+    "staging": ("staging",),
+    "both": ("production", "staging"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $SHEETSTAGE_CONFIG, ./config.toml, packaged)",
+    )
+    common.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="make every write impossible for this session",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = _Parser(
+        prog="sheetstage",
+        description="Staging (DEV3) and production Apps Script code of the practice's Google "
+        "Sheets under git: snapshots, drift, and controlled deploys.",
+        parents=[common],
+    )
+    parser.set_defaults(config=None, read_only=False, command=None)
+    parser.add_argument("--version", action="version", version=f"sheetstage {__version__}")
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="the scheduled job: snapshot both environments, drift, activity "
+        "log, alerts; exit 0 clean, 1 failures or new alerts, 2 usage error",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the demo workspace on the emulator, created and seeded when missing",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="with --batch: one JSON document on stdout"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    init = commands.add_parser("init", parents=[common], help="create the workspace")
+    init.add_argument("--demo", action="store_true", help="seed the emulator with the demo")
+
+    login = commands.add_parser("login", parents=[common], help="OAuth for backend = google")
+    login.add_argument(
+        "--port",
+        type=int,
+        default=8085,
+        help="local port of the sign-in redirect (forward it over SSH: ssh -L)",
+    )
+
+    registry = commands.add_parser("registry", parents=[common], help="the sheet registry")
+    registry_commands = registry.add_subparsers(
+        dest="registry_command", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    registry_import = registry_commands.add_parser(
+        "import", parents=[common], help="fill registry.toml from CSV or JSON"
+    )
+    registry_import.add_argument("file", type=Path)
+    registry_check = registry_commands.add_parser(
+        "check", parents=[common], help="each script's parentId against the registry"
+    )
+    registry_check.add_argument("--json", action="store_true")
+
+    snap = commands.add_parser("snapshot", parents=[common], help="snapshot Apps Script code")
+    snap.add_argument("--env", choices=sorted(ENVIRONMENTS), default="both")
+    snap.add_argument("--sheet", action="append", metavar="N", help="only sheet N (repeatable)")
+    snap.add_argument("--json", action="store_true")
+
+    drift_parser = commands.add_parser("drift", parents=[common], help="drift per sheet")
+    drift_parser.add_argument("--json", action="store_true")
+
+    audit_parser = commands.add_parser("audit", parents=[common], help="the audit trail")
+    audit_commands = audit_parser.add_subparsers(
+        dest="audit_command", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    audit_commands.add_parser("verify", parents=[common], help="recompute the hash chain")
+
+    emulator = commands.add_parser("emulator", parents=[common], help="run the emulator standalone")
+    emulator.add_argument("--port", type=int, default=None)
+    return parser
+
+
+def _emit_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=1) + "\n")
+    sys.stdout.flush()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(build_parser(), list(sys.argv[1:] if argv is None else argv))
+    except SheetstageError as error:
+        _say(f"sheetstage: {error}")
+        return error.exit_code
+    except KeyboardInterrupt:
+        _say("sheetstage: interrupted")
+        return 130
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    if args.batch:
+        if args.command:
+            raise UsageError("--batch runs on its own; drop the command after it")
+        return _batch(config, args)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    handler = _HANDLERS[args.command]
+    return handler(config, args)
+
+
+def _batch(config: Config, args: argparse.Namespace) -> int:
+    from services import jobs
+    from services.session import session
+    from sheetstage_tui.models import Environment
+
+    if args.demo and not _workspace_exists(config):
+        if config.backend != "emulator":
+            raise UsageError('--demo runs on the emulator; use a config with backend = "emulator"')
+        jobs.init_workspace(config, demo=True)
+        _say(f"created the demo workspace at {config.workspace} (emulator seeded)")
+    with session(config, args.read_only) as opened:
+        from services.access import warn
+
+        warn(opened.access)
+        result = jobs.run_snapshot(opened, list(Environment), None, show_progress=not args.json)
+    jobs.print_summary(result)
+    if args.json:
+        _emit_json(
+            {
+                "snapshot": result.report.as_json(),
+                "drift": [d.as_json() for d in result.drift],
+                "alerts": [a.as_json() for a in result.new_alerts],
+                "problems": result.problems,
+                "exit_code": result.exit_code,
+            }
+        )
+    return result.exit_code
+
+
+def _workspace_exists(config: Config) -> bool:
+    return (config.workspace / ".git").is_dir()
+
+
+def _init(config: Config, args: argparse.Namespace) -> int:
+    from services import jobs
+
+    if args.read_only:
+        raise UsageError("init writes a new workspace; drop --read-only")
+    workspace = jobs.init_workspace(config, demo=args.demo)
+    what = "demo workspace (emulator seeded with 235 + 235 projects)" if args.demo else "workspace"
+    _say(f"created the {what} at {workspace.root}")
+    if not args.demo:
+        _say("next: `sheetstage registry import FILE` with your sheets, then `sheetstage --batch`")
+    return 0
+
+
+def _login(config: Config, args: argparse.Namespace) -> int:
+    if config.backend != "google":
+        raise UsageError('login is for backend = "google"; the emulator needs no sign-in')
+    if not config.google.client_secrets_file.is_file():
+        raise UsageError(
+            f"no OAuth client file at {config.google.client_secrets_file}; download the "
+            "'Desktop app' OAuth client JSON from Google Cloud Console and put it there"
+        )
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    from services.google_client import SCOPES, write_token_file
+
+    flow = InstalledAppFlow.from_client_secrets_file(
+        str(config.google.client_secrets_file), scopes=list(SCOPES)
+    )
+    credentials = flow.run_local_server(
+        host="localhost",
+        port=args.port,
+        open_browser=False,
+        authorization_prompt_message=(
+            "Open this URL in a browser on your machine (over SSH, first run "
+            f"`ssh -L {args.port}:localhost:{args.port} this-host`):\n{{url}}"
+        ),
+        success_message="sheetstage is signed in; you can close this tab.",
+    )
+    write_token_file(config.google.token_file, credentials)
+    _say(f"signed in; token written to {config.google.token_file} (mode 600)")
+    return 0
+
+
+def _registry(config: Config, args: argparse.Namespace) -> int:
+    from services import jobs
+    from services.session import session
+
+    with session(config, args.read_only) as opened:
+        if args.registry_command == "import":
+            count = jobs.import_registry(opened, args.file)
+            _say(f"registry.toml now holds {count} sheets (committed)")
+            return 0
+        problems = jobs.check_registry(opened)
+    if args.json:
+        _emit_json({"problems": [p.as_json() for p in problems]})
+    for problem in problems:
+        _say(f"sheet {problem.sheet.key} {problem.env}: {problem.problem}")
+    _say(f"registry check: {len(problems)} problem(s) in {len(opened.registry.sheets)} sheets")
+    return 1 if problems else 0
+
+
+def _snapshot(config: Config, args: argparse.Namespace) -> int:
+    from services import jobs
+    from services.session import session
+    from sheetstage_tui.models import Environment
+
+    envs = [Environment(e) for e in ENVIRONMENTS[args.env]]
+    with session(config, args.read_only) as opened:
+        opened.registry.select(args.sheet)  # unknown sheet: exit 2 before any work
+        result = jobs.run_snapshot(opened, envs, args.sheet, show_progress=not args.json)
+    jobs.print_summary(result)
+    if args.json:
+        _emit_json(
+            result.report.as_json()
+            | {"alerts": [a.as_json() for a in result.new_alerts], "problems": result.problems}
+        )
+    return result.exit_code
+
+
+def _drift(config: Config, args: argparse.Namespace) -> int:
+    from services import drift
+    from services.session import session
+    from services.state import State
+
+    with session(config, args.read_only) as opened:
+        report = drift.compute_drift(opened.registry.sheets, State.load(opened.workspace))
+    if args.json:
+        _emit_json([d.as_json() for d in report])
+        return 0
+    for d in report:
+        if d.state.value != "in-sync":
+            print(f"{d.sheet.key}  {d.state.glyph} {d.state:<13} {d.sheet.name}  {d.reason}")
+    print(", ".join(f"{k} {v}" for k, v in drift.counts(report).items()))
+    return 0
+
+
+def _audit(config: Config, args: argparse.Namespace) -> int:
+    from services.audit import AuditTrail, describe
+    from services.workspace import Workspace
+
+    workspace = Workspace.open(config.workspace)
+    verification = AuditTrail(workspace).verify()
+    _say(describe(verification, workspace.audit_path))
+    return 0 if verification.ok else 1
+
+
+def _emulator(config: Config, args: argparse.Namespace) -> int:
+    from services.emulator.server import EmulatorServer
+    from services.google_client import write_token_file
+    from services.session import emulator_credentials, emulator_settings, emulator_state_file
+
+    port = args.port if args.port is not None else (config.emulator.port or 8089)
+    try:
+        server = EmulatorServer(emulator_state_file(config), emulator_settings(config), port=port)
+    except OSError as error:
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{port} ({error.strerror}); pick another --port"
+        ) from None
+    token_file = config.emulator.state_dir / "token.json"
+    write_token_file(token_file, emulator_credentials(server, config.emulator.user))
+    _say(f"emulator serving on {server.endpoint} (state: {emulator_state_file(config)})")
+    _say(
+        f'to use it as Google: backend = "google", [google] api_endpoint = "{server.endpoint}",'
+        f' token_file = "{token_file}"; ctrl+c stops'
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+_HANDLERS = {
+    "init": _init,
+    "login": _login,
+    "registry": _registry,
+    "snapshot": _snapshot,
+    "drift": _drift,
+    "audit": _audit,
+    "emulator": _emulator,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
