@@ -74,9 +74,10 @@ class Access:
             )
         if not self.can(action):
             needed = " or ".join(_WHO_MAY.get(action, ["nobody"]))
+            fix = self.warning or "ask a practice manager to add you to roles.toml"
             raise RefusedError(
                 f"{action} refused: you are {self.user} with {self.role_text}; it needs {needed} "
-                "(ask a practice manager to add you to roles.toml)"
+                f"({fix})"
             )
 
 

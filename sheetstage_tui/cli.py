@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sheetstage",
         description="Staging (DEV3) and production Apps Script code of the practice's Google "
         "Sheets under git: snapshots, drift, and controlled deploys.",
-        parents=[common],
+        parents=[_common()],  # its own copy: set_defaults below changes the actions it holds
     )
     parser.set_defaults(config=None, read_only=False, command=None)
     parser.add_argument("--version", action="version", version=f"sheetstage {__version__}")

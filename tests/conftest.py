@@ -1,0 +1,123 @@
+"""Shared fixtures: a demo workspace on the emulator, built once and copied per test.
+
+Everything runs for real: the emulator serves HTTP on 127.0.0.1, the one Google client talks
+to it, and the workspace is a real git repository in tmp_path."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.emulator.seed import DemoSeed, demo_sheets
+from services.emulator.store import EmulatorStore
+from services.workspace import Workspace
+from sheetstage_tui.cli import main
+from sheetstage_tui.config import Config, load_config_file
+
+FAST_CLIENT = """
+[client]
+concurrency = 24
+backoff_initial_s = 0.01
+backoff_cap_s = 0.05
+retry_after_cap_s = 0.2
+max_elapsed_s = 30.0
+"""
+
+
+def write_config(
+    root: Path, extra: str = "", emulator: str = "", client: str = FAST_CLIENT
+) -> Path:
+    text = f'backend = "emulator"\nworkspace = "workspace"\n{client}\n[emulator]\n{emulator}\n'
+    text += extra
+    path = root / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass
+class Demo:
+    root: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def config(self) -> Config:
+        return load_config_file(self.config_path)
+
+    @property
+    def workspace(self) -> Workspace:
+        return Workspace(self.root / "workspace")
+
+    @property
+    def emulator_file(self) -> Path:
+        return self.root / ".sheetstage-emulator" / "emulator.sqlite3"
+
+    def store(self) -> EmulatorStore:
+        return EmulatorStore(self.emulator_file)
+
+    def cli(self, *args: str) -> int:
+        return main(["--config", str(self.config_path), *args])
+
+    def set_emulator(self, emulator: str) -> None:
+        write_config(self.root, emulator=emulator)
+
+
+def _build(tmp_path_factory: pytest.TempPathFactory, batch: bool) -> Path:
+    root = tmp_path_factory.mktemp("demo-batch" if batch else "demo-init")
+    write_config(root)
+    assert main(["--config", str(root / "config.toml"), "init", "--demo"]) == 0
+    if batch:
+        assert main(["--config", str(root / "config.toml"), "--batch"]) == 1  # seeded alerts
+    return root
+
+
+@pytest.fixture(scope="session")
+def _initialized_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory, batch=False)
+
+
+@pytest.fixture(scope="session")
+def _snapshotted_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory, batch=True)
+
+
+def _copy(template: Path, target: Path) -> Demo:
+    shutil.copytree(template, target, symlinks=True)
+    # the emulator state dir and config are relative, so the copy is self-contained
+    return Demo(target)
+
+
+@pytest.fixture
+def demo(_initialized_template: Path, tmp_path: Path) -> Demo:
+    """`sheetstage init --demo` done, no snapshot yet."""
+    return _copy(_initialized_template, tmp_path / "demo")
+
+
+@pytest.fixture
+def snapshotted(_snapshotted_template: Path, tmp_path: Path) -> Demo:
+    """`init --demo` then one `--batch`."""
+    return _copy(_snapshotted_template, tmp_path / "demo")
+
+
+@pytest.fixture
+def expected_states() -> dict[int, str]:
+    from services.emulator import seed
+
+    states = {s.number: "in-sync" for s in demo_sheets()}
+    for n in seed.STAGED + seed.PHI_LEAKS:
+        states[n] = "ahead"
+    for n in seed.PROD_MODIFIED:
+        states[n] = "prod-modified"
+    for n in seed.DIVERGED:
+        states[n] = "diverged"
+    return states
+
+
+Edit = Callable[[Demo, int, str], None]
+__all__ = ["Demo", "DemoSeed", "write_config"]

@@ -1,0 +1,398 @@
+"""The scheduled job end to end: emulator over HTTP, real git, the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services.emulator.seed import demo_sheets
+from services.workspace import Workspace
+from tests.conftest import Demo, write_config
+
+SHEETS = {s.number: s for s in demo_sheets()}
+
+
+def tree(workspace: Workspace, path: str) -> str:
+    return workspace.repo.git.rev_parse(f"HEAD:{path}")
+
+
+def drift_json(demo: Demo, capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    capsys.readouterr()
+    assert demo.cli("drift", "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def edit_production(demo: Demo, number: int, marker: str, user: str) -> None:
+    store = demo.store()
+    script_id = SHEETS[number].prod_script_id
+    files = store.content(script_id)["files"]
+    files[1]["source"] += f"\n// {marker}\n"
+    store.update_content(script_id, files, user)
+    store.close()
+
+
+def test_first_batch_snapshots_470_projects_in_one_commit_and_reports_every_state(
+    demo: Demo, capsys: pytest.CaptureFixture[str], expected_states: dict[int, str]
+) -> None:
+    workspace = demo.workspace
+    commits_before = workspace.commit_count()
+
+    assert demo.cli("--batch") == 1  # the demo's production edits are new alerts
+
+    root = workspace.root
+    production = sorted(p.name for p in (root / "production-sheets").iterdir() if p.is_dir())
+    staging = sorted(p.name for p in (root / "staging-sheets").iterdir() if p.is_dir())
+    assert production == [f"sheet-{n:03d}_PROD" for n in range(235)]
+    assert staging == [f"sheet-{n:03d}_DEV3" for n in range(235)]
+    assert workspace.commit_count() == commits_before + 1
+    changed = workspace.commit_paths("HEAD")
+    assert {p.split("/")[1] for p in changed if p.startswith("production-sheets/")} == set(
+        production
+    )
+    assert {p.split("/")[1] for p in changed if p.startswith("staging-sheets/")} == set(staging)
+    assert "audit/audit.jsonl" in changed and "state.json" in changed
+
+    report = drift_json(demo, capsys)
+    assert isinstance(report, list) and len(report) == 235
+    assert {row["sheet"]: row["state"] for row in report} == expected_states
+    prod_modified = next(r for r in report if r["sheet"] == 31)
+    assert prod_modified["modified_by"] == "someone.else@practice.example"
+    assert prod_modified["modified_at"].startswith("2026-05-24T")
+
+
+def test_files_on_disk_are_byte_exact_with_folders_order_crlf_and_empty_files(
+    snapshotted: Demo,
+) -> None:
+    store = snapshotted.store()
+    workspace = snapshotted.workspace
+    from sheetstage_tui.models import Environment
+
+    for number in (5, 8, 9, 12, 28):
+        sheet = SHEETS[number]
+        api_files = store.content(sheet.prod_script_id)["files"]
+        disk_files = workspace.read_project(sheet, Environment.PRODUCTION)
+        assert disk_files is not None
+        assert [(f.name, str(f.type), f.source) for f in disk_files] == [
+            (f["name"], f["type"], f["source"]) for f in api_files
+        ]
+    folder = workspace.folder(SHEETS[5], Environment.PRODUCTION)
+    assert b"\r\n" in (folder / "Code.gs").read_bytes()
+    assert (workspace.folder(SHEETS[9], Environment.PRODUCTION) / "Notes.gs").read_bytes() == b""
+    assert (workspace.folder(SHEETS[0], Environment.PRODUCTION) / "lib" / "format.gs").is_file()
+    assert (workspace.folder(SHEETS[0], Environment.PRODUCTION) / "Sidebar.html").is_file()
+    store.close()
+
+
+def test_second_batch_changes_nothing_and_an_edit_commits_exactly_that_sheet(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = snapshotted.workspace
+    head = workspace.head()
+
+    assert snapshotted.cli("--batch") == 0  # the seeded alerts were raised once already
+    assert workspace.head() == head
+    err = capsys.readouterr().err
+    assert "0 fetched" in err and "ALERT" not in err
+
+    edit_production(snapshotted, 42, "edited in the script editor", "developer@practice.example")
+    edit_production(snapshotted, 42, "and again", "developer@practice.example")
+    assert snapshotted.cli("--batch") == 1  # production edited outside sheetstage: alert
+    assert workspace.head() != head
+    sheet_paths = [
+        p for p in workspace.commit_paths("HEAD") if p.startswith(("production-", "staging-"))
+    ]
+    assert sheet_paths == ["production-sheets/sheet-042_PROD/Code.gs"]
+    assert "ALERT prod-modified: production sheet 042" in capsys.readouterr().err
+
+
+def test_faults_of_ten_percent_still_give_a_byte_identical_snapshot(
+    demo: Demo, tmp_path: Path
+) -> None:
+    clean = Demo(tmp_path / "clean")
+    import shutil
+
+    shutil.copytree(demo.root, clean.root)
+    assert clean.cli("--batch") == 1
+
+    demo.set_emulator("fault_rate = 0.10\n")
+    assert demo.cli("--batch") == 1
+    for folder in ("production-sheets", "staging-sheets"):
+        assert tree(demo.workspace, folder) == tree(clean.workspace, folder)
+    assert (
+        json.loads(demo.workspace.state_path.read_text())["sheets"].keys()
+        == json.loads(clean.workspace.state_path.read_text())["sheets"].keys()
+    )
+    store = demo.store()
+    assert store.user("developer@practice.example") is not None
+    store.close()
+
+
+def test_a_sheet_that_always_fails_is_named_and_the_other_469_are_committed(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = SHEETS[77]
+    demo.set_emulator(f'failing_scripts = ["{broken.dev3_script_id}"]\n')
+
+    assert demo.cli("--batch") == 1
+
+    err = capsys.readouterr().err
+    assert "FAILED staging sheet 077: projects.getContent" not in err or "HTTP 500" in err
+    assert "FAILED staging sheet 077:" in err and "HTTP 500" in err and "after 6 attempts" in err
+    workspace = demo.workspace
+    assert not (workspace.root / "staging-sheets" / "sheet-077_DEV3").exists()
+    assert (workspace.root / "production-sheets" / "sheet-077_PROD").is_dir()
+    committed = {p.split("/")[1] for p in workspace.commit_paths("HEAD") if "-sheets/" in p}
+    assert len(committed) == 469
+    drift = {row["sheet"]: row for row in drift_json(demo, capsys)}
+    assert drift[77]["state"] == "unknown" and "HTTP 500" in drift[77]["reason"]
+
+
+def test_a_file_name_that_escapes_the_sheet_folder_is_refused_and_nothing_is_written_outside(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = SHEETS[3]
+    store = demo.store()
+    files = store.content(sheet.dev3_script_id)["files"]
+    files.append({"name": "../../x", "type": "SERVER_JS", "source": "// escape"})
+    store.update_content(sheet.dev3_script_id, files, "developer@practice.example")
+    store.close()
+
+    assert demo.cli("snapshot", "--env", "staging") == 1
+
+    err = capsys.readouterr().err
+    assert (
+        "FAILED staging sheet 003: refused: file name '../../x' would leave the sheet folder" in err
+    )
+    root = demo.workspace.root
+    assert not (root / "x.gs").exists() and not (root.parent / "x.gs").exists()
+    assert not (root / "staging-sheets" / "x.gs").exists()
+    assert not any(p.name == "x.gs" for p in demo.root.rglob("x.gs"))
+    assert not (root / "staging-sheets" / "sheet-003_DEV3").exists()
+
+
+def test_snapshot_of_one_sheet_accepts_padded_numbers_and_prints_json(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo.cli("snapshot", "--sheet", "007", "--sheet", "7", "--json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert {(c["env"], c["sheet"]) for c in document["changed"]} == {
+        ("production", 7),
+        ("staging", 7),
+    }
+    assert document["failed"] == [] and document["commit"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("broken_toml", ["--batch"], "broken TOML"),
+        ("none", ["snapshot", "--sheet", "999"], "sheet 999 is not in registry.toml"),
+        ("none", ["snapshot", "--sheet", "abc"], "'abc' is not a sheet number"),
+        ("missing_workspace", ["--batch"], "no sheetstage workspace at"),
+        ("google_without_token", ["--batch"], "no Google credentials at"),
+        ("unknown_key", ["drift"], "unknown key [emulator].latency"),
+    ],
+)
+def test_bad_input_gets_one_clear_line_exit_2_and_changes_nothing(
+    snapshotted: Demo,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    args: list[str],
+    message: str,
+) -> None:
+    workspace = snapshotted.workspace
+    head = workspace.head()
+    status = workspace.repo.git.status("--porcelain")
+    config = snapshotted.config_path
+    if setup == "broken_toml":
+        config.write_text('backend = "emulator"\n[emulator\nlatency_ms = 1\n')
+    elif setup == "missing_workspace":
+        write_config(snapshotted.root, extra="")
+        config.write_text(config.read_text().replace('"workspace"', '"nowhere"'))
+    elif setup == "google_without_token":
+        config.write_text(
+            'backend = "google"\nworkspace = "workspace"\n[google]\n'
+            f'token_file = "{snapshotted.root / "no-token.json"}"\n'
+        )
+    elif setup == "unknown_key":
+        config.write_text('backend = "emulator"\n[emulator]\nlatency = 5\n')
+    capsys.readouterr()
+
+    assert snapshotted.cli(*args) == 2
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert workspace.head() == head
+    assert workspace.repo.git.status("--porcelain") == status
+
+
+def test_read_only_session_refuses_snapshot_with_exit_5(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = snapshotted.workspace.head()
+    assert snapshotted.cli("--read-only", "--batch") == 5
+    assert "read-only" in capsys.readouterr().err
+    assert snapshotted.cli("snapshot", "--read-only") == 5
+    assert snapshotted.workspace.head() == head
+
+
+def test_a_held_workspace_lock_refuses_with_exit_5(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshotted.config_path.write_text(
+        snapshotted.config_path.read_text() + "\n[git]\nlock_timeout_s = 0.2\n"
+    )
+    holder = Workspace(snapshotted.workspace.root)
+    with holder.lock():
+        assert snapshotted.cli("snapshot", "--sheet", "1") == 5
+    assert "holds the workspace lock" in capsys.readouterr().err
+
+
+def test_user_without_a_role_is_refused_and_told_what_it_needs(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roles = snapshotted.workspace.roles_path
+    roles.write_text('developer = []\npractice_manager = ["somebody-else"]\n')
+    roles.chmod(0o644)
+    assert snapshotted.cli("snapshot", "--sheet", "1") == 5
+    err = capsys.readouterr().err
+    assert (
+        "no role (read-only)" in err and "developer or practice_manager or service_account" in err
+    )
+
+
+def test_roles_file_writable_by_others_is_ignored_and_said_so(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshotted.workspace.roles_path.chmod(0o666)
+    assert snapshotted.cli("snapshot", "--sheet", "1") == 5
+    err = capsys.readouterr().err
+    assert "ignoring" in err and "chmod go-w" in err
+
+
+def test_workspace_push_goes_to_the_backup_remote_and_a_rejection_is_reported(
+    snapshotted: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    remote = tmp_path / "backup.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    config = snapshotted.config_path
+    config.write_text(config.read_text() + f'\n[git]\nremote = "{remote}"\n')
+
+    edit_production(snapshotted, 10, "first", "developer@practice.example")
+    assert snapshotted.cli("snapshot", "--sheet", "10") == 1  # new prod-modified alert
+    head = snapshotted.workspace.head()
+    remote_head = subprocess.run(
+        ["git", "--git-dir", str(remote), "rev-parse", "refs/heads/main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert remote_head == head
+
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(remote), str(other)], check=True)
+    (other / "elsewhere.txt").write_text("a commit the workspace does not have\n")
+    subprocess.run(["git", "-C", str(other), "add", "."], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(other),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "x",
+        ],
+        check=True,
+    )
+    subprocess.run(["git", "-C", str(other), "push", "-q"], check=True)
+
+    edit_production(snapshotted, 10, "second", "developer@practice.example")
+    capsys.readouterr()
+    assert snapshotted.cli("snapshot", "--sheet", "10") == 1
+    err = capsys.readouterr().err
+    assert "rejected" in err and str(remote) in err
+    trail = snapshotted.workspace.audit_path.read_text().splitlines()
+    assert json.loads(trail[-2])["action"] == "push" or any(
+        json.loads(line)["action"] == "push" for line in trail
+    )
+
+
+def test_each_run_appends_its_row_to_the_activity_log_and_resync_adds_only_missing_rows(
+    snapshotted: Demo,
+) -> None:
+    from services.emulator.seed import log_spreadsheet_id
+
+    store = snapshotted.store()
+    log = log_spreadsheet_id()
+    snapshots = store.get_values(log, "Snapshots")["values"]
+    alerts = store.get_values(log, "Alerts")["values"]
+    assert snapshots[0][0] == "Event ID" and len(snapshots) == 2
+    assert len(alerts) == 1 + 5  # the five production edits of the demo, once each
+    trail = [json.loads(line) for line in snapshotted.workspace.audit_path.read_text().splitlines()]
+    assert snapshots[1][0] == str(next(e["seq"] for e in trail if e["action"] == "snapshot"))
+
+    # a lost append: the row is gone from the sheet; the next run puts exactly it back
+    store.update_values(log, [{"range": "Alerts!A3:G3", "values": [[""] * 7]}])
+    rows_before = store.get_values(log, "Alerts").get("values", [])
+    store.close()
+    assert snapshotted.cli("--batch") == 0
+    store = snapshotted.store()
+    snapshots = store.get_values(log, "Snapshots")["values"]
+    ids = [r[0] for r in store.get_values(log, "Alerts")["values"][1:] if r and r[0]]
+    store.close()
+    assert len(snapshots) == 3
+    assert len(ids) == 5 and len(set(ids)) == 5
+    assert len(rows_before) == 6
+
+
+def test_alerts_reach_the_webhook_once_per_new_event(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = snapshotted.config_path
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        config.write_text(config.read_text() + f'\n[alerts]\nwebhook_url = "{url}"\n')
+        assert snapshotted.cli("--batch") == 0
+        assert received == []
+        edit_production(snapshotted, 100, "hotfix", "someone.else@practice.example")
+        assert snapshotted.cli("--batch") == 1
+        assert snapshotted.cli("--batch") == 0
+    finally:
+        server.shutdown()
+    assert len(received) == 1
+    assert received[0]["alerts"][0]["kind"] == "prod-modified"
+    assert received[0]["alerts"][0]["sheets"] == [100]
+
+
+def test_drift_threshold_alert_fires_once_when_crossed(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = snapshotted.config_path
+    config.write_text(config.read_text() + "\n[alerts]\ndrift_threshold = 10\n")
+    assert snapshotted.cli("--batch") == 1
+    assert "ALERT drift-threshold: 12 sheets have drifted" in capsys.readouterr().err
+    assert snapshotted.cli("--batch") == 0
