@@ -131,8 +131,11 @@ class Pacer:
             time.sleep(slot - now)
 
 
-def load_user_credentials(token_file: Path) -> Credentials:
-    """Authorized-user JSON as Credentials.to_json() writes it; refused if others can read it."""
+def load_user_credentials(token_file: Path, token_uri: str = "") -> Credentials:
+    """Authorized-user JSON as Credentials.to_json() writes it; refused if others can read it.
+
+    google-auth ignores a token_uri inside the file (it always refreshes at Google's), so an
+    override (`[google] token_uri`, e.g. the emulator's) is passed in explicitly."""
     try:
         info = token_file.stat()
     except FileNotFoundError:
@@ -147,12 +150,15 @@ def load_user_credentials(token_file: Path) -> Credentials:
         )
     try:
         data = json.loads(token_file.read_text(encoding="utf-8"))
-        return Credentials.from_authorized_user_info(data, scopes=list(SCOPES))
+        credentials = Credentials.from_authorized_user_info(data, scopes=list(SCOPES))
     except (ValueError, OSError) as error:
         raise AuthError(
             f"{token_file} is not an authorized-user token file ({error}); "
             "run `sheetstage login` to write a new one"
         ) from None
+    if token_uri:
+        credentials = credentials.with_token_uri(token_uri)
+    return credentials
 
 
 def write_token_file(path: Path, credentials: Credentials) -> None:

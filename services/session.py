@@ -75,7 +75,7 @@ def open_backend(config: Config) -> Backend:
             server.stop()
             raise
         return Backend(client, server)
-    credentials = load_user_credentials(config.google.token_file)
+    credentials = load_user_credentials(config.google.token_file, config.google.token_uri)
     client = GoogleClient(credentials, config.client, Endpoints(config.google.api_endpoint))
     try:
         client.authenticate()

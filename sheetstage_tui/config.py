@@ -28,6 +28,7 @@ class GoogleConfig:
     token_file: Path = Path("~/.config/sheetstage/token.json")
     client_secrets_file: Path = Path("~/.config/sheetstage/client_secret.json")
     api_endpoint: str = ""
+    token_uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class EmulatorConfig:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    concurrency: int = 32
+    concurrency: int = 48
     requests_per_minute: int = 0
     sheets_requests_per_minute: int = 60
     max_attempts: int = 6

@@ -1,0 +1,143 @@
+"""Our retry policy and credentials handling, against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from services.emulator.server import EmulatorServer, EmulatorSettings
+from services.google_client import (
+    AuthError,
+    Endpoints,
+    GoogleClient,
+    ServerError,
+    load_user_credentials,
+)
+from services.session import emulator_credentials
+from sheetstage_tui.config import ClientConfig
+
+USER = "developer@practice.example"
+SCRIPT = "1" + "s" * 56
+LOG = "1" + "l" * 43
+MANIFEST = {"name": "appsscript", "type": "JSON", "source": "{}"}
+FAST = ClientConfig(
+    concurrency=8, backoff_initial_s=0.005, backoff_cap_s=0.02, retry_after_cap_s=0.05
+)
+
+
+def start(tmp_path: Path, **settings: float) -> EmulatorServer:
+    server = EmulatorServer(tmp_path / "e.sqlite3", EmulatorSettings(seed=7, **settings)).start()
+    server.store.create_project(SCRIPT, "t", None, [MANIFEST], USER)
+    server.store.create_spreadsheet(LOG, "Log", {"Snapshots": [["Event ID"]]})
+    return server
+
+
+def test_ten_percent_faults_are_retried_until_every_call_succeeds(tmp_path: Path) -> None:
+    server = start(tmp_path, fault_rate=0.10)
+    try:
+        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
+        client.authenticate()
+        for _ in range(150):
+            assert client.get_project(SCRIPT)["scriptId"] == SCRIPT
+        faults = sum(v for k, v in server.gate.counts.items() if k.endswith("-fault"))
+        assert faults > 0
+    finally:
+        server.stop()
+
+
+def test_reads_give_up_after_max_attempts_and_append_is_never_retried_blindly(
+    tmp_path: Path,
+) -> None:
+    server = start(tmp_path, fault_rate=1.0)
+    try:
+        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
+        client.authenticate()
+        before = server.gate.counts["calls"]
+        with pytest.raises(Exception) as read_error:
+            client.get_project(SCRIPT)
+        assert server.gate.counts["calls"] - before == 6
+        assert read_error.value.attempts == 6  # type: ignore[attr-defined]
+
+        before = server.gate.counts["calls"]
+        with pytest.raises(Exception) as append_error:
+            client.append_values(LOG, "Snapshots!A1", [[1]])
+        assert server.gate.counts["calls"] - before == 1
+        assert append_error.value.attempts == 1  # type: ignore[attr-defined]
+    finally:
+        server.stop()
+
+
+def test_always_failing_script_is_a_server_error_naming_the_call(tmp_path: Path) -> None:
+    server = start(tmp_path)
+    server.settings.failing_scripts = (SCRIPT,)
+    try:
+        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
+        client.authenticate()
+        with pytest.raises(ServerError) as caught:
+            client.get_content(SCRIPT)
+        assert caught.value.describe().startswith(f"projects.getContent {SCRIPT}: HTTP 500")
+    finally:
+        server.stop()
+
+
+def write_token(path: Path, server: EmulatorServer, mode: int) -> None:
+    credentials = emulator_credentials(server, USER)
+    path.write_text(credentials.to_json())
+    os.chmod(path, mode)
+
+
+def test_google_backend_token_file_is_used_and_refreshed_through_api_endpoint(
+    tmp_path: Path,
+) -> None:
+    server = start(tmp_path)
+    try:
+        token_file = tmp_path / "token.json"
+        write_token(token_file, server, 0o600)
+        client = GoogleClient(
+            load_user_credentials(token_file, server.token_uri), FAST, Endpoints(server.endpoint)
+        )
+        client.authenticate()
+        assert client.get_project(SCRIPT)["scriptId"] == SCRIPT
+    finally:
+        server.stop()
+
+
+def test_a_token_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    server = start(tmp_path)
+    try:
+        token_file = tmp_path / "token.json"
+        write_token(token_file, server, 0o644)
+        with pytest.raises(AuthError, match="chmod 600"):
+            load_user_credentials(token_file)
+    finally:
+        server.stop()
+
+
+def test_missing_or_broken_token_files_say_run_login(tmp_path: Path) -> None:
+    with pytest.raises(AuthError, match="run `sheetstage login`"):
+        load_user_credentials(tmp_path / "absent.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"token": "x"}))
+    broken.chmod(0o600)
+    with pytest.raises(AuthError, match="run `sheetstage login`"):
+        load_user_credentials(broken)
+
+
+def test_a_revoked_refresh_token_is_a_credentials_error(tmp_path: Path) -> None:
+    server = start(tmp_path)
+    try:
+        token_file = tmp_path / "token.json"
+        data = json.loads(emulator_credentials(server, USER).to_json())
+        data["refresh_token"] = "revoked"
+        token_file.write_text(json.dumps(data))
+        token_file.chmod(0o600)
+        client = GoogleClient(
+            load_user_credentials(token_file, server.token_uri), FAST, Endpoints(server.endpoint)
+        )
+        with pytest.raises(AuthError, match="refused the stored credentials"):
+            client.authenticate()
+    finally:
+        server.stop()

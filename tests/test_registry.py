@@ -1,0 +1,107 @@
+"""`sheetstage registry import` (all rows validated first) and `registry check`."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from services.emulator.seed import demo_sheets
+from tests.conftest import Demo
+
+COLUMNS = [
+    "number",
+    "name",
+    "prod_spreadsheet_id",
+    "prod_script_id",
+    "dev3_spreadsheet_id",
+    "dev3_script_id",
+]
+
+
+def rows(count: int) -> list[dict[str, str]]:
+    return [
+        {
+            "number": str(s.number),
+            "name": s.name,
+            "prod_spreadsheet_id": s.prod_spreadsheet_id,
+            "prod_script_id": s.prod_script_id,
+            "dev3_spreadsheet_id": s.dev3_spreadsheet_id,
+            "dev3_script_id": s.dev3_script_id,
+        }
+        for s in demo_sheets()[:count]
+    ]
+
+
+def write_csv(path: Path, data: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(data)
+    return path
+
+
+def test_import_csv_fills_the_registry_and_commits(demo: Demo, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "sheets.csv", rows(3))
+    assert demo.cli("registry", "import", str(source)) == 0
+    text = demo.workspace.registry_path.read_text()
+    assert text.count("\n[[sheet]]\n") == 3
+    assert not demo.workspace.repo.is_dirty(path="registry.toml")
+    assert "registry: import 3 sheets" in demo.workspace.repo.head.commit.message
+
+
+def test_import_json_list(demo: Demo, tmp_path: Path) -> None:
+    data = rows(2)
+    data[1]["reference_ranges"] = ["Patients!A2:F"]  # type: ignore[assignment]
+    source = tmp_path / "sheets.json"
+    source.write_text(json.dumps(data))
+    assert demo.cli("registry", "import", str(source)) == 0
+    assert (
+        'reference_ranges = [\n    "Patients!A2:F",\n]' in demo.workspace.registry_path.read_text()
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"prod_script_id": "not an id"},
+            "sheet entry 3: prod_script_id 'not an id' is not a Google id",
+        ),
+        ({"number": "x7"}, "sheet entry 3: number 'x7' is not a whole number"),
+        ({"number": "0"}, "sheet entry 3: number 0 repeats entry 1"),
+        ({"name": ""}, "sheet entry 3: name is empty"),
+    ],
+)
+def test_one_bad_row_rejects_the_whole_file_and_writes_nothing(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict, message: str
+) -> None:
+    before = demo.workspace.registry_path.read_bytes()
+    head = demo.workspace.head()
+    data = rows(4)
+    data[2].update(change)
+    source = write_csv(tmp_path / "sheets.csv", data)
+    assert demo.cli("registry", "import", str(source)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert demo.workspace.registry_path.read_bytes() == before
+    assert demo.workspace.head() == head
+
+
+def test_registry_check_verifies_each_scripts_parent(
+    demo: Demo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert demo.cli("registry", "check") == 0
+    data = rows(3)
+    data[1]["dev3_spreadsheet_id"], data[2]["dev3_spreadsheet_id"] = (
+        data[2]["dev3_spreadsheet_id"],
+        data[1]["dev3_spreadsheet_id"],
+    )
+    assert demo.cli("registry", "import", str(write_csv(tmp_path / "s.csv", data))) == 0
+    capsys.readouterr()
+    assert demo.cli("registry", "check", "--json") == 1
+    problems = json.loads(capsys.readouterr().out)["problems"]
+    assert {(p["sheet"], p["env"]) for p in problems} == {(1, "staging"), (2, "staging")}
+    assert "is bound to" in problems[0]["problem"]

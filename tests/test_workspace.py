@@ -1,0 +1,117 @@
+"""The git workspace: layout, refusal of existing workspaces, exact file round trip, locks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.workspace import UnsafeFileName, Workspace, disk_name
+from sheetstage_tui.errors import LockHeldError
+from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
+from tests.conftest import Demo
+
+SHEET = Sheet(4, "Test sheet", "1" + "a" * 43, "1" + "b" * 56, "1" + "c" * 43, "1" + "d" * 56)
+
+
+def test_init_creates_the_layout_with_identity_and_group_sharing(demo: Demo) -> None:
+    root = demo.workspace.root
+    for name in ("registry.toml", "roles.toml", "state.json", "audit/audit.jsonl"):
+        assert (root / name).is_file(), name
+    for name in ("production-sheets", "staging-sheets", ".sheetstage"):
+        assert (root / name).is_dir(), name
+    repo = demo.workspace.repo
+    reader = repo.config_reader("repository")
+    assert reader.get_value("core", "sharedRepository") in ("group", 1, "1")
+    assert reader.get_value("user", "name") == "sheetstage"
+    assert ".sheetstage/" in (root / ".gitignore").read_text()
+    assert not repo.is_dirty(untracked_files=True)
+    first = json.loads((root / "audit/audit.jsonl").read_text().splitlines()[0])
+    assert first["seq"] == 1 and first["action"] == "init" and first["prev"] == "0" * 64
+    state = json.loads((root / "state.json").read_text())
+    assert len(state["sheets"]) == 235 and all("baseline" in s for s in state["sheets"].values())
+
+
+def test_init_refuses_an_existing_workspace_and_changes_nothing(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = demo.workspace.head()
+    emulator_before = demo.emulator_file.stat().st_mtime_ns
+    assert demo.cli("init", "--demo") == 2
+    err = capsys.readouterr().err.strip()
+    assert "a workspace already exists" in err and "\n" not in err
+    assert demo.workspace.head() == head
+    assert demo.emulator_file.stat().st_mtime_ns == emulator_before
+
+
+def test_plain_init_creates_an_empty_registry(tmp_path: Path) -> None:
+    from sheetstage_tui.cli import main
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path)
+    assert main(["--config", str(config), "init"]) == 0
+    registry = (tmp_path / "workspace" / "registry.toml").read_text()
+    assert "[activity_log]" in registry and "sheet = []" in registry
+
+
+@pytest.mark.parametrize(
+    ("name", "file_type", "expected"),
+    [
+        ("Code", FileType.SERVER_JS, "Code.gs"),
+        ("lib/format", FileType.SERVER_JS, "lib/format.gs"),
+        ("Sidebar", FileType.HTML, "Sidebar.html"),
+        ("appsscript", FileType.JSON, "appsscript.json"),
+    ],
+)
+def test_apps_script_names_map_to_disk_as_clasp_does(
+    name: str, file_type: FileType, expected: str
+) -> None:
+    assert disk_name(name, file_type) == expected
+
+
+@pytest.mark.parametrize(
+    "name", ["../../x", "../x", "/etc/passwd", "a/../../b", "a\x00b", "a\\..\\b", "", "a//b", "."]
+)
+def test_names_that_would_leave_the_sheet_folder_are_refused(name: str, tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    files = [ScriptFile(name, FileType.SERVER_JS, "x")]
+    with pytest.raises(UnsafeFileName):
+        workspace.write_project(SHEET, Environment.STAGING, files)
+    assert list(tmp_path.rglob("*.gs")) == []
+
+
+def test_round_trip_is_byte_exact_and_keeps_order(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    files = [
+        ScriptFile("appsscript", FileType.JSON, '{"timeZone": "America/Chicago"}'),
+        ScriptFile("Zeta", FileType.SERVER_JS, "line one\r\nline two\r\n"),
+        ScriptFile("Empty", FileType.SERVER_JS, ""),
+        ScriptFile("lib/Alpha", FileType.SERVER_JS, "no newline at end ✓ café"),
+        ScriptFile("Page", FileType.HTML, "<p>\n</p>\n\n"),
+    ]
+    assert workspace.write_project(SHEET, Environment.PRODUCTION, files) is True
+    assert workspace.read_project(SHEET, Environment.PRODUCTION) == files
+    assert workspace.write_project(SHEET, Environment.PRODUCTION, files) is False
+
+    reordered = [files[0], files[3], files[1]]
+    assert workspace.write_project(SHEET, Environment.PRODUCTION, reordered) is True
+    assert workspace.read_project(SHEET, Environment.PRODUCTION) == reordered
+    folder = workspace.folder(SHEET, Environment.PRODUCTION)
+    assert not (folder / "Empty.gs").exists() and not (folder / "Page.html").exists()
+
+
+def test_workspace_lock_is_exclusive_across_instances(tmp_path: Path) -> None:
+    first, second = Workspace(tmp_path), Workspace(tmp_path)
+    with first.lock(), pytest.raises(LockHeldError, match="holds the workspace lock"):
+        with second.lock(timeout=0.05):
+            pass
+    with second.lock(timeout=0.05):
+        pass
+
+
+def test_sheet_lock_is_exclusive(tmp_path: Path) -> None:
+    first, second = Workspace(tmp_path), Workspace(tmp_path)
+    with first.sheet_lock(SHEET), pytest.raises(LockHeldError, match="sheet 004"):
+        with second.sheet_lock(SHEET):
+            pass
