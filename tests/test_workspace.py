@@ -103,15 +103,21 @@ def test_round_trip_is_byte_exact_and_keeps_order(tmp_path: Path) -> None:
 
 def test_workspace_lock_is_exclusive_across_instances(tmp_path: Path) -> None:
     first, second = Workspace(tmp_path), Workspace(tmp_path)
-    with first.lock(), pytest.raises(LockHeldError, match="holds the workspace lock"):
-        with second.lock(timeout=0.05):
-            pass
+    with (
+        first.lock(),
+        pytest.raises(LockHeldError, match="holds the workspace lock"),
+        second.lock(timeout=0.05),
+    ):
+        pass
     with second.lock(timeout=0.05):
         pass
 
 
 def test_sheet_lock_is_exclusive(tmp_path: Path) -> None:
     first, second = Workspace(tmp_path), Workspace(tmp_path)
-    with first.sheet_lock(SHEET), pytest.raises(LockHeldError, match="sheet 004"):
-        with second.sheet_lock(SHEET):
-            pass
+    with (
+        first.sheet_lock(SHEET),
+        pytest.raises(LockHeldError, match="sheet 004"),
+        second.sheet_lock(SHEET),
+    ):
+        pass
