@@ -271,13 +271,7 @@ class GoogleClient:
             retryable = isinstance(error, RateLimitedError | ServerError | TransportError)
             if not retryable or not idempotent:
                 raise error
-            if retry_after is not None:
-                delay = min(retry_after, settings.retry_after_cap_s)
-            else:
-                ceiling = min(
-                    settings.backoff_cap_s, settings.backoff_initial_s * 2 ** (attempt - 1)
-                )
-                delay = random.uniform(ceiling / 2, ceiling)
+            delay = retry_delay(settings, attempt, retry_after)
             elapsed = time.monotonic() - started
             if attempt >= settings.max_attempts or elapsed + delay > settings.max_elapsed_s:
                 raise error
@@ -338,6 +332,15 @@ class GoogleClient:
         values = self._services["sheets"].spreadsheets().values()
         request = values.batchUpdate(spreadsheetId=spreadsheet_id, body=body)
         return self._execute("sheets", f"values.batchUpdate {spreadsheet_id}", request)
+
+
+def retry_delay(settings: ClientConfig, attempt: int, retry_after: float | None) -> float:
+    """Retry-After when the server gave one (up to its cap), else truncated exponential
+    backoff with jitter: a random wait in the upper half of min(cap, initial * 2^(n-1))."""
+    if retry_after is not None:
+        return min(retry_after, settings.retry_after_cap_s)
+    ceiling = min(settings.backoff_cap_s, settings.backoff_initial_s * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
 
 
 def _classify(what: str, error: HttpError, attempt: int) -> GoogleApiError:

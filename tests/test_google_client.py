@@ -141,3 +141,15 @@ def test_a_revoked_refresh_token_is_a_credentials_error(tmp_path: Path) -> None:
             client.authenticate()
     finally:
         server.stop()
+
+
+def test_retry_delay_honours_retry_after_up_to_its_cap_and_caps_backoff_at_32_s() -> None:
+    from services.google_client import retry_delay
+
+    settings = ClientConfig()
+    assert retry_delay(settings, 1, 7.0) == 7.0
+    assert retry_delay(settings, 1, 500.0) == 120.0
+    first = [retry_delay(settings, 1, None) for _ in range(50)]
+    assert all(0.5 <= d <= 1.0 for d in first) and len(set(first)) > 1  # jittered
+    assert all(16.0 <= retry_delay(settings, 6, None) <= 32.0 for _ in range(50))
+    assert all(retry_delay(settings, 12, None) <= 32.0 for _ in range(50))

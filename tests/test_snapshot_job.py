@@ -396,3 +396,28 @@ def test_drift_threshold_alert_fires_once_when_crossed(
     assert snapshotted.cli("--batch") == 1
     assert "ALERT drift-threshold: 12 sheets have drifted" in capsys.readouterr().err
     assert snapshotted.cli("--batch") == 0
+
+
+def test_google_backend_runs_the_same_client_path_against_a_standalone_emulator(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.emulator.server import EmulatorServer
+    from services.session import emulator_credentials
+
+    server = EmulatorServer(snapshotted.emulator_file).start()
+    try:
+        token_file = snapshotted.root / "token.json"
+        token_file.write_text(emulator_credentials(server, "developer@practice.example").to_json())
+        token_file.chmod(0o600)
+        snapshotted.config_path.write_text(
+            'backend = "google"\nworkspace = "workspace"\n[google]\n'
+            f'token_file = "{token_file}"\napi_endpoint = "{server.endpoint}"\n'
+            f'token_uri = "{server.token_uri}"\n'
+        )
+        edit_production(snapshotted, 20, "edited", "someone.else@practice.example")
+        capsys.readouterr()
+        assert snapshotted.cli("snapshot", "--sheet", "20", "--json") == 1  # new alert
+        document = json.loads(capsys.readouterr().out)
+        assert document["changed"] == [{"env": "production", "sheet": 20}]
+    finally:
+        server.stop()
