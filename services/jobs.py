@@ -15,7 +15,7 @@ from pathlib import Path
 from services import activity_log, alerts, audit, drift, snapshot
 from services.access import render_roles
 from services.audit import AuditTrail
-from services.emulator.seed import seed_demo
+from services.emulator.seed import DemoSeed, seed_demo
 from services.emulator.store import EmulatorStore
 from services.google_client import GoogleApiError
 from services.progress import Progress
@@ -88,7 +88,7 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
     return Workspace.create(root, files, remote=config.git.remote, user=user)
 
 
-def _seed_emulator(state_file: Path):  # -> DemoSeed
+def _seed_emulator(state_file: Path) -> DemoSeed:
     """Seed a fresh emulator database beside the old one, then swap it in."""
     state_file.parent.mkdir(parents=True, exist_ok=True)
     fresh = state_file.with_name(f".{state_file.name}.{os.getpid()}.new")
@@ -97,7 +97,7 @@ def _seed_emulator(state_file: Path):  # -> DemoSeed
     store = EmulatorStore(fresh)
     try:
         seeded = seed_demo(store)
-        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.checkpoint()
     finally:
         store.close()
     for suffix in ("-wal", "-shm"):

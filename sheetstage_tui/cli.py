@@ -301,9 +301,10 @@ def _emulator(config: Config, args: argparse.Namespace) -> int:
     write_token_file(token_file, emulator_credentials(server, config.emulator.user))
     _say(f"emulator serving on {server.endpoint} (state: {emulator_state_file(config)})")
     _say(
-        f'to use it as Google: backend = "google", [google] api_endpoint = "{server.endpoint}",'
-        f' token_file = "{token_file}"; ctrl+c stops'
+        f'to use it as Google: backend = "google" and in [google] api_endpoint = '
+        f'"{server.endpoint}", token_uri = "{server.token_uri}", token_file = "{token_file}"'
     )
+    _say("ctrl+c stops it")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

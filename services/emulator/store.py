@@ -80,6 +80,11 @@ class EmulatorStore:
         with self._lock:
             self._db.close()
 
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file (before it is moved or copied)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
