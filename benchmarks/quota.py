@@ -1,0 +1,72 @@
+"""Pacing under a quota: with the emulator limited to Q calls a minute, a full snapshot must
+take no more than 1.2 x (calls / Q) minutes and see nearly no 429s (pace, don't bounce).
+
+Prints one JSON line. By default a tenth of the demo (24 sheets, both environments) at
+Q = 600, which takes about 20 s; `--sheets 235` runs all of them.
+
+    python benchmarks/quota.py [--quota 600] [--sheets 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services import jobs
+from services.session import session
+from sheetstage_tui.config import load_config_file
+from sheetstage_tui.models import Environment
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quota", type=int, default=600)
+    parser.add_argument("--sheets", type=int, default=24)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sheetstage-quota-") as folder:
+        config_path = Path(folder) / "config.toml"
+        config_path.write_text(
+            f'backend = "emulator"\nworkspace = "workspace"\n'
+            f"[emulator]\nquota_per_minute = {args.quota}\n"
+        )
+        config = load_config_file(config_path)
+        jobs.init_workspace(config, demo=True)
+        numbers = [str(n) for n in range(args.sheets)]
+        with session(config) as opened:
+            gate = opened.backend.emulator.gate  # type: ignore[union-attr]
+            calls_before = gate.counts["calls"]
+            started = time.perf_counter()
+            with contextlib.redirect_stderr(io.StringIO()):
+                result = jobs.run_snapshot(opened, list(Environment), numbers, show_progress=False)
+            elapsed = time.perf_counter() - started
+            calls = gate.counts["calls"] - calls_before
+            bounced = gate.counts["429-quota"]
+    allowed = 1.2 * calls / args.quota * 60
+    print(
+        json.dumps(
+            {
+                "name": "quota",
+                "quota_per_minute": args.quota,
+                "projects": sum(result.report.checked.values()),
+                "calls": calls,
+                "elapsed_s": round(elapsed, 2),
+                "budget_s": round(allowed, 2),
+                "ratio": round(elapsed / allowed, 2),
+                "quota_429s": bounced,
+                "failed": len(result.report.failures),
+                "within_budget": elapsed <= allowed and bounced <= max(1, calls // 100),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
