@@ -194,7 +194,9 @@ class GoogleClient:
         self._pacers = {
             "script": Pacer(script_rate),
             "drive": Pacer(script_rate),
-            "sheets": Pacer(settings.sheets_requests_per_minute),
+            # Sheets counts reads and writes against separate per-minute quotas
+            "sheets-read": Pacer(settings.sheets_requests_per_minute),
+            "sheets-write": Pacer(settings.sheets_requests_per_minute),
         }
         placeholder = httplib2.Http()  # never used: every call passes its thread's own Http
         self._services = {
@@ -244,13 +246,13 @@ class GoogleClient:
             self._executor, functools.partial(function, *args, **kwargs)
         )
 
-    def _execute(self, api: str, what: str, request: Any, *, idempotent: bool = True) -> Any:
+    def _execute(self, quota: str, what: str, request: Any, *, idempotent: bool = True) -> Any:
         settings = self.settings
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
-            self._pacers[api].wait()
+            self._pacers[quota].wait()
             try:
                 with self._in_flight:
                     result = request.execute(http=self._http(), num_retries=0)
@@ -304,7 +306,7 @@ class GoogleClient:
     def batch_get_values(self, spreadsheet_id: str, ranges: Sequence[str]) -> list[list[list[str]]]:
         values = self._services["sheets"].spreadsheets().values()
         request = values.batchGet(spreadsheetId=spreadsheet_id, ranges=list(ranges))
-        answer = self._execute("sheets", f"values.batchGet {spreadsheet_id}", request)
+        answer = self._execute("sheets-read", f"values.batchGet {spreadsheet_id}", request)
         return [r.get("values", []) for r in answer.get("valueRanges", [])]
 
     def append_values(
@@ -320,7 +322,9 @@ class GoogleClient:
             insertDataOption="INSERT_ROWS",
             body={"values": [list(r) for r in rows]},
         )
-        return self._execute("sheets", f"values.append {spreadsheet_id}", request, idempotent=False)
+        return self._execute(
+            "sheets-write", f"values.append {spreadsheet_id}", request, idempotent=False
+        )
 
     def batch_update_values(
         self, spreadsheet_id: str, data: Sequence[tuple[str, Sequence[Sequence[Any]]]]
@@ -331,7 +335,7 @@ class GoogleClient:
         }
         values = self._services["sheets"].spreadsheets().values()
         request = values.batchUpdate(spreadsheetId=spreadsheet_id, body=body)
-        return self._execute("sheets", f"values.batchUpdate {spreadsheet_id}", request)
+        return self._execute("sheets-write", f"values.batchUpdate {spreadsheet_id}", request)
 
 
 def retry_delay(settings: ClientConfig, attempt: int, retry_after: float | None) -> float:
