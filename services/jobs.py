@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from services import activity_log, alerts, audit, drift, snapshot
 from services.access import render_roles
@@ -192,7 +193,7 @@ def _commit_message(report: SnapshotReport) -> str:
     return "\n".join(lines)
 
 
-def print_summary(result: JobResult, stream=None) -> None:
+def print_summary(result: JobResult, stream: TextIO | None = None) -> None:
     out = stream or sys.stderr
     report = result.report
     print(f"snapshot: {snapshot.describe(report)} in {report.duration_s:.1f}s", file=out)
@@ -203,6 +204,13 @@ def print_summary(result: JobResult, stream=None) -> None:
     print("drift: " + ", ".join(f"{k} {v}" for k, v in tally.items()), file=out)
     for problem in result.problems:
         print(f"problem: {problem}", file=out)
+    reasons = [
+        f"{len(report.failures)} failed fetch(es)" if report.failures else "",
+        f"{len(result.new_alerts)} new alert(s)" if result.new_alerts else "",
+        f"{len(result.problems)} problem(s)" if result.problems else "",
+    ]
+    why = ", ".join(r for r in reasons if r) or "clean"
+    print(f"result: {why} (exit {result.exit_code})", file=out)
 
 
 # registry -----------------------------------------------------------------------------------

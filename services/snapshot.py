@@ -77,7 +77,7 @@ async def fetch(
             modified_by = str((project.get("lastModifyUser") or {}).get("email", ""))
             known = (
                 cache.get(_cache_key(sheet, env)) == update_time
-                and state.env(sheet, env).get("hash")
+                and state.hash(sheet, env)
                 and (workspace.folder(sheet, env) / ORDER_FILE).is_file()
             )
             if known:

@@ -62,6 +62,9 @@ class State:
     def env(self, sheet: Sheet, env: Environment) -> dict[str, Any]:
         return self.sheet(sheet).setdefault(str(env), {})
 
+    def hash(self, sheet: Sheet, env: Environment) -> str | None:
+        return self.data["sheets"].get(sheet.key, {}).get(str(env), {}).get("hash")
+
     def baseline(self, sheet: Sheet) -> str | None:
         return self.data["sheets"].get(sheet.key, {}).get("baseline")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sheetstage_tui import __version__
 from sheetstage_tui.config import Config, load_config
-from sheetstage_tui.errors import SheetstageError, UsageError
+from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
 
 ENVIRONMENTS = {
     "production": ("production",),
@@ -183,7 +183,7 @@ def _init(config: Config, args: argparse.Namespace) -> int:
     from services import jobs
 
     if args.read_only:
-        raise UsageError("init writes a new workspace; drop --read-only")
+        raise RefusedError("init refused: this session is --read-only; run without --read-only")
     workspace = jobs.init_workspace(config, demo=args.demo)
     what = "demo workspace (emulator seeded with 235 + 235 projects)" if args.demo else "workspace"
     _say(f"created the {what} at {workspace.root}")
