@@ -45,7 +45,7 @@ def main() -> None:
             calls_before = gate.counts["calls"]
             started = time.perf_counter()
             with contextlib.redirect_stderr(io.StringIO()):
-                result = jobs.run_snapshot(opened, list(Environment), numbers, show_progress=False)
+                result = jobs.run_snapshot(opened, list(Environment), numbers)
             elapsed = time.perf_counter() - started
             calls = gate.counts["calls"] - calls_before
             bounced = gate.counts["429-quota"]

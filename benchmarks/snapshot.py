@@ -47,7 +47,7 @@ def timed_run(config_path: Path, sheets: list[str] | None = None) -> tuple[float
         opened.client  # start the emulator and sign in outside the timed part  # noqa: B018
         started = time.perf_counter()
         with contextlib.redirect_stderr(io.StringIO()):
-            result = jobs.run_snapshot(opened, list(Environment), sheets, show_progress=False)
+            result = jobs.run_snapshot(opened, list(Environment), sheets)
         elapsed = time.perf_counter() - started
     assert not result.report.failures, result.report.failures
     return elapsed, sum(result.report.checked.values())

@@ -1,13 +1,13 @@
 """Alerts: failed snapshots, unauthorized production edits, drift beyond the threshold.
 
 Each alert fires once per new event: the active alert keys live in state.json, and only keys
-that were not active before are raised (to the audit trail, and from there the Alerts tab,
-stderr and the optional webhook)."""
+that were not active before are raised: to the audit trail (and from there the Alerts tab),
+the optional webhook, and the caller, which shows them (stderr for the CLI, the TUI's
+notifications)."""
 
 from __future__ import annotations
 
 import json
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -88,7 +88,6 @@ def raise_new(
     problems = []
     for alert in new:
         audit.append(user, "alert", sheets=alert.sheets, result=alert.kind, detail=alert.message)
-        print(f"ALERT {alert.kind}: {alert.message}", file=sys.stderr)
     if new and settings.webhook_url:
         problem = post_webhook(settings, new)
         if problem:

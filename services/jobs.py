@@ -19,7 +19,6 @@ from services.audit import AuditTrail
 from services.emulator.seed import DemoSeed, seed_demo
 from services.emulator.store import EmulatorStore
 from services.google_client import GoogleApiError
-from services.progress import Progress
 from services.registry import (
     IdMapper,
     RegistryProblem,
@@ -127,7 +126,7 @@ def run_snapshot(
     session: Session,
     envs: Sequence[Environment],
     sheet_numbers: Sequence[str] | None = None,
-    show_progress: bool = True,
+    progress: snapshot.ProgressCallback | None = None,
 ) -> JobResult:
     """Snapshot, drift, alerts, audit, ONE commit, push, activity log."""
     workspace, config = session.workspace, session.config
@@ -140,7 +139,6 @@ def run_snapshot(
         client = session.client
         state = State.load(workspace)
         cache = load_cache(workspace)
-        progress = Progress("snapshot") if show_progress else None
         report = asyncio.run(
             snapshot.snapshot(
                 client,
@@ -202,6 +200,8 @@ def print_summary(result: JobResult, stream: TextIO | None = None) -> None:
         print(f"FAILED {failure.env} sheet {failure.sheet.key}: {failure.reason}", file=out)
     tally = drift.counts(result.drift)
     print("drift: " + ", ".join(f"{k} {v}" for k, v in tally.items()), file=out)
+    for alert in result.new_alerts:
+        print(f"ALERT {alert.kind}: {alert.message}", file=out)
     for problem in result.problems:
         print(f"problem: {problem}", file=out)
     reasons = [

@@ -16,12 +16,13 @@ class Progress:
         self._last_tenth = -1
         self._lock = threading.Lock()
 
-    def __call__(self, done: int, total: int, item: str = "") -> None:
+    def __call__(self, done: int, total: int, item: object = "") -> None:
         with self._lock:
             if self.tty:
                 filled = self.width * done // max(total, 1)
                 bar = "█" * filled + "░" * (self.width - filled)
-                self.stream.write(f"\r{self.label} {bar} {done}/{total} {item[:30]:<30}")
+                text = str(item)[:30]
+                self.stream.write(f"\r{self.label} {bar} {done}/{total} {text:<30}")
                 if done >= total:
                     self.stream.write("\n")
                 self.stream.flush()

@@ -28,7 +28,8 @@ from sheetstage_tui.models import (
     content_hash,
 )
 
-ProgressCallback = Callable[[int, int, str], None]
+ProgressCallback = Callable[[int, int, "Fetched"], None]
+"""Called as each project is checked: (done, total, what happened to that project)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class Fetched:
     modified_by: str = ""
     files: tuple[ScriptFile, ...] | None = None  # None: unchanged since the last snapshot
     error: str = ""
+
+    def __str__(self) -> str:
+        outcome = "failed" if self.error else ("fetched" if self.files is not None else "unchanged")
+        return f"{self.env} {self.sheet.key} {outcome}"
 
 
 def _cache_key(sheet: Sheet, env: Environment) -> str:
@@ -70,32 +75,43 @@ async def fetch(
 
     async def one(sheet: Sheet, env: Environment) -> Fetched:
         nonlocal done
-        script_id = sheet.script_id(env)
-        try:
-            project = await client.run(client.get_project, script_id)
-            update_time = str(project.get("updateTime", ""))
-            modified_by = str((project.get("lastModifyUser") or {}).get("email", ""))
-            known = (
-                cache.get(_cache_key(sheet, env)) == update_time
-                and state.hash(sheet, env)
-                and (workspace.folder(sheet, env) / ORDER_FILE).is_file()
-            )
-            if known:
-                return Fetched(sheet, env, update_time, modified_by)
-            content = await client.run(client.get_content, script_id)
-            files = files_from_api(content)
-            workspace.plan_project(sheet, env, files)
-            return Fetched(sheet, env, update_time, modified_by, files)
-        except GoogleApiError as error:
-            return Fetched(sheet, env, error=error.describe())
-        except UnsafeFileName as error:
-            return Fetched(sheet, env, error=f"refused: {error}")
-        finally:
-            done += 1
-            if progress is not None:
-                progress(done, len(targets), f"{env} {sheet.key}")
+        result = await _fetch_one(client, workspace, state, cache, sheet, env)
+        done += 1
+        if progress is not None:
+            progress(done, len(targets), result)
+        return result
 
     return list(await asyncio.gather(*(one(sheet, env) for sheet, env in targets)))
+
+
+async def _fetch_one(
+    client: GoogleClient,
+    workspace: Workspace,
+    state: State,
+    cache: dict[str, str],
+    sheet: Sheet,
+    env: Environment,
+) -> Fetched:
+    script_id = sheet.script_id(env)
+    try:
+        project = await client.run(client.get_project, script_id)
+        update_time = str(project.get("updateTime", ""))
+        modified_by = str((project.get("lastModifyUser") or {}).get("email", ""))
+        known = (
+            cache.get(_cache_key(sheet, env)) == update_time
+            and state.hash(sheet, env)
+            and (workspace.folder(sheet, env) / ORDER_FILE).is_file()
+        )
+        if known:
+            return Fetched(sheet, env, update_time, modified_by)
+        content = await client.run(client.get_content, script_id)
+        files = files_from_api(content)
+        workspace.plan_project(sheet, env, files)
+        return Fetched(sheet, env, update_time, modified_by, files)
+    except GoogleApiError as error:
+        return Fetched(sheet, env, error=error.describe())
+    except UnsafeFileName as error:
+        return Fetched(sheet, env, error=f"refused: {error}")
 
 
 def apply(

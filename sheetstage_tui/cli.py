@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from services.progress import Progress
 from sheetstage_tui import __version__
 from sheetstage_tui.config import Config, load_config
 from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
@@ -160,7 +161,7 @@ def _batch(config: Config, args: argparse.Namespace) -> int:
         from services.access import warn
 
         warn(opened.access)
-        result = jobs.run_snapshot(opened, list(Environment), None, show_progress=not args.json)
+        result = jobs.run_snapshot(opened, list(Environment), None, _progress(args))
     jobs.print_summary(result)
     if args.json:
         _emit_json(
@@ -173,6 +174,10 @@ def _batch(config: Config, args: argparse.Namespace) -> int:
             }
         )
     return result.exit_code
+
+
+def _progress(args: argparse.Namespace) -> Progress | None:
+    return None if args.json else Progress("snapshot")
 
 
 def _workspace_exists(config: Config) -> bool:
@@ -248,7 +253,7 @@ def _snapshot(config: Config, args: argparse.Namespace) -> int:
     envs = [Environment(e) for e in ENVIRONMENTS[args.env]]
     with session(config, args.read_only) as opened:
         opened.registry.select(args.sheet)  # unknown sheet: exit 2 before any work
-        result = jobs.run_snapshot(opened, envs, args.sheet, show_progress=not args.json)
+        result = jobs.run_snapshot(opened, envs, args.sheet, _progress(args))
     jobs.print_summary(result)
     if args.json:
         _emit_json(
