@@ -6,15 +6,18 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from google.oauth2.credentials import Credentials
+from typing import TYPE_CHECKING
 
 from services.access import Access, load_access
-from services.emulator.server import EmulatorServer, EmulatorSettings
-from services.google_client import Endpoints, GoogleClient, load_user_credentials
 from services.registry import Registry, load_registry
 from services.workspace import Workspace
 from sheetstage_tui.config import Config
+
+if TYPE_CHECKING:  # the Google libraries load only when a backend is opened
+    from google.oauth2.credentials import Credentials
+
+    from services.emulator.server import EmulatorServer, EmulatorSettings
+    from services.google_client import GoogleClient
 
 EMULATOR_CLIENT_ID = "sheetstage-emulator"
 
@@ -24,6 +27,8 @@ def emulator_state_file(config: Config) -> Path:
 
 
 def emulator_settings(config: Config) -> EmulatorSettings:
+    from services.emulator.server import EmulatorSettings
+
     e = config.emulator
     return EmulatorSettings(
         latency_ms=e.latency_ms,
@@ -36,6 +41,8 @@ def emulator_settings(config: Config) -> EmulatorSettings:
 def emulator_credentials(server: EmulatorServer, email: str) -> Credentials:
     """User credentials for the emulator: a refresh token it issued, refreshed at its token_uri
     exactly as google-auth refreshes against Google."""
+    from google.oauth2.credentials import Credentials
+
     return Credentials(
         token=None,
         refresh_token=server.store.issue_refresh_token(email),
@@ -58,6 +65,9 @@ class Backend:
 
 def open_backend(config: Config) -> Backend:
     """The Google client for the configured backend (starting the in-process emulator)."""
+    from services.emulator.server import EmulatorServer
+    from services.google_client import Endpoints, GoogleClient, load_user_credentials
+
     if config.backend == "emulator":
         server = EmulatorServer(
             emulator_state_file(config), emulator_settings(config), port=config.emulator.port

@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     drift_parser = commands.add_parser("drift", parents=[common], help="drift per sheet")
     drift_parser.add_argument("--json", action="store_true")
 
+    diff_parser = commands.add_parser(
+        "diff", parents=[common], help="unified diff production -> staging (DEV3 ids mapped)"
+    )
+    diff_parser.add_argument("--sheet", required=True, metavar="N")
+
     audit_parser = commands.add_parser("audit", parents=[common], help="the audit trail")
     audit_commands = audit_parser.add_subparsers(
         dest="audit_command", metavar="ACTION", required=True, parser_class=_Parser
@@ -141,10 +146,30 @@ def _run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             raise UsageError("--batch runs on its own; drop the command after it")
         return _batch(config, args)
     if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
+        return _tui(config, args)
     handler = _HANDLERS[args.command]
     return handler(config, args)
+
+
+def _ensure_demo(config: Config) -> None:
+    """--demo: the demo workspace on the emulator, created and seeded when missing."""
+    from services import jobs
+
+    if config.backend != "emulator":
+        raise UsageError('--demo runs on the emulator; use a config with backend = "emulator"')
+    if not _workspace_exists(config):
+        jobs.init_workspace(config, demo=True)
+        _say(f"created the demo workspace at {config.workspace} (emulator seeded)")
+
+
+def _tui(config: Config, args: argparse.Namespace) -> int:
+    if args.json:
+        raise UsageError("--json goes with --batch or a command, not the TUI")
+    if args.demo:
+        _ensure_demo(config)
+    from sheetstage_tui.app import run_app
+
+    return run_app(config, args.read_only)
 
 
 def _batch(config: Config, args: argparse.Namespace) -> int:
@@ -152,11 +177,8 @@ def _batch(config: Config, args: argparse.Namespace) -> int:
     from services.session import session
     from sheetstage_tui.models import Environment
 
-    if args.demo and not _workspace_exists(config):
-        if config.backend != "emulator":
-            raise UsageError('--demo runs on the emulator; use a config with backend = "emulator"')
-        jobs.init_workspace(config, demo=True)
-        _say(f"created the demo workspace at {config.workspace} (emulator seeded)")
+    if args.demo:
+        _ensure_demo(config)
     with session(config, args.read_only) as opened:
         from services.access import warn
 
@@ -280,6 +302,19 @@ def _drift(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(config: Config, args: argparse.Namespace) -> int:
+    from services.diff import sheet_diff, unified
+    from services.registry import IdMapper
+    from services.session import session
+
+    with session(config, args.read_only) as opened:
+        sheet = opened.registry.select([args.sheet])[0]
+        diff = sheet_diff(opened.workspace, IdMapper(opened.registry.sheets), sheet)
+    sys.stdout.write(unified(diff))
+    _say(f"sheet {sheet.key} {sheet.name}: {diff.summary()}")
+    return 0
+
+
 def _audit(config: Config, args: argparse.Namespace) -> int:
     from services.audit import AuditTrail, describe
     from services.workspace import Workspace
@@ -325,6 +360,7 @@ _HANDLERS = {
     "registry": _registry,
     "snapshot": _snapshot,
     "drift": _drift,
+    "diff": _diff,
     "audit": _audit,
     "emulator": _emulator,
 }

@@ -1,0 +1,470 @@
+"""The sheet list: all sheets at a glance, triage (filter, quick filters, sort, marks), the
+detail panel, and the background snapshot's progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rapidfuzz import fuzz
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
+
+from screens import glyphs
+from services.drift import DRIFTED
+from services.overview import SheetRow, short_time
+from sheetstage_tui.models import DriftState, PhiStatus
+
+if TYPE_CHECKING:
+    from sheetstage_tui.app import SheetStageApp
+
+DRIFT_ORDER = {
+    DriftState.PROD_MODIFIED: 0,
+    DriftState.DIVERGED: 1,
+    DriftState.UNKNOWN: 2,
+    DriftState.AHEAD: 3,
+    DriftState.IN_SYNC: 4,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int  # 0: takes the room that is left
+    min_terminal: int  # shown from this terminal width on
+    cell: Callable[[SheetRow], Text | str]
+    sort: Callable[[SheetRow], object]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("number", "#", 3, 0, lambda r: r.sheet.key, lambda r: r.sheet.number),
+    Column("name", "Name", 0, 0, lambda r: r.sheet.name, lambda r: r.sheet.name.lower()),
+    Column(
+        "drift",
+        "Drift",
+        15,
+        0,
+        lambda r: glyphs.drift(r.drift.state),
+        lambda r: DRIFT_ORDER[r.drift.state],
+    ),
+    Column("phi", "PHI", 14, 0, lambda r: glyphs.status(glyphs.PHI, r.phi), lambda r: str(r.phi)),
+    Column(
+        "deploy",
+        "Deploy",
+        10,
+        0,
+        lambda r: glyphs.status(glyphs.DEPLOY, r.deploy),
+        lambda r: str(r.deploy),
+    ),
+    Column(
+        "test_data",
+        "Test data",
+        11,
+        110,
+        lambda r: glyphs.status(glyphs.TEST_DATA, r.test_data),
+        lambda r: str(r.test_data),
+    ),
+    Column(
+        "snapshot",
+        "Last snapshot",
+        16,
+        110,
+        lambda r: short_time(r.last_snapshot),
+        lambda r: r.last_snapshot,
+    ),
+    Column(
+        "prod_edit",
+        "Production edit",
+        26,
+        150,
+        lambda r: r.prod_edit,
+        lambda r: r.drift.modified_at,
+    ),
+)
+MIN_NAME = 18
+
+
+@dataclass(frozen=True)
+class QuickFilter:
+    key: str
+    label: str
+    keep: Callable[[SheetRow, set[str]], bool]
+
+
+QUICK_FILTERS: tuple[QuickFilter, ...] = (
+    QuickFilter("all", "all sheets", lambda r, m: True),
+    QuickFilter(
+        "drifted", "drifted (ahead, prod-modified, diverged)", lambda r, m: r.drift.state in DRIFTED
+    ),
+    QuickFilter(
+        "prod-modified",
+        "production edited outside sheetstage",
+        lambda r, m: r.drift.state in (DriftState.PROD_MODIFIED, DriftState.DIVERGED),
+    ),
+    QuickFilter(
+        "ahead", "deployment candidates (ahead)", lambda r, m: r.drift.state is DriftState.AHEAD
+    ),
+    QuickFilter("unknown", "unknown or failed", lambda r, m: r.drift.state is DriftState.UNKNOWN),
+    QuickFilter("blocked", "PHI blocked", lambda r, m: r.phi is PhiStatus.BLOCKED),
+    QuickFilter("marked", "marked sheets", lambda r, m: r.sheet.key in m),
+)
+
+
+TYPO_SCORE = 85  # rapidfuzz partial_ratio for a word of 4+ letters: one typo in "lakeview"
+
+
+def matches(query: str, row: SheetRow) -> bool:
+    """A number (7 = 007), an id or its part, or name words: each query word must appear in
+    the name, or nearly (one typo), so "lake prior" finds "Lakeview — Prior Authorization"."""
+    sheet = row.sheet
+    text = query.strip().lower()
+    if not text:
+        return True
+    if text.isdigit():
+        return sheet.key == text.zfill(3) or sheet.key.startswith(text)
+    ids = (
+        sheet.prod_spreadsheet_id,
+        sheet.prod_script_id,
+        sheet.dev3_spreadsheet_id,
+        sheet.dev3_script_id,
+    )
+    if len(text) >= 6 and any(text in i.lower() for i in ids):
+        return True
+    name = f"{sheet.key} {sheet.name}".lower()
+    return all(
+        word in name or (len(word) >= 4 and fuzz.partial_ratio(word, name) >= TYPO_SCORE)
+        for word in text.split()
+    )
+
+
+class SheetsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", tooltip="Filter by number, name or id (fuzzy)"),
+        Binding(
+            "f",
+            "quick_filter",
+            "Quick",
+            tooltip="Next quick filter: drifted, "
+            "prod-modified, ahead, unknown, PHI blocked, marked, all",
+        ),
+        Binding("o", "sort", "Sort", tooltip="Sort by the next column (click a header too)"),
+        Binding("O", "reverse_sort", "Reverse the sort", show=False),
+        Binding(
+            "space",
+            "mark",
+            "Mark",
+            show=False,
+            tooltip="Mark or unmark the sheet for a batch action (s)",
+        ),
+        Binding("d,enter", "diff", "Diff", tooltip="Diff production -> staging of the sheet"),
+        Binding(
+            "s",
+            "snapshot",
+            "Snapshot",
+            tooltip="Snapshot the marked sheets, or the highlighted one",
+        ),
+        Binding("S", "snapshot_all", "Snapshot all", show=False),
+        Binding("r", "reload", "Reload from the workspace", show=False),
+        Binding("escape", "clear", "Clear the filter, then quick filter, then marks", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_text = ""
+        self.quick = 0
+        self.sort_key = "number"
+        self.sort_reverse = False
+        self.marked: set[str] = set()
+        self.job_marks: dict[str, str] = {}
+        self._columns: tuple[Column, ...] = ()
+        self._name_width = MIN_NAME
+
+    @property
+    def stage(self) -> SheetStageApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="banner")
+        yield Input(
+            placeholder="filter: number, name or id · enter keeps it · esc clears", id="filter"
+        )
+        yield DataTable(id="sheets", cursor_type="row", zebra_stripes=True)
+        yield Static(id="detail")
+        with Horizontal(id="jobbar"):
+            yield Label(id="job-label")
+            yield ProgressBar(id="job-progress", show_eta=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one("#jobbar").display = False
+        self.refresh_rows()
+        self.query_one(DataTable).focus()
+
+    # rows ----------------------------------------------------------------------------------
+
+    @property
+    def table(self) -> DataTable[Text | str]:
+        return self.query_one("#sheets", DataTable)
+
+    def visible_rows(self) -> list[SheetRow]:
+        keep = QUICK_FILTERS[self.quick].keep
+        rows = [r for r in self.stage.rows if keep(r, self.marked) and matches(self.query_text, r)]
+        column = next(c for c in COLUMNS if c.key == self.sort_key)
+        rows.sort(key=lambda r: (column.sort(r), r.sheet.number), reverse=self.sort_reverse)
+        return rows
+
+    def _choose_columns(self) -> None:
+        width = self.app.size.width
+        columns = tuple(c for c in COLUMNS if width >= c.min_terminal)
+        fixed = sum(c.width for c in columns if c.width) + 2 * (len(columns) + 1) + 2 + 3
+        self._name_width = max(MIN_NAME, width - fixed)
+        if columns != self._columns or self.table.columns == {}:
+            self._columns = columns
+            self.table.clear(columns=True)
+            self.table.add_column(" ", key="mark", width=2)
+            for c in columns:
+                label = self._column_label(c)
+                self.table.add_column(label, key=c.key, width=c.width or self._name_width)
+
+    def _column_label(self, column: Column) -> str:
+        arrow = (" ▼" if self.sort_reverse else " ▲") if column.key == self.sort_key else ""
+        return column.label + arrow
+
+    def _mark_cell(self, key: str) -> Text:
+        mark = "■" if key in self.marked else " "
+        job = self.job_marks.get(key, "")
+        return Text(mark + job, style="bold")
+
+    def refresh_rows(self) -> None:
+        """Re-add the visible rows, keeping the cursor on the same sheet."""
+        table = self.table
+        current = self.current_key()
+        self._columns = ()
+        self._choose_columns()
+        table.clear()
+        for row in self.visible_rows():
+            key = row.sheet.key
+            cells = [c.cell(row) for c in self._columns]
+            table.add_row(self._mark_cell(key), *cells, key=key)
+        if current is not None and current in table.rows:
+            table.move_cursor(row=table.get_row_index(current), animate=False)
+        self.update_banner()
+        self.update_detail()
+
+    def current_key(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        except Exception:
+            return None
+
+    def current_row(self) -> SheetRow | None:
+        key = self.current_key()
+        return next((r for r in self.stage.rows if r.sheet.key == key), None)
+
+    def selected_keys(self) -> list[str]:
+        """Marked sheets, or the highlighted one."""
+        if self.marked:
+            return sorted(self.marked)
+        key = self.current_key()
+        return [key] if key else []
+
+    def on_resize(self) -> None:
+        before = self._columns
+        self._choose_columns()
+        if before != self._columns:
+            self.refresh_rows()
+
+    # banner and detail ---------------------------------------------------------------------
+
+    def update_banner(self) -> None:
+        stage = self.stage
+        banner = stage.banner()
+        counts = Text()
+        tally = {state: 0 for state in DriftState}
+        for row in stage.rows:
+            tally[row.drift.state] += 1
+        for state in DriftState:
+            counts.append(f" {state.glyph}{tally[state]}", style=glyphs.DRIFT_STYLES[state])
+        shown = self.table.row_count
+        view = Text(f"  {shown}/{len(stage.rows)} shown", style="dim")
+        if QUICK_FILTERS[self.quick].key != "all":
+            view.append(f" · {QUICK_FILTERS[self.quick].key}", style="bold")
+        if self.query_text:
+            view.append(f" · /{self.query_text}", style="bold")
+        if self.marked:
+            view.append(f" · {len(self.marked)} marked", style="bold")
+        self.query_one("#banner", Static).update(Text.assemble(banner, counts, view))
+
+    def update_detail(self) -> None:
+        row = self.current_row()
+        detail = self.query_one("#detail", Static)
+        if row is None:
+            detail.update(Text("No sheet matches. esc clears the filter.", style="dim"))
+            return
+        sheet, drift = row.sheet, row.drift
+        lines = [
+            Text.assemble((f"{sheet.key} {sheet.name}", "bold"), f"   owner {sheet.owner or '—'}"),
+            Text.assemble(glyphs.drift(drift.state), f"  {drift.reason}"),
+            Text(f"PROD  sheet {sheet.prod_spreadsheet_id}  script {sheet.prod_script_id}"),
+            Text(f"DEV3  sheet {sheet.dev3_spreadsheet_id}  script {sheet.dev3_script_id}"),
+        ]
+        files = self.stage.project_files(sheet)
+        shown = ", ".join(files[:6]) + (f" (+{len(files) - 6})" if len(files) > 6 else "")
+        lines.append(Text(f"files {shown or '— not snapshotted yet'}"))
+        edit = (
+            f"{drift.modified_by} at {short_time(drift.modified_at)}" if drift.modified_by else "—"
+        )
+        lines.append(
+            Text(
+                f"snapshot PROD {short_time(row.snapshot_production) or 'never'} · DEV3 "
+                f"{short_time(row.snapshot_staging) or 'never'} · deploy "
+                f"{short_time(row.last_deploy) or 'never'} · production edited by {edit}"
+            )
+        )
+        detail.update(Text("\n").join(lines))
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self.update_detail()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key == "mark":
+            return
+        self.sort_by(key)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_diff()
+
+    # filter --------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = self.query_text
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self.refresh_rows()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = bool(self.query_text)
+        self.table.focus()
+
+    def action_clear(self) -> None:
+        box = self.query_one("#filter", Input)
+        if self.query_text or box.display:
+            self.query_text = ""
+            box.value = ""
+            box.display = False
+        elif self.quick:
+            self.quick = 0
+        else:
+            self.marked.clear()
+        self.table.focus()
+        self.refresh_rows()
+
+    def key_escape(self) -> None:
+        if self.focused is self.query_one("#filter", Input):
+            self.action_clear()
+
+    def action_quick_filter(self) -> None:
+        self.set_quick_filter((self.quick + 1) % len(QUICK_FILTERS))
+
+    def set_quick_filter(self, index: int) -> None:
+        self.quick = index
+        self.refresh_rows()
+        self.notify(f"showing {QUICK_FILTERS[index].label}", timeout=2)
+
+    # sort and marks ------------------------------------------------------------------------
+
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = not self.sort_reverse if key == self.sort_key else False
+        self.sort_key, self.sort_reverse = key, reverse
+        self.refresh_rows()
+
+    def action_sort(self) -> None:
+        keys = [c.key for c in self._columns]
+        following = (
+            keys[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key in keys else keys[0]
+        )
+        self.sort_by(following, reverse=False)
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.sort_key, reverse=not self.sort_reverse)
+
+    def action_mark(self) -> None:
+        key = self.current_key()
+        if key is None:
+            return
+        self.marked.symmetric_difference_update({key})
+        self.table.update_cell(key, "mark", self._mark_cell(key))
+        self.update_banner()
+        table = self.table
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def go_to(self, key: str) -> None:
+        if key not in self.table.rows:
+            self.query_text, self.quick = "", 0
+            self.query_one("#filter", Input).display = False
+            self.refresh_rows()
+        self.table.move_cursor(row=self.table.get_row_index(key))
+        self.table.focus()
+
+    # work ----------------------------------------------------------------------------------
+
+    def action_diff(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.stage.open_diff(key)
+
+    def action_snapshot(self) -> None:
+        self.stage.start_snapshot(self.selected_keys())
+
+    def action_snapshot_all(self) -> None:
+        self.stage.start_snapshot(None)
+
+    def action_reload(self) -> None:
+        self.stage.reload()
+
+    def job_started(self, keys: Sequence[str] | None, label: str) -> None:
+        every = [r.sheet.key for r in self.stage.rows] if keys is None else list(keys)
+        self.job_marks = {key: "⟳" for key in every}
+        self.query_one("#jobbar").display = True
+        self.query_one("#job-label", Label).update(label)
+        self.query_one("#job-progress", ProgressBar).update(total=None, progress=0)
+        self.refresh_rows()
+
+    def job_progress(self, done: int, total: int, key: str, failed: bool, label: str) -> None:
+        self.query_one("#job-progress", ProgressBar).update(total=total, progress=done)
+        self.query_one("#job-label", Label).update(label)
+        if failed:
+            self.job_marks[key] = "✗"
+        elif self.job_marks.get(key) != "✗":
+            self.job_marks[key] = "✓"
+        if key in self.table.rows:
+            self.table.update_cell(key, "mark", self._mark_cell(key))
+
+    def job_finished(self) -> None:
+        self.query_one("#jobbar").display = False
+        self.job_marks = {k: v for k, v in self.job_marks.items() if v == "✗"}
+        self.refresh_rows()

@@ -1,0 +1,87 @@
+"""What the sheet list shows: one row per registered sheet, from registry.toml and state.json
+(no network: the list opens instantly and works offline)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from services.drift import sheet_drift
+from services.registry import Registry, load_registry
+from services.state import State
+from services.workspace import ORDER_FILE, Workspace, disk_name
+from sheetstage_tui.models import (
+    DeployStatus,
+    Environment,
+    FileType,
+    PhiStatus,
+    Sheet,
+    SheetDrift,
+    TestDataStatus,
+)
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    sheet: Sheet
+    drift: SheetDrift
+    phi: PhiStatus
+    deploy: DeployStatus
+    test_data: TestDataStatus
+    snapshot_production: str
+    snapshot_staging: str
+    last_deploy: str
+
+    @property
+    def last_snapshot(self) -> str:
+        return max(self.snapshot_production, self.snapshot_staging)
+
+    @property
+    def prod_edit(self) -> str:
+        if not self.drift.modified_by:
+            return ""
+        return f"{self.drift.modified_by.split('@')[0]} {short_time(self.drift.modified_at)}"
+
+
+def short_time(stamp: str) -> str:
+    """`2026-05-24T12:31:00.000Z` -> `2026-05-24 12:31` (UTC)."""
+    return stamp[:16].replace("T", " ") if stamp else ""
+
+
+def _enum(kind: type, value: object, default: object) -> object:
+    try:
+        return kind(value)
+    except ValueError:
+        return default
+
+
+def load_rows(workspace: Workspace, registry: Registry | None = None) -> list[SheetRow]:
+    registry = registry or load_registry(workspace.registry_path)
+    state = State.load(workspace)
+    rows = []
+    for sheet in sorted(registry.sheets, key=lambda s: s.number):
+        record = state.data["sheets"].get(sheet.key, {})
+        rows.append(
+            SheetRow(
+                sheet=sheet,
+                drift=sheet_drift(sheet, state),
+                phi=_enum(PhiStatus, record.get("phi", ""), PhiStatus.UNSCANNED),  # type: ignore[arg-type]
+                deploy=_enum(DeployStatus, record.get("deploy", ""), DeployStatus.NONE),  # type: ignore[arg-type]
+                test_data=_enum(  # type: ignore[arg-type]
+                    TestDataStatus, record.get("test_data", ""), TestDataStatus.NONE
+                ),
+                snapshot_production=record.get("production", {}).get("snapshot_at", ""),
+                snapshot_staging=record.get("staging", {}).get("snapshot_at", ""),
+                last_deploy=record.get("last_deploy", ""),
+            )
+        )
+    return rows
+
+
+def project_files(workspace: Workspace, sheet: Sheet, env: Environment) -> list[str]:
+    """The snapshotted project's files as they are named on disk, in Apps Script order."""
+    try:
+        order = json.loads((workspace.folder(sheet, env) / ORDER_FILE).read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return []
+    return [disk_name(entry["name"], FileType(entry["type"])) for entry in order]

@@ -1,0 +1,308 @@
+"""SheetStageApp: the screens, the bindings, and the one place background workers start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from screens.diff import DiffScreen
+from screens.help import HelpScreen
+from screens.message import MessageScreen
+from screens.sheets import COLUMNS, QUICK_FILTERS, SheetsScreen
+from services import jobs
+from services.diff import sheet_diff
+from services.overview import SheetRow, load_rows, project_files
+from services.registry import IdMapper, load_registry
+from services.session import Session
+from sheetstage_tui.config import Config
+from sheetstage_tui.errors import SheetstageError
+from sheetstage_tui.models import Environment, Sheet
+
+HANGUP_EXIT = 129
+
+
+@dataclass
+class SnapshotProgress(Message):
+    done: int
+    total: int
+    key: str
+    failed: bool
+    label: str
+
+
+class SheetCommands(Provider):
+    """ctrl+p: go to any sheet, quick filters, sorting and every action."""
+
+    def _commands(self) -> list[tuple[str, object, str]]:
+        app: SheetStageApp = self.app  # type: ignore[assignment]
+        sheets = app.sheets_screen
+        if sheets is None:
+            return []
+        commands: list[tuple[str, object, str]] = [
+            ("Snapshot highlighted or marked sheets", sheets.action_snapshot, "s"),
+            ("Snapshot all sheets", sheets.action_snapshot_all, "S"),
+            ("Diff of the highlighted sheet", sheets.action_diff, "d or enter"),
+            ("Reload from the workspace", app.reload, "r"),
+            ("Help: every key", app.action_help, "?"),
+        ]
+        for index, quick in enumerate(QUICK_FILTERS):
+            commands.append(
+                (f"Show {quick.label}", lambda i=index: app.show_sheets().set_quick_filter(i), "f")
+            )
+        for column in COLUMNS:
+            commands.append(
+                (
+                    f"Sort by {column.label.lower()}",
+                    lambda k=column.key: app.show_sheets().sort_by(k, False),
+                    "o",
+                )
+            )
+        for row in app.rows:
+            commands.append(
+                (
+                    f"Go to sheet {row.sheet.key} {row.sheet.name}",
+                    lambda k=row.sheet.key: app.show_sheets().go_to(k),
+                    str(row.drift.state),
+                )
+            )
+        return commands
+
+    async def discover(self) -> Hits:
+        for text, command, help_text in self._commands()[: 5 + len(QUICK_FILTERS)]:
+            yield DiscoveryHit(text, command, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, command, help_text in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), command, help=help_text)  # type: ignore[arg-type]
+
+
+class SheetStageApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "sheetstage"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),
+    ]
+    COMMANDS = App.COMMANDS | {SheetCommands}
+
+    def __init__(self, config: Config, read_only: bool = False) -> None:
+        super().__init__()
+        self.config = config
+        self.read_only = read_only
+        self.session: Session | None = None
+        self.rows: list[SheetRow] = []
+        self.mapper = IdMapper(())
+        self._files: dict[str, list[str]] = {}
+
+    # start and stop --------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._watch_hangup()
+        try:
+            self.session = Session.open(self.config, self.read_only)
+            self._load()
+        except SheetstageError as error:
+            self.push_screen(MessageScreen("sheetstage cannot start", str(error)))
+            return
+        if self.session.access.warning:
+            self.notify(self.session.access.warning, severity="warning", timeout=10)
+        self.push_screen(SheetsScreen())
+
+    def _watch_hangup(self) -> None:
+        """The SSH connection dropped: leave cleanly (workers finish their commit, locks go)."""
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+
+    def _hangup(self) -> None:
+        self.exit(HANGUP_EXIT)
+
+    def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        if self.session is not None:
+            self.session.close()
+
+    # data ------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        assert self.session is not None
+        self.session.registry = load_registry(self.session.workspace.registry_path)
+        self.mapper = IdMapper(self.session.registry.sheets)
+        self.rows = load_rows(self.session.workspace, self.session.registry)
+        self._files.clear()
+
+    def reload(self) -> None:
+        if self.session is None:
+            return
+        try:
+            self._load()
+        except SheetstageError as error:
+            self.notify(str(error), severity="error")
+            return
+        screen = self.sheets_screen
+        if screen is not None:
+            screen.refresh_rows()
+
+    def project_files(self, sheet: Sheet) -> list[str]:
+        if sheet.key not in self._files and self.session is not None:
+            self._files[sheet.key] = project_files(
+                self.session.workspace, sheet, Environment.STAGING
+            ) or project_files(self.session.workspace, sheet, Environment.PRODUCTION)
+        return self._files.get(sheet.key, [])
+
+    @property
+    def sheets_screen(self) -> SheetsScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, SheetsScreen)), None)
+
+    def show_sheets(self) -> SheetsScreen:
+        while not isinstance(self.screen, SheetsScreen) and len(self.screen_stack) > 1:
+            self.pop_screen()
+        screen = self.sheets_screen
+        assert screen is not None
+        return screen
+
+    def banner(self) -> Text:
+        if self.session is None:
+            return Text("")
+        access = self.session.access
+        who = f" {access.user} · {access.role_text} · {self.config.backend} "
+        if access.read_only or not access.roles:
+            return Text.assemble((" READ-ONLY ", "bold black on yellow"), who)
+        if access.can("deploy"):
+            return Text.assemble((" ● MAY WRITE PRODUCTION ", "bold white on red"), who)
+        return Text.assemble((" staging only ", "bold black on cyan"), who)
+
+    # actions ---------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(
+            HelpScreen(
+                [
+                    ("Sheet list", SheetsScreen.BINDINGS),
+                    ("Diff", DiffScreen.BINDINGS),
+                    ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "", "Command palette")]),
+                ]
+            )
+        )
+
+    def open_diff(self, key: str) -> None:
+        if self.session is None:
+            return
+        try:
+            sheet = self.session.registry.by_number(int(key))
+            diff = sheet_diff(self.session.workspace, self.mapper, sheet)
+        except SheetstageError as error:
+            self.notify(str(error), severity="error", timeout=8)
+            return
+        self.push_screen(DiffScreen(diff, self.mapper))
+
+    def start_snapshot(self, keys: Sequence[str] | None) -> None:
+        if self.session is None:
+            return
+        try:
+            self.session.access.require("snapshot")
+        except SheetstageError as error:
+            self.notify(str(error), severity="error", timeout=8)
+            return
+        if any(w.group == "snapshot" and w.is_running for w in self.workers):
+            self.notify("a snapshot is already running", severity="warning")
+            return
+        what = "all sheets" if keys is None else f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
+        screen = self.sheets_screen
+        if screen is not None:
+            screen.job_started(keys, f"snapshot of {what}…")
+        self.run_snapshot(list(keys) if keys is not None else None)
+
+    @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False, name="snapshot")
+    def run_snapshot(self, keys: list[str] | None) -> jobs.JobResult:
+        assert self.session is not None
+
+        def progress(done: int, total: int, fetched: object) -> None:
+            sheet = getattr(fetched, "sheet")  # noqa: B009
+            error = getattr(fetched, "error")  # noqa: B009
+            self.post_message(
+                SnapshotProgress(
+                    done, total, sheet.key, bool(error), f"snapshot {done}/{total} · {fetched}"
+                )
+            )
+
+        return jobs.run_snapshot(self.session, list(Environment), keys, progress)
+
+    @on(SnapshotProgress)
+    def _snapshot_progress(self, message: SnapshotProgress) -> None:
+        screen = self.sheets_screen
+        if screen is not None:
+            screen.job_progress(
+                message.done, message.total, message.key, message.failed, message.label
+            )
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker's end lands here: results and failures become visible, never a trace."""
+        worker = event.worker
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        if worker.group != "snapshot":
+            if event.state is WorkerState.ERROR:
+                self.notify(_describe(worker.error), severity="error", timeout=10)
+            return
+        self.reload()
+        screen = self.sheets_screen
+        if screen is not None:
+            screen.job_finished()
+        if event.state is WorkerState.ERROR:
+            self.notify(f"snapshot failed: {_describe(worker.error)}", severity="error", timeout=10)
+            return
+        if event.state is WorkerState.SUCCESS:
+            self._report(worker.result)
+
+    def _report(self, result: jobs.JobResult | None) -> None:
+        if result is None:
+            return
+        report = result.report
+        commit = report.commit[:8] if report.commit else "nothing to commit"
+        self.notify(
+            f"snapshot: {len(report.changed)} changed, {len(report.failures)} failed · {commit}",
+            timeout=6,
+        )
+        for failure in report.failures[:5]:
+            self.notify(
+                f"{failure.env} {failure.sheet.key} failed: {failure.reason}",
+                severity="error",
+                timeout=12,
+            )
+        for alert in result.new_alerts[:5]:
+            self.notify(f"ALERT {alert.kind}: {alert.message}", severity="warning", timeout=12)
+        for problem in result.problems[:3]:
+            self.notify(problem, severity="warning", timeout=12)
+
+
+def _describe(error: BaseException | None) -> str:
+    if isinstance(error, SheetstageError):
+        return str(error)
+    if error is None:
+        return "unknown error"
+    return f"{type(error).__name__}: {error}"
+
+
+def run_app(config: Config, read_only: bool = False) -> int:
+    app = SheetStageApp(config, read_only)
+    result = app.run()
+    return int(result or app.return_code or 0)

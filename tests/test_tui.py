@@ -1,0 +1,334 @@
+"""The TUI, driven with Textual's Pilot on a real demo workspace (and the emulator over HTTP
+for snapshots)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.widgets import DataTable, Static
+
+from screens.diff import DiffScreen
+from screens.help import HelpScreen
+from screens.message import MessageScreen
+from screens.sheets import SheetsScreen
+from services.emulator.seed import demo_sheets
+from services.workspace import Workspace
+from sheetstage_tui.app import SheetStageApp
+from tests.conftest import Demo
+
+SHEETS = {s.number: s for s in demo_sheets()}
+DRIFTED = {12, 31, 47, 64, 88, 119, 140, 150, 177, 199, 203, 215}
+PROD_EDITED = {31, 64, 119, 177, 215}
+
+
+def app_for(demo: Demo, read_only: bool = False) -> SheetStageApp:
+    return SheetStageApp(demo.config, read_only)
+
+
+def sheets_screen(app: SheetStageApp) -> SheetsScreen:
+    assert isinstance(app.screen, SheetsScreen), type(app.screen)
+    return app.screen
+
+
+def visible(app: SheetStageApp) -> list[int]:
+    table = sheets_screen(app).query_one(DataTable)
+    return [int(str(key.value)) for key in table.rows]
+
+
+def cursor(app: SheetStageApp) -> int:
+    key = sheets_screen(app).current_key()
+    assert key is not None
+    return int(key)
+
+
+def banner(app: SheetStageApp) -> str:
+    return str(sheets_screen(app).query_one("#banner", Static).render())
+
+
+def cell(app: SheetStageApp, number: int, column: str) -> str:
+    table = sheets_screen(app).query_one(DataTable)
+    return str(table.get_cell(f"{number:03d}", column))
+
+
+def notifications(app: SheetStageApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_main_screen_lists_all_235_sheets_with_their_states(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert len(visible(app)) == 235
+        assert cell(app, 31, "drift") == "! prod-modified"
+        assert cell(app, 12, "drift") == "▲ ahead"
+        assert cell(app, 0, "phi") == "· unscanned"
+        assert cell(app, 0, "deploy") == "· none"
+        assert "✓223 ▲7 !3 ⇅2 ?0" in banner(app)
+        assert "MAY WRITE PRODUCTION" in banner(app)
+
+
+async def test_filter_keeps_the_cursor_on_the_same_sheet(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        sheets_screen(app).go_to("012")
+        await pilot.press("slash", *"lake prior")
+        await pilot.pause()
+        assert all("Lakeview" in SHEETS[n].name for n in visible(app))
+        assert 12 in visible(app) and len(visible(app)) < 235
+        assert cursor(app) == 12
+        await pilot.press("enter")  # keep the filter, back to the table
+        await pilot.press("escape")  # clear it
+        await pilot.pause()
+        assert len(visible(app)) == 235 and cursor(app) == 12
+
+
+async def test_filter_finds_numbers_ids_and_names_with_a_typo(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = sheets_screen(app)
+        screen.query_text = "7"
+        screen.refresh_rows()
+        assert visible(app)[0] == 7
+        screen.query_text = SHEETS[150].dev3_script_id[5:20]
+        screen.refresh_rows()
+        assert visible(app) == [150]
+        screen.query_text = "lakeveiw"
+        screen.refresh_rows()
+        assert visible(app) and all("Lakeview" in SHEETS[n].name for n in visible(app))
+
+
+async def test_quick_filters_show_drifted_then_production_edits_then_ahead(
+    snapshotted: Demo,
+) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f")
+        assert set(visible(app)) == DRIFTED
+        await pilot.press("f")
+        assert set(visible(app)) == PROD_EDITED
+        await pilot.press("f")
+        assert set(visible(app)) == DRIFTED - PROD_EDITED
+        assert "ahead" in banner(app)
+        await pilot.press("escape")
+        assert len(visible(app)) == 235
+
+
+async def test_sorting_by_name_drift_and_reversed(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("o")  # next column: name
+        names = [SHEETS[n].name.lower() for n in visible(app)]
+        assert names == sorted(names)
+        await pilot.press("o")  # drift: production edits first
+        assert set(visible(app)[:3]) == {31, 119, 177}
+        await pilot.press("O")
+        assert set(visible(app)[-3:]) == {31, 119, 177}
+
+
+async def test_marking_sheets_for_a_batch_action(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("space", "space", "down", "space")
+        screen = sheets_screen(app)
+        assert screen.marked == {"000", "001", "003"}
+        assert screen.selected_keys() == ["000", "001", "003"]
+        assert "3 marked" in banner(app)
+        assert cell(app, 0, "mark").startswith("■")
+        screen.set_quick_filter(6)  # marked only
+        assert visible(app) == [0, 1, 3]
+
+
+async def test_diff_opens_and_jumps_between_changes(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        sheets_screen(app).go_to("064")
+        await pilot.press("d")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DiffScreen)
+        view = screen.view
+        assert not view.unified  # 120 columns: side by side
+        assert view.hunks == 2
+        await pilot.press("n")
+        assert view.current_hunk == 0
+        await pilot.press("n")
+        assert view.current_hunk == 1 and view.scroll_offset.y > 0
+        await pilot.press("p")
+        assert view.current_hunk == 0
+        header = str(screen.query_one("#diff-header", Static).render())
+        assert "1 of 5 files changed · +12 −1 lines" in header
+        assert "≈ 2 DEV3 ids mapped, not changes" in header
+        await pilot.press("u")
+        assert view.unified
+        await pilot.press("escape")
+        assert isinstance(app.screen, SheetsScreen)
+
+
+async def test_diff_below_100_columns_starts_unified_and_says_when_nothing_differs(
+    snapshotted: Demo,
+) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")  # sheet 000, in sync
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DiffScreen) and screen.view.unified
+        header = str(screen.query_one("#diff-header", Static).render())
+        assert "No differences" in header
+
+
+async def test_snapshot_of_one_sheet_runs_in_the_background_and_changes_its_row(
+    snapshotted: Demo,
+) -> None:
+    store = snapshotted.store()
+    script = SHEETS[42].prod_script_id
+    files = store.content(script)["files"]
+    files[1]["source"] += "\n// edited in the script editor\n"
+    store.update_content(script, files, "someone.else@practice.example")
+    store.close()
+    head = snapshotted.workspace.head()
+
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        sheets_screen(app).go_to("042")
+        assert cell(app, 42, "drift") == "✓ in-sync"
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cell(app, 42, "drift") == "! prod-modified"
+        assert any("snapshot: 1 changed, 0 failed" in m for m in notifications(app))
+        assert any("ALERT prod-modified" in m for m in notifications(app))
+    assert snapshotted.workspace.head() != head
+
+
+async def test_a_failed_snapshot_shows_the_reason_not_a_traceback(snapshotted: Demo) -> None:
+    config = snapshotted.config_path
+    config.write_text(config.read_text() + "\n[git]\nlock_timeout_s = 0.1\n")
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        with Workspace(snapshotted.workspace.root).lock():
+            await pilot.press("s")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        messages = notifications(app)
+        assert any(
+            "snapshot failed: another sheetstage run holds the workspace lock" in m
+            for m in messages
+        ), messages
+        assert not any("Traceback" in m for m in messages)
+
+
+async def test_failed_sheets_are_named_with_their_reason(snapshotted: Demo) -> None:
+    broken = SHEETS[5].dev3_script_id
+    config = snapshotted.config_path
+    config.write_text(
+        config.read_text().replace("[emulator]\n", f'[emulator]\nfailing_scripts = ["{broken}"]\n')
+    )
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        sheets_screen(app).go_to("005")
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(
+            "staging 005 failed: projects.get" in m and "HTTP 500" in m for m in notifications(app)
+        )
+        assert cell(app, 5, "drift") == "? unknown"
+        assert "✗" in cell(app, 5, "mark")
+
+
+async def test_help_lists_every_key(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        for key in (
+            "/",
+            "f",
+            "o",
+            "O",
+            "space",
+            "d, enter",
+            "s",
+            "S",
+            "r",
+            "esc",
+            "n",
+            "p",
+            "u",
+            "ctrl+q",
+            "?",
+            "ctrl+p",
+        ):
+            assert f" {key} " in f" {text} " or key in text, key
+        await pilot.press("escape")
+        assert isinstance(app.screen, SheetsScreen)
+
+
+async def test_read_only_session_shows_the_banner_and_refuses_snapshots(snapshotted: Demo) -> None:
+    head = snapshotted.workspace.head()
+    app = app_for(snapshotted, read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "READ-ONLY" in banner(app)
+        await pilot.press("s")
+        await pilot.pause()
+        assert any("refused: this session is --read-only" in m for m in notifications(app))
+        assert not list(app.workers)
+    assert snapshotted.workspace.head() == head
+
+
+async def test_a_user_without_a_role_sees_read_only(snapshotted: Demo) -> None:
+    roles = snapshotted.workspace.roles_path
+    roles.write_text('practice_manager = ["somebody-else"]\n')
+    roles.chmod(0o644)
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert "READ-ONLY" in banner(app)
+
+
+async def test_missing_workspace_starts_with_a_readable_message(tmp_path: Path) -> None:
+    from sheetstage_tui.config import load_config_file
+    from tests.conftest import write_config
+
+    app = SheetStageApp(load_config_file(write_config(tmp_path)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, MessageScreen)
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "run `sheetstage init`" in text
+        await pilot.press("ctrl+q")
+    assert app.return_code in (0, None)
+
+
+async def test_command_palette_goes_to_a_sheet(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"go to sheet 150")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert cursor(app) == 150
+
+
+def test_state_file_is_left_untouched_by_browsing(snapshotted: Demo) -> None:
+    before = snapshotted.workspace.state_path.read_text()
+    assert json.loads(before)["sheets"]
