@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
+from textual.widgets.data_table import ColumnKey
 
 from screens import glyphs
 from services.drift import DRIFTED
@@ -185,6 +186,7 @@ class SheetsScreen(Screen[None]):
         self.job_marks: dict[str, str] = {}
         self._columns: tuple[Column, ...] = ()
         self._name_width = MIN_NAME
+        self._shown: list[str] = []
 
     @property
     def stage(self) -> SheetStageApp:
@@ -221,18 +223,27 @@ class SheetsScreen(Screen[None]):
         rows.sort(key=lambda r: (column.sort(r), r.sheet.number), reverse=self.sort_reverse)
         return rows
 
-    def _choose_columns(self) -> None:
+    def _fitting_columns(self) -> tuple[tuple[Column, ...], int]:
+        """The columns that fit the terminal (more when wider) and the name column's width."""
         width = self.app.size.width
         columns = tuple(c for c in COLUMNS if width >= c.min_terminal)
         fixed = sum(c.width for c in columns if c.width) + 2 * (len(columns) + 1) + 2 + 3
-        self._name_width = max(MIN_NAME, width - fixed)
-        if columns != self._columns or self.table.columns == {}:
-            self._columns = columns
-            self.table.clear(columns=True)
-            self.table.add_column(" ", key="mark", width=2)
+        return columns, max(MIN_NAME, width - fixed)
+
+    def _choose_columns(self) -> None:
+        table = self.table
+        columns, name_width = self._fitting_columns()
+        if columns != self._columns or name_width != self._name_width or not table.columns:
+            self._columns, self._name_width = columns, name_width
+            table.clear(columns=True)
+            self._shown = []
+            table.add_column(" ", key="mark", width=2)
             for c in columns:
-                label = self._column_label(c)
-                self.table.add_column(label, key=c.key, width=c.width or self._name_width)
+                table.add_column(self._column_label(c), key=c.key, width=c.width or name_width)
+            return
+        for c in columns:
+            table.columns[ColumnKey(c.key)].label = Text(self._column_label(c))
+        table.refresh()
 
     def _column_label(self, column: Column) -> str:
         arrow = (" ▼" if self.sort_reverse else " ▲") if column.key == self.sort_key else ""
@@ -243,19 +254,24 @@ class SheetsScreen(Screen[None]):
         job = self.job_marks.get(key, "")
         return Text(mark + job, style="bold")
 
-    def refresh_rows(self) -> None:
-        """Re-add the visible rows, keeping the cursor on the same sheet."""
+    def refresh_rows(self, rebuild: bool = True) -> None:
+        """Show the visible rows, keeping the cursor on the same sheet.
+
+        Without `rebuild` (typing in the filter) the table is left alone while the filter
+        still shows the same sheets: re-adding rows makes DataTable render every cell again."""
         table = self.table
-        current = self.current_key()
-        self._columns = ()
-        self._choose_columns()
-        table.clear()
-        for row in self.visible_rows():
-            key = row.sheet.key
-            cells = [c.cell(row) for c in self._columns]
-            table.add_row(self._mark_cell(key), *cells, key=key)
-        if current is not None and current in table.rows:
-            table.move_cursor(row=table.get_row_index(current), animate=False)
+        rows = self.visible_rows()
+        keys = [r.sheet.key for r in rows]
+        if rebuild or keys != self._shown:
+            current = self.current_key()
+            self._choose_columns()
+            table.clear()
+            for row in rows:
+                key = row.sheet.key
+                table.add_row(self._mark_cell(key), *[c.cell(row) for c in self._columns], key=key)
+            self._shown = keys
+            if current is not None and current in table.rows:
+                table.move_cursor(row=table.get_row_index(current), animate=False)
         self.update_banner()
         self.update_detail()
 
@@ -280,9 +296,7 @@ class SheetsScreen(Screen[None]):
         return [key] if key else []
 
     def on_resize(self) -> None:
-        before = self._columns
-        self._choose_columns()
-        if before != self._columns:
+        if self._fitting_columns() != (self._columns, self._name_width):
             self.refresh_rows()
 
     # banner and detail ---------------------------------------------------------------------
@@ -360,7 +374,7 @@ class SheetsScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.query_text = event.value
-        self.refresh_rows()
+        self.refresh_rows(rebuild=False)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +33,8 @@ from sheetstage_tui.errors import SheetstageError
 from sheetstage_tui.models import Environment, Sheet
 
 HANGUP_EXIT = 129
+HANGUP_WORKER_GRACE_S = 300.0  # a snapshot in flight gets this long to commit
+HANGUP_SHUTDOWN_GRACE_S = 5.0
 
 
 @dataclass
@@ -129,7 +134,21 @@ class SheetStageApp(App[int]):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
 
     def _hangup(self) -> None:
+        # The terminal is gone: send what Textual still draws to /dev/null, so its shutdown
+        # cannot block on a dead tty, then exit as usual (running workers finish first).
+        silence = os.open(os.devnull, os.O_RDWR)
+        for descriptor in (0, 1, 2):
+            os.dup2(silence, descriptor)
+        threading.Thread(target=self._exit_when_stuck, name="hangup", daemon=True).start()
         self.exit(HANGUP_EXIT)
+
+    def _exit_when_stuck(self) -> None:
+        """Last resort if shutdown hangs: leave once no worker is mid-commit."""
+        deadline = time.monotonic() + HANGUP_WORKER_GRACE_S
+        while time.monotonic() < deadline and any(w.is_running for w in list(self.workers)):
+            time.sleep(0.2)
+        time.sleep(HANGUP_SHUTDOWN_GRACE_S)
+        os._exit(HANGUP_EXIT)
 
     def on_unmount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
