@@ -151,25 +151,38 @@ def _run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     return handler(config, args)
 
 
-def _ensure_demo(config: Config) -> None:
+def _ensure_demo(config: Config) -> bool:
     """--demo: the demo workspace on the emulator, created and seeded when missing."""
     from services import jobs
 
     if config.backend != "emulator":
         raise UsageError('--demo runs on the emulator; use a config with backend = "emulator"')
-    if not _workspace_exists(config):
-        jobs.init_workspace(config, demo=True)
-        _say(f"created the demo workspace at {config.workspace} (emulator seeded)")
+    if _workspace_exists(config):
+        return False
+    jobs.init_workspace(config, demo=True)
+    _say(f"created the demo workspace at {config.workspace} (emulator seeded)")
+    return True
 
 
 def _tui(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         raise UsageError("--json goes with --batch or a command, not the TUI")
-    if args.demo:
-        _ensure_demo(config)
+    if args.demo and _ensure_demo(config):
+        _first_snapshot(config, args)
     from sheetstage_tui.app import run_app
 
     return run_app(config, args.read_only)
+
+
+def _first_snapshot(config: Config, args: argparse.Namespace) -> None:
+    """A new demo opens with every state known, not 470 projects never snapshotted."""
+    from services import jobs
+    from services.session import session
+    from sheetstage_tui.models import Environment
+
+    with session(config, args.read_only) as opened:
+        if opened.access.can("snapshot"):
+            jobs.print_summary(jobs.run_snapshot(opened, list(Environment), None, _progress(args)))
 
 
 def _batch(config: Config, args: argparse.Namespace) -> int:

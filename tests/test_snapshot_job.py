@@ -421,3 +421,19 @@ def test_google_backend_runs_the_same_client_path_against_a_standalone_emulator(
         assert document["changed"] == [{"env": "production", "sheet": 20}]
     finally:
         server.stop()
+
+
+def test_diff_command_prints_a_unified_diff_with_dev3_ids_mapped(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert snapshotted.cli("diff", "--sheet", "64") == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("--- production/Code.gs\n+++ staging/Code.gs\n")
+    assert "+function countByStatus() {" in out
+    assert "-const STALE_AFTER_DAYS = 2; // hotfix" in out
+    assert SHEETS[64].dev3_spreadsheet_id not in out  # mapped, so not shown as a change
+    assert "1 of 5 files changed · +12 −1 lines" in err
+    assert snapshotted.cli("diff", "--sheet", "0") == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "No differences" in err
