@@ -28,6 +28,7 @@ from services.diff import sheet_diff
 from services.overview import SheetRow, load_rows, project_files
 from services.registry import IdMapper, load_registry
 from services.session import Session
+from services.snapshot import Fetched
 from sheetstage_tui.config import Config
 from sheetstage_tui.errors import SheetstageError
 from sheetstage_tui.models import Environment, Sheet
@@ -253,13 +254,10 @@ class SheetStageApp(App[int]):
     def run_snapshot(self, keys: list[str] | None) -> jobs.JobResult:
         assert self.session is not None
 
-        def progress(done: int, total: int, fetched: object) -> None:
-            sheet = getattr(fetched, "sheet")  # noqa: B009
-            error = getattr(fetched, "error")  # noqa: B009
+        def progress(done: int, total: int, fetched: Fetched) -> None:
+            label = f"snapshot {done}/{total} · {fetched}"
             self.post_message(
-                SnapshotProgress(
-                    done, total, sheet.key, bool(error), f"snapshot {done}/{total} · {fetched}"
-                )
+                SnapshotProgress(done, total, fetched.sheet.key, bool(fetched.error), label)
             )
 
         return jobs.run_snapshot(self.session, list(Environment), keys, progress)

@@ -196,6 +196,14 @@ class DiffView(ScrollView, can_focus=True):
             cell.stylize(background)
         return cell
 
+    def _side_cell(self, side: str, row: DiffRow, width: int) -> Text:
+        """One half of a side-by-side row; a side without the line stays blank."""
+        number = row.left_no if side == "left" else row.right_no
+        if number is None:
+            return self._cell(" ", None, Text(""), RowKind.EQUAL, width)
+        glyph = " " if row.kind is RowKind.ID and side == "left" else GLYPHS[row.kind]
+        return self._cell(glyph, number, self._content(side, row), row.kind, width)
+
     def _line_text(self, line: _Line, width: int) -> Text:
         row = line.row
         current = line.hunk is not None and line.hunk == self.current_hunk
@@ -203,28 +211,8 @@ class DiffView(ScrollView, can_focus=True):
         usable = width - 1
         if line.side == "both" and not self.unified:
             half = (usable - 1) // 2
-            left_kind = RowKind.DELETE if row.kind is RowKind.CHANGE else row.kind
-            right_kind = RowKind.INSERT if row.kind is RowKind.CHANGE else row.kind
-            if row.kind is RowKind.CHANGE:
-                left_kind = right_kind = RowKind.CHANGE
-            left_glyph = GLYPHS[row.kind] if row.left_no is not None else " "
-            right_glyph = GLYPHS[row.kind] if row.right_no is not None else " "
-            if row.kind is RowKind.ID:
-                left_glyph = " "
-            left = self._cell(
-                left_glyph,
-                row.left_no,
-                self._content("left", row),
-                left_kind if row.left_no is not None else RowKind.EQUAL,
-                half,
-            )
-            right = self._cell(
-                right_glyph,
-                row.right_no,
-                self._content("right", row),
-                right_kind if row.right_no is not None else RowKind.EQUAL,
-                usable - 1 - half,
-            )
+            left = self._side_cell("left", row, half)
+            right = self._side_cell("right", row, usable - 1 - half)
             return Text.assemble(marker, left, Text("│", style=_GUTTER), right)
         if line.side == "left" or row.kind is RowKind.DELETE:
             return Text.assemble(
