@@ -68,6 +68,47 @@ class AlertsConfig:
     webhook_timeout_s: float = 10.0
 
 
+TEST_CARDS = (
+    "4111111111111111",
+    "4012888888881881",
+    "4242424242424242",
+    "5555555555554444",
+    "5105105105105100",
+    "378282246310005",
+    "371449635398431",
+    "6011111111111117",
+    "30569309025904",
+    "3530111333300000",
+)
+MRN_CONTEXT = (
+    "mrn",
+    "mr#",
+    "mr #",
+    "medical record number",
+    "medical record no",
+    "medical record #",
+    "medical record",
+    "chart number",
+    "chart no",
+    "chart #",
+    "patient id",
+    "patient #",
+    "patient number",
+    "patient no",
+)
+
+
+@dataclass(frozen=True)
+class PhiConfig:
+    synthetic_prefix: str = "SYN-"
+    mrn_context: tuple[str, ...] = MRN_CONTEXT
+    mrn_id_pattern: str = r"[A-Za-z]{0,3}\d{6,10}"
+    allowlist: tuple[str, ...] = ()
+    test_cards: tuple[str, ...] = TEST_CARDS
+    max_file_mb: float = 20.0
+    name_ratio: float = 92.0
+
+
 @dataclass(frozen=True)
 class Config:
     source: Path  # the file this came from
@@ -78,6 +119,7 @@ class Config:
     client: ClientConfig = field(default_factory=ClientConfig)
     git: GitConfig = field(default_factory=GitConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    phi: PhiConfig = field(default_factory=PhiConfig)
 
     def with_changes(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -89,6 +131,7 @@ _SECTIONS: dict[str, type] = {
     "client": ClientConfig,
     "git": GitConfig,
     "alerts": AlertsConfig,
+    "phi": PhiConfig,
 }
 _TOP_LEVEL = {"backend": str, "workspace": Path}
 
@@ -231,6 +274,9 @@ def _check_ranges(path: Path, config: Config) -> None:
         ("[client].requests_per_minute", config.client.requests_per_minute >= 0, "0 or more"),
         ("[client].timeout_s", config.client.timeout_s > 0, "above 0"),
         ("[alerts].drift_threshold", config.alerts.drift_threshold >= 0, "0 or more"),
+        ("[phi].max_file_mb", config.phi.max_file_mb > 0, "above 0"),
+        ("[phi].name_ratio", 50 <= config.phi.name_ratio <= 100, "50..100"),
+        ("[phi].synthetic_prefix", bool(config.phi.synthetic_prefix), "a non-empty prefix"),
     ]
     for key, ok, expected in checks:
         if not ok:

@@ -1,0 +1,697 @@
+"""The PHI scanner: DESIGN.md "PHI rules" implemented exactly (choices where it is silent are
+in docs/phi-rules.md).
+
+A finding carries its type, severity, place and a masked excerpt; never the raw value. Text
+is scanned per record (a line of code, HTML or text; a CSV row; the innermost JSON object);
+a record holding a synthetic id (`SYN-` by default) is synthetic: its `review` findings are
+not reported, its `block` findings are.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import hashlib
+import hmac
+import io
+import itertools
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import phonenumbers
+
+from sheetstage_tui.config import PhiConfig
+
+
+class FindingType(enum.StrEnum):
+    SSN = "SSN"
+    ITIN = "ITIN"
+    MRN = "MRN"
+    MBI = "MBI"
+    CREDIT_CARD = "CREDIT_CARD"
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+    ADDRESS = "ADDRESS"
+    DOB = "DOB"
+    NAME = "NAME"
+    PRODUCTION_MATCH = "PRODUCTION_MATCH"
+    UNSCANNABLE = "UNSCANNABLE"
+
+
+class Severity(enum.StrEnum):
+    BLOCK = "block"
+    REVIEW = "review"
+
+
+BLOCK_TYPES = {
+    FindingType.SSN,
+    FindingType.ITIN,
+    FindingType.MRN,
+    FindingType.MBI,
+    FindingType.CREDIT_CARD,
+    FindingType.PRODUCTION_MATCH,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    path: str
+    line: int
+    column: int
+    type: FindingType
+    severity: Severity
+    excerpt: str
+    acknowledged: bool = False
+    reason: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "type": str(self.type),
+            "severity": str(self.severity),
+            "excerpt": self.excerpt,
+            "acknowledged": self.acknowledged,
+            "reason": self.reason,
+        }
+
+
+# context words ---------------------------------------------------------------------------------
+
+
+def context_regex(phrases: Iterable[str]) -> re.Pattern[str]:
+    """Context words, case-insensitive and in identifier forms: `date of birth` also matches
+    `date_of_birth`, `dateOfBirth` and `DATE-OF-BIRTH`; `dob` matches `patientDob`."""
+    alternatives = []
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        words = phrase.split()
+        alternatives.append(r"[\s_.\-]*".join(f"(?i:{re.escape(w)})" for w in words))
+    start = r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+    return re.compile(start + "(?:" + "|".join(alternatives) + r")(?![a-z])")
+
+
+SSN_CONTEXT = context_regex(
+    [
+        "ssn",
+        "ssn#",
+        "ss#",
+        "ss #",
+        "social security",
+        "social security number",
+        "soc sec",
+        "socsec",
+        "tin",
+        "itin",
+        "taxpayer id",
+    ]
+)
+DOB_CONTEXT = context_regex(
+    [
+        "dob",
+        "d.o.b.",
+        "d.o.b",
+        "date of birth",
+        "birth date",
+        "birthdate",
+        "birthday",
+        "birth",
+        "born",
+    ]
+)
+PHONE_CONTEXT = context_regex(
+    ["phone", "telephone", "tel", "cell", "cellphone", "mobile", "fax", "phone number"]
+)
+CONTEXT_GAP = 20  # characters allowed between a context word and its value
+
+
+def has_context(pattern: re.Pattern[str], text: str, start: int, header: str | None) -> bool:
+    if header and pattern.search(header):
+        return True
+    window_start = max(0, start - CONTEXT_GAP - 40)
+    return any(start - m.end() <= CONTEXT_GAP for m in pattern.finditer(text, window_start, start))
+
+
+# value patterns --------------------------------------------------------------------------------
+
+_SSN = re.compile(r"(?<![\w.\-])(\d{3})([-. ])(\d{2})\2(\d{4})(?![\w\-])")
+_NINE = re.compile(r"(?<![\w.\-])(\d{3})(\d{2})(\d{4})(?![\w\-])")
+_MBI_ALPHA = "AC-HJKMNP-RT-Y"
+_MBI = re.compile(
+    rf"(?<![\w\-])[1-9][{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d(-?)[{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d\1"
+    rf"[{_MBI_ALPHA}]{{2}}\d{{2}}(?![\w\-])"
+)
+_CARD = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?![\w\-])")
+_PHONE_NANP = re.compile(
+    r"(?<![\w+\-.])(?:\+?1[\s.\-]?)?(?:\(\d{3}\)[\s.\-]?|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}(?![\w\-])"
+)
+_PHONE_BARE = re.compile(r"(?<![\w+\-.])(?:\+?1)?\d{10}(?![\w\-])")
+_PHONE_INTL = re.compile(r"(?<![\w+])\+\d[\d\s().\-]{6,18}\d(?![\w\-])")
+_EMAIL = re.compile(
+    r"(?<![\w.+\-])[A-Za-z0-9._%+\-]+@([A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+)"
+)
+_SUFFIXES = (
+    "St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Dr|Drive|Ln|Lane|Way|Ct|Court|Pl|Place|Ter|"
+    "Terrace|Pkwy|Parkway|Cir|Circle|Hwy|Highway"
+)
+_ADDRESS = re.compile(
+    r"(?<![\w\-.])\d{1,6}[A-Za-z]?\s+(?:[NSEW]\.?\s+|North\s+|South\s+|East\s+|West\s+)?"
+    r"(?:(?:[A-Z][A-Za-z'\-]*|\d+(?:st|nd|rd|th))\s+){1,4}"
+    rf"(?:{_SUFFIXES}|{_SUFFIXES.upper()})\b\.?"
+)
+_MONTHS = (
+    "Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|Jun(?:e)?|Jul(?:y)?|Aug(?:ust)?|"
+    "Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?"
+)
+_DATE = re.compile(
+    r"(?<![\w/\-.])(?:\d{1,2}[/\-.]\d{1,2}[/\-.](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2}|"
+    rf"(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+(?:{_MONTHS})\.?,?\s+\d{{4}})"
+    r"(?![\w/\-])",
+    re.IGNORECASE,
+)
+_ALLOW = re.compile(r"sheetstage:\s*allow-phi\b[ \t:]*(.*)", re.IGNORECASE)
+_RESERVED_DOMAINS = ("example.com", "example.org", "example.net")
+_RESERVED_TLDS = ("test", "example", "invalid")
+_TOLL_FREE = {"800", "833", "844", "855", "866", "877", "888"}
+_ISSUERS = (
+    (("4",), (13, 16, 19)),
+    (tuple(str(n) for n in range(51, 56)) + tuple(str(n) for n in range(2221, 2721)), (16,)),
+    (("34", "37"), (15,)),
+    (("6011", "65"), (16, 19)),
+    ((*tuple(str(n) for n in range(300, 306)), "36", "38"), (14, 15, 16, 19)),
+    (tuple(str(n) for n in range(3528, 3590)), (16, 19)),
+)
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def card_issuer_ok(digits: str) -> bool:
+    return any(
+        digits.startswith(prefixes) and len(digits) in lengths for prefixes, lengths in _ISSUERS
+    )
+
+
+def never_issued_ssn(area: str, group: str, serial: str) -> bool:
+    return area in ("000", "666") or group == "00" or serial == "0000"
+
+
+def reserved_email_domain(domain: str) -> bool:
+    domain = domain.lower().rstrip(".")
+    if domain.rsplit(".", 1)[-1] in _RESERVED_TLDS:
+        return True
+    return any(domain == d or domain.endswith("." + d) for d in _RESERVED_DOMAINS)
+
+
+def synthetic_phone(digits: str) -> bool:
+    """555-0100..555-0199 in any area code but toll-free ones."""
+    national = digits[-10:]
+    return (
+        len(national) == 10
+        and national[3:6] == "555"
+        and 100 <= int(national[6:]) <= 199
+        and national[:3] not in _TOLL_FREE
+    )
+
+
+# masking ---------------------------------------------------------------------------------------
+
+
+def mask_digits(value: str, keep: int = 4) -> str:
+    """Every letter and digit but the last `keep` becomes `*`; separators stay."""
+    total = sum(c.isalnum() for c in value)
+    out, seen = [], 0
+    for char in value:
+        if char.isalnum():
+            seen += 1
+            out.append(char if seen > total - keep else "*")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def mask_words(value: str) -> str:
+    return " ".join(w[:1] + "*" * max(len(w) - 1, 2) for w in value.split())
+
+
+def mask(kind: FindingType, value: str) -> str:
+    if kind is FindingType.EMAIL:
+        local, _, domain = value.partition("@")
+        labels = domain.split(".")
+        return f"{local[:1]}***@{labels[0][:1]}***." + ".".join(labels[1:])
+    if kind in (FindingType.ADDRESS, FindingType.NAME):
+        return mask_words(value)
+    if kind is FindingType.DOB:
+        return re.sub(r"[A-Za-z0-9]", "*", value)
+    if kind in (FindingType.MRN, FindingType.MBI):
+        return mask_digits(value, keep=3)
+    return mask_digits(value, keep=4)
+
+
+# the scanner -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    type: FindingType
+    start: int
+    end: int
+    value: str
+    normalized: str
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.BLOCK if self.type in BLOCK_TYPES else Severity.REVIEW
+
+
+@dataclass
+class Segment:
+    """A piece of text scanned as a unit: a line, or one CSV cell with its column header."""
+
+    text: str
+    line: int
+    column: int  # 1-based column of text[0] in its line
+    header: str | None = None
+    record: int = 0  # findings in one record share it
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+
+    def extend(self, other: ScanResult) -> None:
+        self.findings.extend(other.findings)
+        self.files += other.files
+        self.bytes += other.bytes
+
+    @property
+    def open_findings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.acknowledged]
+
+    @property
+    def exit_code(self) -> int:
+        severities = {f.severity for f in self.open_findings}
+        if Severity.BLOCK in severities:
+            return 4
+        return 3 if Severity.REVIEW in severities else 0
+
+    def summary(self) -> dict[str, object]:
+        by_type: dict[str, int] = {}
+        for f in self.findings:
+            by_type[str(f.type)] = by_type.get(str(f.type), 0) + 1
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "findings": len(self.findings),
+            "block": sum(1 for f in self.open_findings if f.severity is Severity.BLOCK),
+            "review": sum(1 for f in self.open_findings if f.severity is Severity.REVIEW),
+            "acknowledged": sum(1 for f in self.findings if f.acknowledged),
+            "by_type": by_type,
+            "exit_code": self.exit_code,
+        }
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "findings": [f.as_json() for f in self.findings],
+            "summary": self.summary(),
+        }
+
+
+class Scanner:
+    def __init__(self, settings: PhiConfig, key: bytes) -> None:
+        self.settings = settings
+        self.key = key
+        self.mrn_context = context_regex(settings.mrn_context)
+        prefix = re.escape(settings.synthetic_prefix)
+        self.mrn_value = re.compile(
+            rf"(?<![\w\-])(?:{prefix})?(?:{settings.mrn_id_pattern})(?![\w\-])"
+        )
+        self.synthetic_marker = re.compile(prefix + r"[A-Za-z0-9]", re.IGNORECASE)
+        self.test_cards = {re.sub(r"\D", "", c) for c in settings.test_cards}
+        self.allowed_digits = set()
+        self.allowed_domains = set()
+        self.allowed_values = set()
+        for entry in settings.allowlist:
+            digits = re.sub(r"\D", "", entry)
+            if "@" not in entry and "." in entry and not digits:
+                self.allowed_domains.add(entry.lower())
+            elif len(digits) >= 7 and not re.search(r"[A-Za-z]", entry):
+                self.allowed_digits.add(digits[-10:])
+            self.allowed_values.add(entry.lower())
+
+    # identity --------------------------------------------------------------------------------
+
+    def digest(self, value: str) -> str:
+        return hmac.new(self.key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def finding_id(self, path: str, kind: FindingType, normalized: str) -> str:
+        return self.digest(f"{kind}\0{path}\0{normalized}")[:16]
+
+    # detection -------------------------------------------------------------------------------
+
+    def _allowed(self, kind: FindingType, value: str, normalized: str) -> bool:
+        if value.lower() in self.allowed_values:
+            return True
+        if kind is FindingType.PHONE:
+            return normalized[-10:] in self.allowed_digits
+        if kind is FindingType.EMAIL:
+            domain = normalized.partition("@")[2]
+            return any(domain == d or domain.endswith("." + d) for d in self.allowed_domains)
+        return False
+
+    def hits(self, text: str, header: str | None = None) -> list[Hit]:
+        """Every identifier in one segment of text, synthetic and allowed values left out."""
+        if not any(c.isdigit() for c in text) and "@" not in text:
+            return []
+        found: list[Hit] = []
+        taken: list[tuple[int, int]] = []
+
+        def add(kind: FindingType, match_start: int, match_end: int, normalized: str) -> None:
+            value = text[match_start:match_end]
+            if any(s < match_end and match_start < e for s, e in taken):
+                return
+            if self._allowed(kind, value, normalized):
+                return
+            taken.append((match_start, match_end))
+            found.append(Hit(kind, match_start, match_end, value, normalized))
+
+        for m in _SSN.finditer(text):
+            area, group, serial = m.group(1), m.group(3), m.group(4)
+            if never_issued_ssn(area, group, serial):
+                taken.append(m.span())
+                continue
+            kind = FindingType.ITIN if area.startswith("9") else FindingType.SSN
+            add(kind, m.start(), m.end(), area + group + serial)
+        for m in _MBI.finditer(text):
+            add(FindingType.MBI, m.start(), m.end(), m.group(0).replace("-", "").upper())
+        for m in _CARD.finditer(text):
+            digits = re.sub(r"\D", "", m.group(0))
+            if digits in self.test_cards:
+                taken.append(m.span())
+                continue
+            if 13 <= len(digits) <= 19 and card_issuer_ok(digits) and luhn(digits):
+                add(FindingType.CREDIT_CARD, m.start(), m.end(), digits)
+        for m in _NINE.finditer(text):
+            if has_context(SSN_CONTEXT, text, m.start(), header):
+                area, group, serial = m.group(1), m.group(2), m.group(3)
+                if never_issued_ssn(area, group, serial):
+                    taken.append(m.span())
+                    continue
+                kind = FindingType.ITIN if area.startswith("9") else FindingType.SSN
+                add(kind, m.start(), m.end(), m.group(0))
+        for m in self.mrn_value.finditer(text):
+            if not has_context(self.mrn_context, text, m.start(), header):
+                continue
+            if m.group(0).upper().startswith(self.settings.synthetic_prefix.upper()):
+                taken.append(m.span())
+                continue
+            add(FindingType.MRN, m.start(), m.end(), m.group(0).upper())
+        for m in _PHONE_NANP.finditer(text):
+            self._phone(text, m.start(), m.end(), add, taken)
+        for m in _PHONE_BARE.finditer(text):
+            if has_context(PHONE_CONTEXT, text, m.start(), header):
+                self._phone(text, m.start(), m.end(), add, taken)
+        for m in _PHONE_INTL.finditer(text):
+            self._phone(text, m.start(), m.end(), add, taken, international=True)
+        for m in _EMAIL.finditer(text):
+            if reserved_email_domain(m.group(1)):
+                taken.append(m.span())
+                continue
+            add(FindingType.EMAIL, m.start(), m.end(), m.group(0).lower())
+        for m in _ADDRESS.finditer(text):
+            add(FindingType.ADDRESS, m.start(), m.end(), " ".join(m.group(0).lower().split()))
+        for m in _DATE.finditer(text):
+            if has_context(DOB_CONTEXT, text, m.start(), header):
+                add(FindingType.DOB, m.start(), m.end(), m.group(0).lower())
+        return sorted(found, key=lambda h: h.start)
+
+    def _phone(self, text, start, end, add, taken, international: bool = False) -> None:  # type: ignore[no-untyped-def]
+        candidate = text[start:end]
+        digits = re.sub(r"\D", "", candidate)
+        if (not international or digits.startswith("1")) and synthetic_phone(digits):
+            taken.append((start, end))
+            return
+        try:
+            number = phonenumbers.parse(candidate, None if international else "US")
+        except phonenumbers.NumberParseException:
+            return
+        if not phonenumbers.is_valid_number(number):
+            return
+        normalized = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        add(FindingType.PHONE, start, end, normalized)
+
+    # text, CSV, JSON, files ------------------------------------------------------------------
+
+    def scan_segments(
+        self, path: str, segments: Sequence[Segment], records: dict[int, str]
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        lines_allow: dict[int, tuple[bool, str]] = {}
+        for segment in segments:
+            allow = _ALLOW.search(segment.text)
+            if allow:
+                reason = allow.group(1).strip().rstrip("*/->").strip()
+                lines_allow[segment.line] = (bool(reason), reason)
+        for segment in segments:
+            synthetic = bool(self.synthetic_marker.search(records.get(segment.record, "")))
+            for hit in self.hits(segment.text, segment.header):
+                severity = hit.severity
+                if synthetic and severity is Severity.REVIEW:
+                    continue
+                acknowledged, reason = False, ""
+                allow = lines_allow.get(segment.line)
+                if allow and severity is Severity.REVIEW:
+                    acknowledged, reason = allow
+                    if not acknowledged:
+                        reason = "inline allow-phi without a reason does not count"
+                findings.append(
+                    Finding(
+                        id=self.finding_id(path, hit.type, hit.normalized),
+                        path=path,
+                        line=segment.line,
+                        column=segment.column + hit.start,
+                        type=hit.type,
+                        severity=severity,
+                        excerpt=mask(hit.type, hit.value),
+                        acknowledged=acknowledged,
+                        reason=reason,
+                    )
+                )
+        return findings
+
+    def scan_text(self, text: str, path: str, kind: str = "text") -> list[Finding]:
+        if kind == "csv":
+            return self.scan_segments(path, *_csv_segments(text))
+        if kind == "json":
+            return self.scan_segments(path, *_json_segments(text))
+        lines = text.splitlines()
+        segments = [Segment(line, n, 1, None, n) for n, line in enumerate(lines, start=1)]
+        return self.scan_segments(
+            path, segments, {n: line for n, line in enumerate(lines, start=1)}
+        )
+
+    def scan_cells(
+        self, path: str, rows: Sequence[Sequence[str]], first_row: int = 1
+    ) -> list[Finding]:
+        """Sheet values (values.batchGet): the first row is the header, each row a record."""
+        header = [str(c) for c in rows[0]] if rows else []
+        segments, records = [], {}
+        for index, row in enumerate(rows[1:], start=first_row + 1):
+            cells = [str(c) for c in row]
+            records[index] = "\t".join(cells)
+            for column, cell in enumerate(cells):
+                title = header[column] if column < len(header) else None
+                segments.append(Segment(cell, index, column + 1, title, index))
+        return self.scan_segments(path, segments, records)
+
+    def scan_file(self, file: Path, display: str | None = None) -> ScanResult:
+        name = display or str(file)
+        result = ScanResult(files=1)
+        try:
+            size = file.stat().st_size
+            result.bytes = size
+            if size > self.settings.max_file_mb * 1024 * 1024:
+                result.findings.append(
+                    self._unscannable(name, f"larger than {self.settings.max_file_mb:g} MB")
+                )
+                return result
+            data = file.read_bytes()
+        except OSError as error:
+            result.findings.append(self._unscannable(name, f"unreadable ({error.strerror})"))
+            return result
+        if _binary(data):
+            result.findings.append(self._unscannable(name, "binary content"))
+            return result
+        text = data.decode("utf-8", errors="replace")
+        suffix = file.suffix.lower()
+        kind = "csv" if suffix == ".csv" else "json" if suffix == ".json" else "text"
+        result.findings.extend(self.scan_text(text, name, kind))
+        return result
+
+    def _unscannable(self, path: str, why: str) -> Finding:
+        return Finding(
+            id=self.finding_id(path, FindingType.UNSCANNABLE, why),
+            path=path,
+            line=0,
+            column=0,
+            type=FindingType.UNSCANNABLE,
+            severity=Severity.REVIEW,
+            excerpt=why,
+        )
+
+    def scan_paths(self, paths: Iterable[Path], base: Path | None = None) -> ScanResult:
+        result = ScanResult()
+        for file in iter_files(paths):
+            shown = str(file.relative_to(base)) if base and file.is_relative_to(base) else str(file)
+            result.extend(self.scan_file(file, shown))
+        return result
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and ".git" not in file.relative_to(path).parts:
+                    yield file
+        else:
+            yield path
+
+
+def _binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    if not head:
+        return False
+    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return control / len(head) > 0.10
+
+
+def _csv_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
+    lines = text.splitlines()
+    reader = csv.reader(io.StringIO(text))
+    header: list[str] = []
+    segments: list[Segment] = []
+    records: dict[int, str] = {}
+    try:
+        rows = list(_numbered_rows(reader))
+    except csv.Error:
+        segments = [Segment(line, n, 1, None, n) for n, line in enumerate(lines, start=1)]
+        return segments, {n: line for n, line in enumerate(lines, start=1)}
+    for row_index, (line_no, cells) in enumerate(rows):
+        if row_index == 0:
+            header = cells
+        records[line_no] = "\t".join(cells)
+        raw = lines[line_no - 1] if 0 < line_no <= len(lines) else ""
+        offset = 0
+        for column, cell in enumerate(cells):
+            found = raw.find(cell, offset) if cell else -1
+            position = found + 1 if found >= 0 else 1
+            if found >= 0:
+                offset = found + len(cell)
+            title = header[column] if row_index > 0 and column < len(header) else None
+            segments.append(Segment(cell, line_no, position, title, line_no))
+    return segments, records
+
+
+def _numbered_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    start = 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1  # type: ignore[attr-defined]
+
+
+def _json_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
+    """Lines of the JSON text; each value's record is its innermost object."""
+    spans = _object_spans(text)
+    lines = text.splitlines(keepends=True)
+    segments: list[Segment] = []
+    records: dict[int, str] = {0: ""}
+    offset = 0
+    for number, line in enumerate(lines, start=1):
+        content = line.rstrip("\r\n")
+        # a line usually sits in one object; split it where objects open or close
+        pieces = _split_by_objects(content, offset, spans)
+        for piece_start, piece_text, record in pieces:
+            records.setdefault(
+                record, text[spans[record - 1][0] : spans[record - 1][1]] if record else ""
+            )
+            segments.append(Segment(piece_text, number, piece_start - offset + 1, None, record))
+        offset += len(line)
+    return segments, records
+
+
+def _object_spans(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    stack: list[int] = []
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            stack.append(index)
+        elif char == "}" and stack:
+            spans.append((stack.pop(), index + 1))
+    return sorted(spans)
+
+
+def _innermost(spans: list[tuple[int, int]], position: int) -> int:
+    best, best_size = 0, None
+    for number, (start, end) in enumerate(spans, start=1):
+        if start <= position < end and (best_size is None or end - start < best_size):
+            best, best_size = number, end - start
+    return best
+
+
+def _split_by_objects(
+    content: str, offset: int, spans: list[tuple[int, int]]
+) -> list[tuple[int, str, int]]:
+    boundaries = sorted(
+        {offset, offset + len(content)}
+        | {s for s, _ in spans if offset < s < offset + len(content)}
+        | {e for _, e in spans if offset < e < offset + len(content)}
+    )
+    pieces = []
+    for start, end in itertools.pairwise(boundaries):
+        if end > start:
+            pieces.append((start, content[start - offset : end - offset], _innermost(spans, start)))
+    return pieces or [(offset, content, _innermost(spans, offset))]
+
+
+def with_acknowledgements(
+    findings: Sequence[Finding], acknowledged: dict[str, str]
+) -> list[Finding]:
+    """Mark review findings whose id a practice manager acknowledged (block ones never)."""
+    return [
+        replace(f, acknowledged=True, reason=acknowledged[f.id])
+        if f.id in acknowledged and f.severity is Severity.REVIEW and not f.acknowledged
+        else f
+        for f in findings
+    ]
+
+
+__all__ = ["Finding", "FindingType", "ScanResult", "Scanner", "Severity", "json"]
