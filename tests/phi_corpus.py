@@ -201,7 +201,7 @@ def build() -> list[Case]:
             f"contact,phone\nfront,{shown}" if i % 3 == 2 else f"Call back {shown} after 2pm",
             "PHONE",
         )
-    for i in range(4):
+    for _ in range(4):
         p = _phone(rng)
         add("text", f"cell: {p}", "PHONE", note="bare 10 digits with phone context")
     for number in ("+44 20 7946 0958", "+49 30 901820", "+33 1 42 68 53 00"):
@@ -293,7 +293,7 @@ def build() -> list[Case]:
         "ops@practice.example",
     ]:
         add("code", f"const to = '{address}';", note="reserved or allowlisted domain")
-    for i in range(8):
+    for _ in range(8):
         add(
             "json",
             f'{{"mrn": "SYN-{rng.randint(100000, 99999999)}", "dob": "01/02/1980"}}',
