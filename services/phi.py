@@ -523,26 +523,34 @@ class Scanner:
 
     def scan_file(self, file: Path, display: str | None = None) -> ScanResult:
         name = display or str(file)
-        result = ScanResult(files=1)
         try:
             size = file.stat().st_size
-            result.bytes = size
-            if size > self.settings.max_file_mb * 1024 * 1024:
-                result.findings.append(
-                    self._unscannable(name, f"larger than {self.settings.max_file_mb:g} MB")
-                )
-                return result
+            if size > self.max_bytes:
+                return ScanResult([self._too_big(name)], files=1, bytes=size)
             data = file.read_bytes()
         except OSError as error:
-            result.findings.append(self._unscannable(name, f"unreadable ({error.strerror})"))
-            return result
-        if _binary(data):
+            return ScanResult([self._unscannable(name, f"unreadable ({error.strerror})")], 1)
+        return self.scan_bytes(data, name)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.settings.max_file_mb * 1024 * 1024)
+
+    def _too_big(self, name: str) -> Finding:
+        return self._unscannable(name, f"larger than {self.settings.max_file_mb:g} MB")
+
+    def scan_bytes(self, data: bytes, name: str) -> ScanResult:
+        """Any file's bytes: undecodable bytes are replaced, binary or huge files reported."""
+        result = ScanResult(files=1, bytes=len(data))
+        if len(data) > self.max_bytes:
+            result.findings.append(self._too_big(name))
+        elif _binary(data):
             result.findings.append(self._unscannable(name, "binary content"))
-            return result
-        text = data.decode("utf-8", errors="replace")
-        suffix = file.suffix.lower()
-        kind = "csv" if suffix == ".csv" else "json" if suffix == ".json" else "text"
-        result.findings.extend(self.scan_text(text, name, kind))
+        else:
+            text = data.decode("utf-8", errors="replace")
+            suffix = Path(name).suffix.lower()
+            kind = "csv" if suffix == ".csv" else "json" if suffix == ".json" else "text"
+            result.findings.extend(self.scan_text(text, name, kind))
         return result
 
     def _unscannable(self, path: str, why: str) -> Finding:

@@ -20,6 +20,7 @@ from sheetstage_tui.errors import LockHeldError, UsageError
 from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 
 ORDER_FILE = ".sheetstage-files.json"  # the project's file order (Apps Script runs files in it)
+KEY_FILE = "hmac.key"  # the local secret for HMACs of identifiers; never in git
 INTERNAL = ".sheetstage"
 SHARED_GROUP = "sheetstage"
 _EXTENSIONS = {FileType.SERVER_JS: ".gs", FileType.HTML: ".html"}
@@ -66,6 +67,33 @@ def disk_name(name: object, file_type: FileType) -> str:
     return name + _EXTENSIONS[file_type]
 
 
+def load_or_create_key(path: Path) -> bytes:
+    """A 32-byte secret, created on first use (0640: the workspace's group shares it)."""
+    try:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        raise UsageError(
+            f"{path} is not a sheetstage key; move it away to create a new one"
+        ) from None
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    descriptor, temporary = tempfile.mkstemp(prefix=".key.", dir=path.parent)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(key.hex() + "\n")
+    os.chmod(temporary, 0o640)
+    try:
+        os.link(temporary, path)  # never replaces a key another process just made
+    except FileExistsError:
+        os.unlink(temporary)
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    os.unlink(temporary)
+    return key
+
+
 def current_user() -> str:
     import pwd
 
@@ -101,6 +129,9 @@ class Workspace:
     @property
     def internal(self) -> Path:
         return self.root / INTERNAL
+
+    def hmac_key(self) -> bytes:
+        return load_or_create_key(self.internal / KEY_FILE)
 
     def folder(self, sheet: Sheet, env: Environment) -> Path:
         return self.root / sheet.folder(env)
@@ -143,6 +174,7 @@ class Workspace:
             atomic_write(staging / ".gitignore", f"/{INTERNAL}/\n".encode())
             (staging / INTERNAL / "locks").mkdir(parents=True, exist_ok=True)
             (staging / INTERNAL / "cache").mkdir(parents=True, exist_ok=True)
+            load_or_create_key(staging / INTERNAL / KEY_FILE)
             workspace = cls(staging)
             workspace.commit("init: sheetstage workspace", user=user)
             if remote:
@@ -262,6 +294,20 @@ class Workspace:
             # a group-shared workspace is owned by whoever created it
             self._repo.git.set_persistent_git_options(c=f"safe.directory={self.root}")
         return self._repo
+
+    def staged_files(self) -> list[tuple[str, bytes]]:
+        """Files added or changed in the index (what the next commit holds), with their bytes."""
+        listing = self.repo.git.diff("--cached", "--name-only", "--diff-filter=ACMR", "-z")
+        names = [n for n in listing.split("\0") if n]
+        return [(name, self._index_blob(name)) for name in names]
+
+    def _index_blob(self, name: str) -> bytes:
+        process = self.repo.git.cat_file(
+            "blob", f":{name}", as_process=True, stdout_as_string=False
+        )
+        data = process.stdout.read()
+        process.wait()
+        return data
 
     def has_changes(self, paths: Sequence[str]) -> bool:
         status = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *paths)

@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     drift_parser = commands.add_parser("drift", parents=[common], help="drift per sheet")
     drift_parser.add_argument("--json", action="store_true")
 
+    scan_parser = commands.add_parser(
+        "scan", parents=[common], help="scan files for PHI: exit 0 clean, 3 review, 4 block"
+    )
+    scan_parser.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    scan_parser.add_argument("--staged", action="store_true", help="what is staged for commit")
+    scan_parser.add_argument("--json", action="store_true")
+
     diff_parser = commands.add_parser(
         "diff", parents=[common], help="unified diff production -> staging (DEV3 ids mapped)"
     )
@@ -328,6 +335,29 @@ def _diff(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _scan(config: Config, args: argparse.Namespace) -> int:
+    from services import validation
+
+    if bool(args.paths) == bool(args.staged):
+        raise UsageError("scan needs PATH... or --staged (not both)")
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}; check the path")
+    result = validation.scan(config, args.paths, staged=args.staged)
+    if args.json:
+        _emit_json(result.as_json())
+    for finding in result.findings:
+        where = f"{finding.path}:{finding.line}:{finding.column}"
+        note = f"  acknowledged: {finding.reason}" if finding.acknowledged else ""
+        _say(f"{where}  {finding.type} {finding.severity}  {finding.excerpt}{note}")
+    summary = result.summary()
+    _say(
+        f"scan: {summary['files']} files, {summary['block']} block, {summary['review']} review, "
+        f"{summary['acknowledged']} acknowledged (exit {result.exit_code})"
+    )
+    return result.exit_code
+
+
 def _audit(config: Config, args: argparse.Namespace) -> int:
     from services.audit import AuditTrail, describe
     from services.workspace import Workspace
@@ -374,6 +404,7 @@ _HANDLERS = {
     "snapshot": _snapshot,
     "drift": _drift,
     "diff": _diff,
+    "scan": _scan,
     "audit": _audit,
     "emulator": _emulator,
 }
