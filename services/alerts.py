@@ -48,6 +48,21 @@ def active_alerts(
                         f"snapshot of {env} sheet {sheet.key} failed: {error}",
                     )
                 )
+    for sheet in sheets:
+        gate = state.data["sheets"].get(sheet.key, {}).get("gate", {})
+        if gate.get("status") == "blocked":
+            kinds = sorted(
+                {str(f["type"]) for f in gate.get("findings", []) if f["severity"] == "block"}
+            )
+            alerts.append(
+                Alert(
+                    f"phi-blocked:{sheet.key}:{str(gate.get('hash', ''))[:12]}",
+                    "phi-blocked",
+                    (sheet.number,),
+                    f"staging sheet {sheet.key} holds PHI ({', '.join(kinds)}): not committed; "
+                    "remove it from the DEV3 script",
+                )
+            )
     for d in drift:
         if d.state in (DriftState.PROD_MODIFIED, DriftState.DIVERGED) and d.production_hash:
             alerts.append(

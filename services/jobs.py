@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from services import activity_log, alerts, audit, drift, snapshot
+from services import activity_log, alerts, audit, drift, snapshot, validation
 from services.access import render_roles
 from services.audit import AuditTrail
 from services.emulator.seed import DemoSeed, seed_demo
@@ -85,7 +85,32 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
         "production-sheets/.gitkeep": b"",
         "staging-sheets/.gitkeep": b"",
     }
-    return Workspace.create(root, files, remote=config.git.remote, user=user)
+    workspace = Workspace.create(root, files, remote=config.git.remote, user=user)
+    workspace.install_pre_commit_hook(pre_commit_hook(config))
+    return workspace
+
+
+def pre_commit_hook(config: Config) -> str:
+    """The workspace's pre-commit hook: `sheetstage scan --staged`; block findings stop it."""
+    from sheetstage_tui.config import packaged_default
+
+    config_flag = (
+        "" if config.source == packaged_default() else f" --config '{config.source.resolve()}'"
+    )
+    return f"""#!/bin/sh
+# sheetstage: a commit holding PHI (block findings) is refused. Installed by sheetstage.
+'{sys.executable}' -m sheetstage_tui.cli{config_flag} scan --staged
+status=$?
+if [ "$status" -eq 4 ]; then
+    echo "sheetstage: commit refused: the staged files hold PHI (above)" >&2
+    exit 1
+fi
+if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
+    echo "sheetstage: the PHI scan could not run (exit $status): commit refused" >&2
+    exit 1
+fi
+exit 0
+"""
 
 
 def _seed_emulator(state_file: Path) -> DemoSeed:
@@ -139,6 +164,8 @@ def run_snapshot(
         client = session.client
         state = State.load(workspace)
         cache = load_cache(workspace)
+        gate = validation.scanner_for(config, workspace)
+        workspace.install_pre_commit_hook(pre_commit_hook(config))
         report = asyncio.run(
             snapshot.snapshot(
                 client,
@@ -149,6 +176,7 @@ def run_snapshot(
                 sheets,
                 envs,
                 progress,
+                gate,
             )
         )
         drift_now = drift.compute_drift(session.registry.sheets, state)

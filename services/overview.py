@@ -48,6 +48,21 @@ def short_time(stamp: str) -> str:
     return stamp[:16].replace("T", " ") if stamp else ""
 
 
+_PHI_ORDER = [PhiStatus.UNSCANNED, PhiStatus.CLEAN, PhiStatus.NEEDS_REVIEW, PhiStatus.BLOCKED]
+
+
+def phi_status(record: dict) -> PhiStatus:
+    """The worst of the snapshot gate's code scan and the last validation, counting each
+    only while it describes the staging content now in the workspace."""
+    staging_hash = record.get("staging", {}).get("hash")
+    found = []
+    for source in ("gate", "validation"):
+        entry = record.get(source, {})
+        if entry.get("hash") == staging_hash and entry.get("status") in set(PhiStatus):
+            found.append(PhiStatus(entry["status"]))
+    return max(found, key=_PHI_ORDER.index, default=PhiStatus.UNSCANNED)
+
+
 def _enum(kind: type, value: object, default: object) -> object:
     try:
         return kind(value)
@@ -65,7 +80,7 @@ def load_rows(workspace: Workspace, registry: Registry | None = None) -> list[Sh
             SheetRow(
                 sheet=sheet,
                 drift=sheet_drift(sheet, state),
-                phi=_enum(PhiStatus, record.get("phi", ""), PhiStatus.UNSCANNED),  # type: ignore[arg-type]
+                phi=phi_status(record),
                 deploy=_enum(DeployStatus, record.get("deploy", ""), DeployStatus.NONE),  # type: ignore[arg-type]
                 test_data=_enum(  # type: ignore[arg-type]
                     TestDataStatus, record.get("test_data", ""), TestDataStatus.NONE

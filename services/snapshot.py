@@ -15,13 +15,15 @@ from typing import Any
 
 from services.audit import utc_now
 from services.google_client import GoogleApiError, GoogleClient
+from services.phi import Finding, Scanner, Severity
 from services.registry import IdMapper
 from services.state import State
-from services.workspace import ORDER_FILE, UnsafeFileName, Workspace
+from services.workspace import ORDER_FILE, UnsafeFileName, Workspace, disk_name
 from sheetstage_tui.models import (
     Environment,
     FetchFailure,
     FileType,
+    PhiStatus,
     ScriptFile,
     Sheet,
     SnapshotReport,
@@ -114,6 +116,35 @@ async def _fetch_one(
         return Fetched(sheet, env, error=f"refused: {error}")
 
 
+def gate_findings(gate: Scanner, sheet: Sheet, files: Sequence[ScriptFile]) -> list[Finding]:
+    """The PHI gate's scan of a staging project, before anything reaches the disk."""
+    folder = sheet.folder(Environment.STAGING)
+    findings: list[Finding] = []
+    for f in files:
+        name = f"{folder}/{disk_name(f.name, f.type)}"
+        findings.extend(gate.scan_bytes(f.source.encode("utf-8"), name).findings)
+    return findings
+
+
+def gate_record(findings: Sequence[Finding], digest: str) -> dict[str, object]:
+    open_findings = [f for f in findings if not f.acknowledged]
+    if any(f.severity is Severity.BLOCK for f in open_findings):
+        status = PhiStatus.BLOCKED
+    elif open_findings:
+        status = PhiStatus.NEEDS_REVIEW
+    else:
+        status = PhiStatus.CLEAN
+    shown = [
+        {
+            k: v
+            for k, v in f.as_json().items()
+            if k in ("id", "path", "line", "type", "severity", "excerpt")
+        }
+        for f in open_findings
+    ]
+    return {"status": str(status), "hash": digest, "findings": shown}
+
+
 def apply(
     workspace: Workspace,
     state: State,
@@ -121,8 +152,12 @@ def apply(
     mapper: IdMapper,
     results: Sequence[Fetched],
     report: SnapshotReport,
+    gate: Scanner | None = None,
 ) -> None:
-    """Write fetched projects and record their hashes (caller holds the workspace lock)."""
+    """Write fetched projects and record their hashes (caller holds the workspace lock).
+
+    With a gate, staging code is scanned first: a project with `block` findings is never
+    written (so never committed or pushed); its masked findings go to state.json."""
     now = utc_now()
     for result in results:
         sheet, env = result.sheet, result.env
@@ -136,7 +171,6 @@ def apply(
         if result.files is None:
             continue
         report.fetched[env] = report.fetched.get(env, 0) + 1
-        changed = workspace.write_project(sheet, env, result.files)
         if env is Environment.STAGING:
             mapped = [
                 ScriptFile(f.name, f.type, mapper.to_production(f.source)) for f in result.files
@@ -144,6 +178,16 @@ def apply(
             digest = content_hash(mapped)
         else:
             digest = content_hash(result.files)
+        blocked = False
+        if gate is not None and env is Environment.STAGING:
+            record = gate_record(gate_findings(gate, sheet, result.files), digest)
+            state.sheet(sheet)["gate"] = record
+            blocked = record["status"] == PhiStatus.BLOCKED
+        if blocked:
+            report.phi_blocked.append(sheet)
+            changed = False
+        else:
+            changed = workspace.write_project(sheet, env, result.files)
         if changed or side.get("hash") != digest:
             report.changed.append((env, sheet))
             side.update(
@@ -166,12 +210,13 @@ async def snapshot(
     sheets: Sequence[Sheet],
     envs: Sequence[Environment],
     progress: ProgressCallback | None = None,
+    gate: Scanner | None = None,
 ) -> SnapshotReport:
     started = time.monotonic()
     targets = [(sheet, env) for env in envs for sheet in sheets]
     results = await fetch(client, workspace, state, cache, targets, progress)
     report = SnapshotReport()
-    apply(workspace, state, cache, mapper, results, report)
+    apply(workspace, state, cache, mapper, results, report, gate)
     report.duration_s = time.monotonic() - started
     return report
 
@@ -183,8 +228,10 @@ def describe(report: SnapshotReport) -> str:
             continue
         changed = sum(1 for e, _ in report.changed if e is env)
         failed = sum(1 for f in report.failures if f.env is env)
+        blocked = len(report.phi_blocked) if env is Environment.STAGING else 0
         parts.append(
             f"{env}: {report.checked[env]} checked, {report.fetched.get(env, 0)} fetched, "
             f"{changed} changed, {failed} failed"
+            + (f", {blocked} held back by the PHI gate" if blocked else "")
         )
     return "; ".join(parts) or "nothing to snapshot"

@@ -9,6 +9,7 @@ from pathlib import Path
 from services.phi import Scanner, ScanResult
 from services.workspace import Workspace, load_or_create_key
 from sheetstage_tui.config import Config
+from sheetstage_tui.errors import UsageError
 
 USER_KEY = Path("~/.config/sheetstage/hmac.key")
 
@@ -29,9 +30,11 @@ def scan(config: Config, paths: Sequence[Path], staged: bool = False) -> ScanRes
     scanner = scanner_for(config, workspace)
     if not staged:
         return scanner.scan_paths(paths, Path.cwd())
+    here = Path.cwd()
+    if (here / ".git").is_dir() and (here / "registry.toml").is_file():
+        workspace = Workspace(here)  # a git hook runs in the workspace it guards
+        scanner = scanner_for(config, workspace)
     if workspace is None:
-        from sheetstage_tui.errors import UsageError
-
         raise UsageError(
             f"scan --staged needs the workspace at {config.workspace}; run `sheetstage init`"
         )

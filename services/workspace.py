@@ -309,6 +309,12 @@ class Workspace:
         process.wait()
         return data
 
+    def install_pre_commit_hook(self, script: str) -> None:
+        hook = self.root / ".git" / "hooks" / "pre-commit"
+        if hook.is_file() and hook.read_text(encoding="utf-8") == script:
+            return
+        atomic_write(hook, script.encode("utf-8"), mode=0o775)
+
     def has_changes(self, paths: Sequence[str]) -> bool:
         status = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *paths)
         return bool(status.strip())

@@ -63,7 +63,8 @@ async def test_main_screen_lists_all_235_sheets_with_their_states(snapshotted: D
         assert len(visible(app)) == 235
         assert cell(app, 31, "drift") == "! prod-modified"
         assert cell(app, 12, "drift") == "▲ ahead"
-        assert cell(app, 0, "phi") == "· unscanned"
+        assert cell(app, 0, "phi") == "✓ clean"  # the snapshot gate scanned its code
+        assert cell(app, 150, "phi") == "✗ blocked"
         assert cell(app, 0, "deploy") == "· none"
         assert "✓223 ▲7 !3 ⇅2 ?0" in banner(app)
         assert "MAY WRITE PRODUCTION" in banner(app)
