@@ -19,11 +19,16 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import phonenumbers
 
 from sheetstage_tui.config import PhiConfig
+
+if TYPE_CHECKING:
+    from services.reference import ReferenceSet
 
 
 class FindingType(enum.StrEnum):
@@ -175,6 +180,12 @@ _DATE = re.compile(
     r"(?![\w/\-])",
     re.IGNORECASE,
 )
+_MRN_LIKE = re.compile(r"(?<![\w\-])[A-Za-z]{0,3}\d{5,12}(?![\w\-])")
+_WORD = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?")
+_NAME_WORD = r"[A-Z][a-z'\-]+(?:-[A-Z][a-z'\-]+)?"
+_NAME_CANDIDATE = re.compile(
+    rf"(?<![\w])(?:{_NAME_WORD},\s*{_NAME_WORD}|{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})(?![\w])"
+)
 _ALLOW = re.compile(r"sheetstage:\s*allow-phi\b[ \t:]*(.*)", re.IGNORECASE)
 _RESERVED_DOMAINS = ("example.com", "example.org", "example.net")
 _RESERVED_TLDS = ("test", "example", "invalid")
@@ -187,6 +198,28 @@ _ISSUERS = (
     ((*tuple(str(n) for n in range(300, 306)), "36", "38"), (14, 15, 16, 19)),
     (tuple(str(n) for n in range(3528, 3590)), (16, 19)),
 )
+
+
+_DATE_FORMATS = (
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%Y-%m-%d",
+    "%m-%d-%Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%d %b %Y",
+)
+
+
+def iso_date(text: str) -> str | None:
+    cleaned = " ".join(text.replace(".", "").split())
+    for form in _DATE_FORMATS:
+        try:
+            return datetime.strptime(cleaned, form).date().isoformat()
+        except ValueError:
+            continue
+    return None
 
 
 def luhn(digits: str) -> bool:
@@ -250,6 +283,11 @@ def mask_words(value: str) -> str:
 
 
 def mask(kind: FindingType, value: str) -> str:
+    if kind is FindingType.PRODUCTION_MATCH:
+        if "@" in value:
+            kind = FindingType.EMAIL
+        elif _DATE.fullmatch(value):
+            kind = FindingType.DOB
     if kind is FindingType.EMAIL:
         local, _, domain = value.partition("@")
         labels = domain.split(".")
@@ -273,10 +311,11 @@ class Hit:
     end: int
     value: str
     normalized: str
+    blocking: bool = False  # a NAME that is as good as an identifier
 
     @property
     def severity(self) -> Severity:
-        return Severity.BLOCK if self.type in BLOCK_TYPES else Severity.REVIEW
+        return Severity.BLOCK if self.type in BLOCK_TYPES or self.blocking else Severity.REVIEW
 
 
 @dataclass
@@ -335,9 +374,12 @@ class ScanResult:
 
 
 class Scanner:
-    def __init__(self, settings: PhiConfig, key: bytes) -> None:
+    def __init__(
+        self, settings: PhiConfig, key: bytes, reference: ReferenceSet | None = None
+    ) -> None:
         self.settings = settings
         self.key = key
+        self.reference = reference
         self.mrn_context = context_regex(settings.mrn_context)
         prefix = re.escape(settings.synthetic_prefix)
         self.mrn_value = re.compile(
@@ -392,6 +434,9 @@ class Scanner:
             taken.append((match_start, match_end))
             found.append(Hit(kind, match_start, match_end, value, normalized))
 
+        if self.reference is not None and self.reference.digests:
+            for start, end, _ in self.production_matches(text):
+                add(FindingType.PRODUCTION_MATCH, start, end, text[start:end])
         for m in _SSN.finditer(text):
             area, group, serial = m.group(1), m.group(3), m.group(4)
             if never_issued_ssn(area, group, serial):
@@ -442,6 +487,53 @@ class Scanner:
                 add(FindingType.DOB, m.start(), m.end(), m.group(0).lower())
         return sorted(found, key=lambda h: h.start)
 
+    def production_matches(self, text: str) -> list[tuple[int, int, str]]:
+        """Spans of text equal to a production identifier, in any format: (start, end, digest)."""
+        reference = self.reference
+        assert reference is not None
+        found: list[tuple[int, int, str]] = []
+        candidates: list[tuple[str, re.Match[str]]] = [("email", m) for m in _EMAIL.finditer(text)]
+        candidates += [("ssn", m) for m in _SSN.finditer(text)]
+        candidates += [("ssn", m) for m in _NINE.finditer(text)]
+        candidates += [("phone", m) for m in _PHONE_NANP.finditer(text)]
+        candidates += [("phone", m) for m in _PHONE_BARE.finditer(text)]
+        candidates += [("mrn", m) for m in _MRN_LIKE.finditer(text)]
+        for kind, m in candidates:
+            digest = reference.digest(kind, m.group(0))
+            if digest in reference.digests:
+                found.append((m.start(), m.end(), digest))
+        dates = list(_DATE.finditer(text))
+        if dates:
+            words = {w.lower() for w in _WORD.findall(text)}
+            for m in dates:
+                iso = iso_date(m.group(0))
+                for word in words if iso else ():
+                    digest = reference.digest("dob", f"{iso}|{word}")
+                    if digest in reference.digests:
+                        found.append((m.start(), m.end(), digest))
+        return found
+
+    def name_hits(self, text: str, record: str) -> list[Hit]:
+        """Names of production patients (live reference only): block when the record also
+        holds one of that patient's identifiers, or the name is not a Faker name."""
+        reference = self.reference
+        if reference is None or not reference.patients:
+            return []
+        hits = []
+        record_digests = {d for _, _, d in self.production_matches(record)} if record else set()
+        for m in _NAME_CANDIDATE.finditer(text):
+            candidate = m.group(0)
+            if "," in candidate:
+                last, _, first = candidate.partition(",")
+                candidate = f"{first.strip()} {last.strip()}"
+            patient = reference.match_name(candidate, self.settings.name_ratio)
+            if patient is None:
+                continue
+            strong = bool(patient.digests & record_digests) or patient.rare
+            kind = FindingType.NAME
+            hits.append(Hit(kind, m.start(), m.end(), m.group(0), candidate.lower(), strong))
+        return hits
+
     def _phone(self, text, start, end, add, taken, international: bool = False) -> None:  # type: ignore[no-untyped-def]
         candidate = text[start:end]
         digits = re.sub(r"\D", "", candidate)
@@ -471,7 +563,9 @@ class Scanner:
                 lines_allow[segment.line] = (bool(reason), reason)
         for segment in segments:
             synthetic = bool(self.synthetic_marker.search(records.get(segment.record, "")))
-            for hit in self.hits(segment.text, segment.header):
+            record = records.get(segment.record, "")
+            hits = self.hits(segment.text, segment.header) + self.name_hits(segment.text, record)
+            for hit in hits:
                 severity = hit.severity
                 if synthetic and severity is Severity.REVIEW:
                     continue

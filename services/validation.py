@@ -3,13 +3,36 @@ which acknowledgements, which files."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from services.phi import Scanner, ScanResult
-from services.workspace import Workspace, load_or_create_key
+from services import activity_log
+from services.audit import AuditTrail, utc_now
+from services.google_client import GoogleApiError
+from services.phi import (
+    Finding,
+    FindingType,
+    Scanner,
+    ScanResult,
+    Severity,
+    with_acknowledgements,
+)
+from services.reference import ReferenceSet, header_ranges
+from services.registry import IdMapper
+from services.snapshot import files_from_api
+from services.state import State
+from services.workspace import UnsafeFileName, Workspace, disk_name, load_or_create_key
 from sheetstage_tui.config import Config
-from sheetstage_tui.errors import UsageError
+from sheetstage_tui.errors import RefusedError, UsageError
+from sheetstage_tui.models import Environment, FileType, PhiStatus, ScriptFile, Sheet
+
+if TYPE_CHECKING:
+    from services.google_client import GoogleClient
+    from services.session import Session
 
 USER_KEY = Path("~/.config/sheetstage/hmac.key")
 
@@ -20,9 +43,12 @@ def open_workspace(config: Config) -> Workspace | None:
 
 
 def scanner_for(config: Config, workspace: Workspace | None) -> Scanner:
-    """The workspace's key keeps finding ids stable; without a workspace, the user's key."""
-    key = workspace.hmac_key() if workspace else load_or_create_key(USER_KEY.expanduser())
-    return Scanner(config.phi, key)
+    """The workspace's key keeps finding ids stable (without a workspace, the user's key);
+    the cached production reference makes offline scans catch production identifiers."""
+    if workspace is None:
+        return Scanner(config.phi, load_or_create_key(USER_KEY.expanduser()))
+    key = workspace.hmac_key()
+    return Scanner(config.phi, key, ReferenceSet.load(reference_cache(workspace), key))
 
 
 def scan(config: Config, paths: Sequence[Path], staged: bool = False) -> ScanResult:
@@ -41,4 +67,359 @@ def scan(config: Config, paths: Sequence[Path], staged: bool = False) -> ScanRes
     result = ScanResult()
     for name, data in workspace.staged_files():
         result.extend(scanner.scan_bytes(data, name))
+    result.findings = with_acknowledgements(result.findings, acknowledged_findings(workspace))
     return result
+
+
+# validation (deploy pipeline step 1) ------------------------------------------------------------
+
+REQUIRED_MANIFEST = ("timeZone",)
+RUNTIMES = ("V8", "STABLE", "DEPRECATED_ES5")
+EXCEPTION_LOGGING = ("NONE", "STACKDRIVER")
+_URL = re.compile(r"https?://[^\s'\"`)<>]+")
+_EMAIL_LITERAL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_LOGS_CELLS = re.compile(
+    r"(?:Logger\.log|console\.(?:log|info|warn|error))\s*\([^;\n]*\b"
+    r"(?:getValues?|getDisplayValues?|getDataRange|getRange)\s*\("
+)
+
+
+@dataclass
+class SheetValidation:
+    sheet: Sheet
+    phi: PhiStatus
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    risks: dict[str, list[str]] = field(default_factory=dict)
+    staging_hash: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.phi is PhiStatus.CLEAN and not self.problems
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "sheet": self.sheet.number,
+            "phi": str(self.phi),
+            "ok": self.ok,
+            "problems": self.problems,
+            "risks": self.risks,
+            "findings": [f.as_json() for f in self.findings],
+        }
+
+    def record(self) -> dict[str, object]:
+        """What state.json keeps: masked findings only."""
+        return {
+            "status": str(self.phi),
+            "hash": self.staging_hash,
+            "time": utc_now(),
+            "ok": self.ok,
+            "problems": self.problems,
+            "risks": self.risks,
+            "findings": [
+                {k: v for k, v in f.as_json().items() if k != "reason" or v} for f in self.findings
+            ],
+        }
+
+
+def acknowledged_findings(workspace: Workspace) -> dict[str, str]:
+    """Finding id -> reason, from the audit trail (and only while its chain is intact)."""
+    trail = AuditTrail(workspace)
+    if not trail.verify().ok:
+        return {}
+    return {
+        entry.hashes["finding"]: entry.detail
+        for entry in trail.entries()
+        if entry.action == "acknowledge" and entry.result == "ok" and "finding" in entry.hashes
+    }
+
+
+def phi_status(findings: Sequence[Finding]) -> PhiStatus:
+    open_findings = [f for f in findings if not f.acknowledged]
+    if any(f.severity is Severity.BLOCK for f in open_findings):
+        return PhiStatus.BLOCKED
+    return PhiStatus.NEEDS_REVIEW if open_findings else PhiStatus.CLEAN
+
+
+def _parse_problems(files: Sequence[ScriptFile], folder: str) -> list[str]:
+    import tree_sitter
+    import tree_sitter_javascript
+
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_javascript.language()))
+    problems = []
+    for f in files:
+        if f.type is not FileType.SERVER_JS:
+            continue
+        tree = parser.parse(f.source.encode("utf-8"))
+        if tree.root_node.has_error:
+            node = _first_error(tree.root_node)
+            line = node.start_point[0] + 1 if node is not None else 1
+            problems.append(f"{folder}/{f.name}.gs:{line}: does not parse as JavaScript")
+    return problems
+
+
+def _first_error(node):  # type: ignore[no-untyped-def]
+    if node.is_error or node.is_missing:
+        deeper = next((c for c in node.children if c.has_error), None)
+        return _first_error(deeper) if deeper is not None else node
+    for child in node.children:
+        if child.has_error or child.is_missing:
+            return _first_error(child)
+    return None
+
+
+def _manifest_problems(files: Sequence[ScriptFile], folder: str) -> list[str]:
+    manifests = [f for f in files if f.type is FileType.JSON]
+    if len(manifests) != 1:
+        return [f"{folder}: needs exactly one appsscript.json manifest"]
+    try:
+        manifest = json.loads(manifests[0].source)
+    except ValueError as error:
+        return [f"{folder}/appsscript.json: not valid JSON ({error})"]
+    if not isinstance(manifest, dict):
+        return [f"{folder}/appsscript.json: must be a JSON object"]
+    problems = [
+        f"{folder}/appsscript.json: missing {key}"
+        for key in REQUIRED_MANIFEST
+        if key not in manifest
+    ]
+    runtime = manifest.get("runtimeVersion", "V8")
+    if runtime not in RUNTIMES:
+        problems.append(
+            f"{folder}/appsscript.json: runtimeVersion {runtime!r} is not one of {RUNTIMES}"
+        )
+    logging = manifest.get("exceptionLogging", "NONE")
+    if logging not in EXCEPTION_LOGGING:
+        problems.append(f"{folder}/appsscript.json: exceptionLogging {logging!r} is not valid")
+    scopes = manifest.get("oauthScopes", [])
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        problems.append(f"{folder}/appsscript.json: oauthScopes must be a list of strings")
+    return problems
+
+
+def _production_id_problems(
+    files: Sequence[ScriptFile], folder: str, sheets: Sequence[Sheet]
+) -> list[str]:
+    production_ids = {}
+    for s in sheets:
+        production_ids[s.prod_spreadsheet_id] = f"the production spreadsheet id of sheet {s.key}"
+        production_ids[s.prod_script_id] = f"the production script id of sheet {s.key}"
+    problems = []
+    for f in files:
+        for number, line in enumerate(f.source.splitlines(), start=1):
+            for identifier, what in production_ids.items():
+                if identifier in line:
+                    problems.append(
+                        f"{folder}/{disk_name(f.name, f.type)}:{number}: hard-codes {what}; use "
+                        "the DEV3 id (deploys map DEV3 ids to production ids)"
+                    )
+    return problems
+
+
+def _scopes(files: Sequence[ScriptFile]) -> set[str]:
+    for f in files:
+        if f.type is FileType.JSON:
+            try:
+                scopes = json.loads(f.source).get("oauthScopes", [])
+                return {s for s in scopes if isinstance(s, str)}
+            except (ValueError, AttributeError):
+                return set()
+    return set()
+
+
+def risk_summary(
+    production: Sequence[ScriptFile], staging: Sequence[ScriptFile], mapper: IdMapper
+) -> dict[str, list[str]]:
+    """What the change adds against production: external URLs, e-mail recipients, OAuth
+    scopes, and code that logs cell values."""
+
+    def code(files: Sequence[ScriptFile]) -> str:
+        return "\n".join(
+            mapper.to_production(f.source) for f in files if f.type is not FileType.JSON
+        )
+
+    before, after = code(production), code(staging)
+    logs_before = {m.group(0) for m in _LOGS_CELLS.finditer(before)}
+    return {
+        "new_urls": sorted(set(_URL.findall(after)) - set(_URL.findall(before))),
+        "new_recipients": sorted(
+            {e.lower() for e in _EMAIL_LITERAL.findall(after)}
+            - {e.lower() for e in _EMAIL_LITERAL.findall(before)}
+        ),
+        "new_scopes": sorted(_scopes(staging) - _scopes(production)),
+        "logs_cell_values": sorted({m.group(0) for m in _LOGS_CELLS.finditer(after)} - logs_before),
+    }
+
+
+def _read_ranges(
+    client: GoogleClient, spreadsheet_id: str, ranges: Sequence[str]
+) -> list[tuple[list[str], list[list[str]]]]:
+    """(header, rows) per range, in one values.batchGet."""
+    answer = client.batch_get_values(spreadsheet_id, [*header_ranges(ranges), *ranges])
+    headers, data = answer[: len(ranges)], answer[len(ranges) :]
+    return [
+        ((header[0] if header else []), rows) for header, rows in zip(headers, data, strict=True)
+    ]
+
+
+def validate_sheet(
+    session: Session, sheet: Sheet, scanner: Scanner, state: State, mapper: IdMapper
+) -> SheetValidation:
+    workspace, client = session.workspace, session.client
+    staging = workspace.read_project(sheet, Environment.STAGING) or []
+    production = workspace.read_project(sheet, Environment.PRODUCTION) or []
+    result = SheetValidation(
+        sheet, PhiStatus.UNSCANNED, staging_hash=state.hash(sheet, Environment.STAGING)
+    )
+    if not staging:
+        # not in the workspace (the PHI gate held it back, or never snapshotted): read DEV3 live
+        try:
+            staging = list(files_from_api(client.get_content(sheet.dev3_script_id)))
+        except (GoogleApiError, UnsafeFileName) as error:
+            result.problems.append(f"staging code not read: {error}")
+            return result
+    reference = scanner.reference
+    sheet_scanner = scanner
+    if sheet.reference_ranges:
+        try:
+            live = ReferenceSet(scanner.key, set(reference.digests) if reference else set())
+            for header, rows in _read_ranges(
+                client, sheet.prod_spreadsheet_id, sheet.reference_ranges
+            ):
+                live.add_table(header, rows)
+            sheet_scanner = Scanner(scanner.settings, scanner.key, live)
+        except GoogleApiError as error:
+            result.problems.append(f"production reference not read: {error.describe()}")
+    folder = sheet.folder(Environment.STAGING)
+    for f in staging:
+        found = sheet_scanner.scan_bytes(
+            f.source.encode("utf-8"), f"{folder}/{disk_name(f.name, f.type)}"
+        )
+        result.findings.extend(found.findings)
+    if sheet.reference_ranges:
+        try:
+            for (header, rows), range_name in zip(
+                _read_ranges(client, sheet.dev3_spreadsheet_id, sheet.reference_ranges),
+                sheet.reference_ranges,
+                strict=True,
+            ):
+                start = _first_row(range_name)
+                cells = sheet_scanner.scan_cells(f"DEV3 {range_name}", [header, *rows], start - 1)
+                result.findings.extend(cells)
+        except GoogleApiError as error:
+            result.problems.append(f"DEV3 sheet data not read: {error.describe()}")
+    result.findings = with_acknowledgements(result.findings, acknowledged_findings(workspace))
+    result.phi = phi_status(result.findings)
+    result.problems += _manifest_problems(staging, folder)
+    result.problems += _parse_problems(staging, folder)
+    result.problems += _production_id_problems(staging, folder, session.registry.sheets)
+    result.risks = risk_summary(production, staging, mapper)
+    return result
+
+
+def _first_row(range_name: str) -> int:
+    match = re.search(r"!\D*(\d+)", range_name)
+    return int(match.group(1)) if match else 1
+
+
+def validate(session: Session, numbers: Sequence[str] | None) -> list[SheetValidation]:
+    """Validate sheets, store each result, audit the run and log it to the PHI Checks tab."""
+    session.access.require("validate")
+    sheets = session.registry.select(numbers)
+    workspace, config = session.workspace, session.config
+    scanner = scanner_for(config, workspace)
+    mapper = IdMapper(session.registry.sheets)
+    with workspace.lock(config.git.lock_timeout_s):
+        state = State.load(workspace)
+        results = [validate_sheet(session, sheet, scanner, state, mapper) for sheet in sheets]
+        for result in results:
+            state.sheet(result.sheet)["validation"] = result.record()
+        state.save(workspace)
+        tally = {s: sum(1 for r in results if r.phi is s) for s in PhiStatus}
+        failed = sum(1 for r in results if r.problems)
+        detail = (
+            f"{len(results)} sheets: {tally[PhiStatus.CLEAN]} clean, "
+            f"{tally[PhiStatus.NEEDS_REVIEW]} needs-review, {tally[PhiStatus.BLOCKED]} blocked, "
+            f"{failed} with other problems"
+        )
+        AuditTrail(workspace).append(
+            session.access.user,
+            "validate",
+            sheets=[r.sheet.number for r in results],
+            result="ok" if all(r.ok for r in results) else "failed",
+            detail=detail,
+        )
+        workspace.commit(f"validate: {detail}", user=session.access.user)
+    activity_log.sync(
+        session.client, session.registry.activity_log_spreadsheet_id, AuditTrail(workspace)
+    )
+    return results
+
+
+def acknowledge(session: Session, number: str, finding_id: str, reason: str) -> Finding:
+    """A practice manager acknowledges a review finding of the sheet's last validation."""
+    session.access.require("acknowledge")
+    if not reason.strip():
+        raise UsageError("acknowledge needs --reason TEXT: say why this is not patient data")
+    sheet = session.registry.select([number])[0]
+    workspace = session.workspace
+    with workspace.lock(session.config.git.lock_timeout_s):
+        record = State.load(workspace).data["sheets"].get(sheet.key, {})
+        known = [
+            *record.get("validation", {}).get("findings", []),
+            *record.get("gate", {}).get("findings", []),
+        ]
+        finding = next((f for f in known if f.get("id") == finding_id), None)
+        if finding is None:
+            raise UsageError(
+                f"no finding {finding_id} in sheet {sheet.key}'s last validation; run "
+                f"`sheetstage validate --sheet {sheet.number}` and copy an id from it"
+            )
+        if finding.get("severity") == "block":
+            raise RefusedError(
+                f"finding {finding_id} is a block finding ({finding.get('type')}): it cannot be "
+                "acknowledged; remove the value from staging"
+            )
+        AuditTrail(workspace).append(
+            session.access.user,
+            "acknowledge",
+            sheets=[sheet.number],
+            hashes={"finding": finding_id},
+            result="ok",
+            detail=reason.strip()[:200],
+        )
+        workspace.commit(
+            f"acknowledge: finding {finding_id} of sheet {sheet.key}", user=session.access.user
+        )
+    return Finding(
+        id=finding_id,
+        path=str(finding.get("path", "")),
+        line=int(finding.get("line", 0)),
+        column=0,
+        type=FindingType(finding["type"]),
+        severity=Severity.REVIEW,
+        excerpt=str(finding.get("excerpt", "")),
+        acknowledged=True,
+        reason=reason.strip(),
+    )
+
+
+def refresh_reference(session: Session) -> int:
+    """Read every production sheet's reference ranges (paced under the Sheets quota) and cache
+    only HMAC digests of their identifiers."""
+    session.access.require("validate")
+    workspace = session.workspace
+    reference = ReferenceSet(workspace.hmac_key())
+    sheets = [s for s in session.registry.sheets if s.reference_ranges]
+    for sheet in sheets:
+        for header, rows in _read_ranges(
+            session.client, sheet.prod_spreadsheet_id, sheet.reference_ranges
+        ):
+            reference.add_table(header, rows)
+    reference.patients.clear()  # names never leave memory
+    reference.save(reference_cache(workspace), len(sheets))
+    return len(reference.digests)
+
+
+def reference_cache(workspace: Workspace) -> Path:
+    return workspace.internal / "cache" / "reference.json"

@@ -109,6 +109,31 @@ def build_parser() -> argparse.ArgumentParser:
     scan_parser.add_argument("--staged", action="store_true", help="what is staged for commit")
     scan_parser.add_argument("--json", action="store_true")
 
+    validate_parser = commands.add_parser(
+        "validate", parents=[common], help="deploy step 1: PHI, ids, manifest, syntax, risks"
+    )
+    which = validate_parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sheet", action="append", metavar="N")
+    which.add_argument("--all", action="store_true")
+    validate_parser.add_argument("--json", action="store_true")
+
+    acknowledge_parser = commands.add_parser(
+        "acknowledge", parents=[common], help="acknowledge a review finding (practice manager)"
+    )
+    acknowledge_parser.add_argument("--sheet", required=True, metavar="N")
+    acknowledge_parser.add_argument("--finding", required=True, metavar="ID")
+    acknowledge_parser.add_argument("--reason", required=True, metavar="TEXT")
+
+    reference_parser = commands.add_parser(
+        "reference", parents=[common], help="the production reference set"
+    )
+    reference_commands = reference_parser.add_subparsers(
+        dest="reference_command", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    reference_commands.add_parser(
+        "refresh", parents=[common], help="cache HMACs of production identifiers"
+    )
+
     diff_parser = commands.add_parser(
         "diff", parents=[common], help="unified diff production -> staging (DEV3 ids mapped)"
     )
@@ -358,6 +383,51 @@ def _scan(config: Config, args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _validate(config: Config, args: argparse.Namespace) -> int:
+    from services import validation
+    from services.session import session
+
+    with session(config, args.read_only) as opened:
+        results = validation.validate(opened, None if args.all else args.sheet)
+    if args.json:
+        _emit_json({"sheets": [r.as_json() for r in results]})
+    for result in results:
+        if result.ok:
+            continue
+        _say(f"sheet {result.sheet.key} {result.sheet.name}: PHI {result.phi}")
+        for finding in result.findings:
+            note = f" (acknowledged: {finding.reason})" if finding.acknowledged else ""
+            _say(
+                f"  {finding.path}:{finding.line}  {finding.type} {finding.severity}  "
+                f"{finding.excerpt}  id {finding.id}{note}"
+            )
+        for problem in result.problems:
+            _say(f"  problem: {problem}")
+    bad = [r for r in results if not r.ok]
+    _say(f"validate: {len(results) - len(bad)} of {len(results)} sheets pass")
+    return 1 if bad else 0
+
+
+def _acknowledge(config: Config, args: argparse.Namespace) -> int:
+    from services import validation
+    from services.session import session
+
+    with session(config, args.read_only) as opened:
+        finding = validation.acknowledge(opened, args.sheet, args.finding, args.reason)
+    _say(f"acknowledged {finding.type} {finding.excerpt} at {finding.path}:{finding.line}")
+    return 0
+
+
+def _reference(config: Config, args: argparse.Namespace) -> int:
+    from services import validation
+    from services.session import session
+
+    with session(config, args.read_only) as opened:
+        count = validation.refresh_reference(opened)
+    _say(f"reference refreshed: {count} identifier digests cached (no raw values)")
+    return 0
+
+
 def _audit(config: Config, args: argparse.Namespace) -> int:
     from services.audit import AuditTrail, describe
     from services.workspace import Workspace
@@ -405,6 +475,9 @@ _HANDLERS = {
     "drift": _drift,
     "diff": _diff,
     "scan": _scan,
+    "validate": _validate,
+    "acknowledge": _acknowledge,
+    "reference": _reference,
     "audit": _audit,
     "emulator": _emulator,
 }

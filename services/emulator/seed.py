@@ -586,12 +586,53 @@ def seed_demo(store: EmulatorStore) -> DemoSeed:
     return seed
 
 
+PATIENT_HEADER = ["Name", "MRN", "DOB", "Phone", "Email", "Notes"]
+PLANTED_PATIENT = [
+    "Marisol Quenneville",
+    "40418827",
+    "03/14/1961",
+    "(773) 268-4410",
+    "marisol.q61@patients.example",
+    "callback after 2pm",
+]
+
+
+def demo_patients(sheet: Sheet) -> list[list[str]]:
+    """Invented production patients (names from Faker's word lists, numbers at random); sheet
+    150 also holds the patient its staging code leaks."""
+    from faker.providers.person.en_US import Provider
+
+    rng = random.Random(sheet.number * 104729)
+    firsts, lasts = list(Provider.first_names), list(Provider.last_names)
+    rows = []
+    for _ in range(rng.randint(4, 9)):
+        first, last = rng.choice(firsts), rng.choice(lasts)
+        area = rng.choice(("312", "773", "630", "847", "708"))
+        rows.append(
+            [
+                f"{first} {last}",
+                f"{rng.randint(10_000_000, 99_999_999)}",
+                f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1935, 2012)}",
+                f"({area}) {rng.randint(200, 989)}-{rng.randint(0, 9999):04d}",
+                f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@patients.example",
+                rng.choice(("", "prefers text", "interpreter: Spanish", "wheelchair access")),
+            ]
+        )
+    if sheet.number == PHI_LEAKS[0]:
+        rows.insert(2, list(PLANTED_PATIENT))
+    return rows
+
+
 def _create(
     store: EmulatorStore, sheet: Sheet, env: Environment, files: list[ScriptFile], moment: str
 ) -> None:
     label = f"{sheet.name}{' (DEV3)' if env is Environment.STAGING else ''}"
     spreadsheet_id = sheet.spreadsheet_id(env)
-    store.create_spreadsheet(spreadsheet_id, label, {"Sheet1": [["Received", *_COLUMNS[:5]]]})
+    tabs: dict[str, list[list[str]]] = {"Sheet1": [["Received", *_COLUMNS[:5]]]}
+    if sheet.reference_ranges:
+        patients = demo_patients(sheet) if env is Environment.PRODUCTION else []
+        tabs["Patients"] = [list(PATIENT_HEADER), *patients]
+    store.create_spreadsheet(spreadsheet_id, label, tabs)
     store.create_project(
         sheet.script_id(env),
         f"{label} script",

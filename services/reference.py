@@ -1,0 +1,194 @@
+"""The production reference set: identifiers of production patients, to recognise them in
+staging however they are formatted.
+
+Exact identifiers (SSN, MRN, phone, e-mail, DOB+surname) are kept only as HMAC-SHA256
+digests under the workspace's secret key; `sheetstage reference refresh` caches those
+digests in .sheetstage/ for offline scans. Names exist only in memory, during a live
+`validate --sheet N`, for rapidfuzz matching. Raw values are never written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from rapidfuzz import fuzz, process, utils
+
+from services.phi import DOB_CONTEXT, PHONE_CONTEXT, SSN_CONTEXT, context_regex, iso_date
+from services.workspace import atomic_write
+
+_EMAIL_HEADER = context_regex(["email", "e-mail", "mail"])
+_NAME_HEADER = context_regex(["name", "patient", "patient name", "full name"])
+_FIRST_HEADER = context_regex(["first", "first name", "given name"])
+_LAST_HEADER = context_regex(["last", "last name", "surname", "family name"])
+
+
+def normalize(kind: str, value: str) -> str:
+    if kind == "ssn":
+        return re.sub(r"\D", "", value)
+    if kind == "phone":
+        return re.sub(r"\D", "", value)[-10:]
+    if kind == "email":
+        return value.strip().lower()
+    if kind == "mrn":
+        return re.sub(r"[^A-Za-z0-9]", "", value).upper()
+    return value.strip().lower()
+
+
+@cache
+def faker_name_words() -> frozenset[str]:
+    from faker.providers.person.en_US import Provider
+
+    words = set()
+    for table in (Provider.first_names, Provider.last_names):
+        words.update(w.lower() for w in table)
+    return frozenset(words)
+
+
+@dataclass
+class Patient:
+    name: str  # "First Last"
+    digests: set[str] = field(default_factory=set)
+
+    @property
+    def reversed_name(self) -> str:
+        parts = self.name.split()
+        return " ".join(parts[-1:] + parts[:-1])
+
+    @property
+    def surname(self) -> str:
+        return self.name.split()[-1].lower() if self.name.split() else ""
+
+    @property
+    def rare(self) -> bool:
+        """Its words are not in Faker's en_US lists: no synthetic name can match it by chance."""
+        return any(w.lower() not in faker_name_words() for w in re.findall(r"[A-Za-z]+", self.name))
+
+
+@dataclass
+class ReferenceSet:
+    key: bytes
+    digests: set[str] = field(default_factory=set)
+    patients: list[Patient] = field(default_factory=list)  # live only: never stored
+
+    def digest(self, kind: str, value: str) -> str:
+        return hmac.new(
+            self.key, f"{kind}:{normalize(kind, value)}".encode(), hashlib.sha256
+        ).hexdigest()
+
+    def has(self, kind: str, value: str) -> bool:
+        return bool(self.digests) and self.digest(kind, value) in self.digests
+
+    def add_table(self, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+        """Rows of a production range; the header row says which column holds what."""
+        kinds = [_column_kind(h) for h in header]
+        for row in rows:
+            cells = [str(c) for c in row]
+            patient = Patient(_row_name(header, cells))
+            dates: list[str] = []
+            for kind, cell in zip(kinds, cells, strict=False):
+                if not cell.strip() or kind is None:
+                    continue
+                if kind == "dob":
+                    iso = iso_date(cell)
+                    if iso:
+                        dates.append(iso)
+                    continue
+                if kind == "name":
+                    continue
+                patient.digests.add(self.digest(kind, cell))
+            for cell in cells:
+                if "@" in cell and " " not in cell.strip():
+                    patient.digests.add(self.digest("email", cell))
+            for iso in dates:
+                if patient.surname:
+                    patient.digests.add(self.digest("dob", f"{iso}|{patient.surname}"))
+            self.digests |= patient.digests
+            if patient.name:
+                self.patients.append(patient)
+
+    # names -----------------------------------------------------------------------------------
+
+    def match_name(self, candidate: str, ratio: float) -> Patient | None:
+        if not self.patients:
+            return None
+        choices = {i: p.name for i, p in enumerate(self.patients)}
+        choices |= {len(self.patients) + i: p.reversed_name for i, p in enumerate(self.patients)}
+        best = process.extractOne(
+            candidate,
+            choices,
+            scorer=fuzz.ratio,
+            processor=utils.default_process,
+            score_cutoff=ratio,
+        )
+        if best is None:
+            return None
+        return self.patients[best[2] % len(self.patients)]
+
+    # the offline cache -----------------------------------------------------------------------
+
+    def save(self, path: Path, sheets: int) -> None:
+        document = {"version": 1, "sheets": sheets, "digests": sorted(self.digests)}
+        atomic_write(path, json.dumps(document).encode(), mode=0o640)
+
+    @classmethod
+    def load(cls, path: Path, key: bytes) -> ReferenceSet:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return cls(key)
+        return cls(key, set(document.get("digests", [])))
+
+
+def _column_kind(header: str) -> str | None:
+    from sheetstage_tui.config import MRN_CONTEXT
+
+    if SSN_CONTEXT.search(header):
+        return "ssn"
+    if context_regex(MRN_CONTEXT).search(header):
+        return "mrn"
+    if PHONE_CONTEXT.search(header):
+        return "phone"
+    if _EMAIL_HEADER.search(header):
+        return "email"
+    if DOB_CONTEXT.search(header):
+        return "dob"
+    if _NAME_HEADER.search(header) or _FIRST_HEADER.search(header) or _LAST_HEADER.search(header):
+        return "name"
+    return None
+
+
+def _row_name(header: Sequence[str], cells: Sequence[str]) -> str:
+    first = last = full = ""
+    for title, cell in zip(header, cells, strict=False):
+        if _FIRST_HEADER.search(title):
+            first = cell.strip()
+        elif _LAST_HEADER.search(title):
+            last = cell.strip()
+        elif _NAME_HEADER.search(title) and not full and not SSN_CONTEXT.search(title):
+            full = cell.strip()
+    if first or last:
+        return f"{first} {last}".strip()
+    if "," in full:  # "Last, First"
+        last, _, first = full.partition(",")
+        return f"{first.strip()} {last.strip()}".strip()
+    return full
+
+
+def header_ranges(ranges: Sequence[str]) -> list[str]:
+    """`Patients!A2:F` -> `Patients!A1:F1`: the header row above a reference range."""
+    out = []
+    for text in ranges:
+        tab, _, cells = text.rpartition("!") if "!" in text else (text, "", "")
+        match = re.match(r"([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?$", cells or "")
+        first_col = (match.group(1) if match else "") or "A"
+        last_col = (match.group(3) if match else "") or ""
+        end = f":{last_col}1" if last_col else ""
+        out.append(f"{tab}!{first_col}1{end}")
+    return out
