@@ -39,10 +39,18 @@ class DiffScreen(Screen[None]):
         Binding("tab", "app.focus_next", "Files/diff", show=False),
     ]
 
-    def __init__(self, diff: SheetDiff, mapper: IdMapper) -> None:
+    def __init__(
+        self,
+        diff: SheetDiff,
+        mapper: IdMapper,
+        risks: dict[str, list[str]] | None = None,
+        at: tuple[str, int] | None = None,
+    ) -> None:
         super().__init__()
         self.diff = diff
         self.mapper = mapper
+        self.risks = risks or {}
+        self.at = at
 
     def compose(self) -> ComposeResult:
         yield Static(id="diff-header")
@@ -57,8 +65,12 @@ class DiffScreen(Screen[None]):
     def on_mount(self) -> None:
         files = self.query_one("#diff-files", OptionList)
         first = next((i for i, f in enumerate(self.diff.files) if f.changed), 0)
+        if self.at is not None:
+            first = next((i for i, f in enumerate(self.diff.files) if f.path == self.at[0]), first)
         files.highlighted = first
         self.show_file(first)
+        if self.at is not None:
+            self.call_after_refresh(self.view.scroll_to_staging_line, self.at[1])
         self.view.focus()
 
     @property
@@ -86,9 +98,29 @@ class DiffScreen(Screen[None]):
         else:
             where = f"{file.path}: no differences · {mode}"
         title.no_wrap = summary.no_wrap = True
-        self.query_one("#diff-header", Static).update(
-            Text("\n").join([title, summary, Text(where, style="dim", no_wrap=True)])
-        )
+        lines = [title, summary, Text(where, style="dim", no_wrap=True), self.risk_line()]
+        self.query_one("#diff-header", Static).update(Text("\n").join(lines))
+
+    def risk_line(self) -> Text:
+        """What the change adds against production (validation's risk summary)."""
+        labels = {
+            "new_urls": "new URL",
+            "new_recipients": "new e-mail recipient",
+            "new_scopes": "new OAuth scope",
+            "logs_cell_values": "logs cell values",
+        }
+        parts = [
+            f"{len(values)} {label}{'s' if len(values) > 1 and label != 'logs cell values' else ''}"
+            f": {', '.join(values[:2])}"
+            for key, label in labels.items()
+            if (values := self.risks.get(key))
+        ]
+        if not parts:
+            return Text(
+                "risk: nothing new against production (URLs, recipients, scopes, logging)",
+                style="dim",
+            )
+        return Text("⚠ risk: " + " · ".join(parts), style="bold yellow")
 
     @on(OptionList.OptionHighlighted, "#diff-files")
     def _file_chosen(self, event: OptionList.OptionHighlighted) -> None:

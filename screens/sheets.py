@@ -166,6 +166,19 @@ class SheetsScreen(Screen[None]):
         ),
         Binding("d,enter", "diff", "Diff", tooltip="Diff production -> staging of the sheet"),
         Binding(
+            "v",
+            "validate",
+            "Validate",
+            tooltip="Validate the marked sheets, or the highlighted one (PHI, ids, syntax)",
+        ),
+        Binding(
+            "i",
+            "findings",
+            "Findings",
+            show=False,
+            tooltip="The highlighted sheet's PHI findings (enter: diff at that line)",
+        ),
+        Binding(
             "s",
             "snapshot",
             "Snapshot",
@@ -450,6 +463,14 @@ class SheetsScreen(Screen[None]):
         key = self.current_key()
         if key is not None:
             self.stage.open_diff(key)
+
+    def action_validate(self) -> None:
+        self.stage.start_validation(self.selected_keys())
+
+    def action_findings(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.stage.open_findings(key)
 
     def action_snapshot(self) -> None:
         self.stage.start_snapshot(self.selected_keys())

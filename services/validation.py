@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -322,7 +322,11 @@ def _first_row(range_name: str) -> int:
     return int(match.group(1)) if match else 1
 
 
-def validate(session: Session, numbers: Sequence[str] | None) -> list[SheetValidation]:
+def validate(
+    session: Session,
+    numbers: Sequence[str] | None,
+    progress: Callable[[int, int, SheetValidation], None] | None = None,
+) -> list[SheetValidation]:
     """Validate sheets, store each result, audit the run and log it to the PHI Checks tab."""
     session.access.require("validate")
     sheets = session.registry.select(numbers)
@@ -331,7 +335,11 @@ def validate(session: Session, numbers: Sequence[str] | None) -> list[SheetValid
     mapper = IdMapper(session.registry.sheets)
     with workspace.lock(config.git.lock_timeout_s):
         state = State.load(workspace)
-        results = [validate_sheet(session, sheet, scanner, state, mapper) for sheet in sheets]
+        results = []
+        for sheet in sheets:
+            results.append(validate_sheet(session, sheet, scanner, state, mapper))
+            if progress is not None:
+                progress(len(results), len(sheets), results[-1])
         for result in results:
             state.sheet(result.sheet)["validation"] = result.record()
         state.save(workspace)
@@ -423,3 +431,14 @@ def refresh_reference(session: Session) -> int:
 
 def reference_cache(workspace: Workspace) -> Path:
     return workspace.internal / "cache" / "reference.json"
+
+
+def current_findings(workspace: Workspace, sheet: Sheet) -> tuple[str, list[dict[str, object]]]:
+    """The masked findings that describe staging now: the last validation's, else the gate's."""
+    record = State.load(workspace).data["sheets"].get(sheet.key, {})
+    staging_hash = record.get("staging", {}).get("hash")
+    for source, label in (("validation", "last validation"), ("gate", "snapshot gate")):
+        entry = record.get(source, {})
+        if entry.get("hash") == staging_hash and "findings" in entry:
+            return label, list(entry["findings"])
+    return "not scanned yet: press v", []

@@ -20,10 +20,11 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from screens.diff import DiffScreen
+from screens.findings import FindingsScreen
 from screens.help import HelpScreen
 from screens.message import MessageScreen
 from screens.sheets import COLUMNS, QUICK_FILTERS, SheetsScreen
-from services import jobs
+from services import jobs, validation
 from services.diff import sheet_diff
 from services.overview import SheetRow, load_rows, project_files
 from services.registry import IdMapper, load_registry
@@ -222,16 +223,56 @@ class SheetStageApp(App[int]):
             )
         )
 
-    def open_diff(self, key: str) -> None:
+    def open_diff(self, key: str, at: tuple[str, int] | None = None) -> None:
         if self.session is None:
             return
+        workspace = self.session.workspace
         try:
             sheet = self.session.registry.by_number(int(key))
-            diff = sheet_diff(self.session.workspace, self.mapper, sheet)
+            diff = sheet_diff(workspace, self.mapper, sheet)
         except SheetstageError as error:
             self.notify(str(error), severity="error", timeout=8)
             return
-        self.push_screen(DiffScreen(diff, self.mapper))
+        risks = validation.risk_summary(
+            workspace.read_project(sheet, Environment.PRODUCTION) or [],
+            workspace.read_project(sheet, Environment.STAGING) or [],
+            self.mapper,
+        )
+        self.push_screen(DiffScreen(diff, self.mapper, risks, at))
+
+    def open_findings(self, key: str) -> None:
+        if self.session is None:
+            return
+        sheet = self.session.registry.by_number(int(key))
+        source, findings = validation.current_findings(self.session.workspace, sheet)
+        self.push_screen(FindingsScreen(sheet, source, findings))
+
+    def start_validation(self, keys: Sequence[str]) -> None:
+        if self.session is None or not keys:
+            return
+        try:
+            self.session.access.require("validate")
+        except SheetstageError as error:
+            self.notify(str(error), severity="error", timeout=8)
+            return
+        if any(w.group in ("snapshot", "validate") and w.is_running for w in self.workers):
+            self.notify("a background job is already running", severity="warning")
+            return
+        screen = self.sheets_screen
+        if screen is not None:
+            count = f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
+            screen.job_started(keys, f"validating {count}…")
+        self.run_validation(list(keys))
+
+    @work(thread=True, exclusive=True, group="validate", exit_on_error=False, name="validate")
+    def run_validation(self, keys: list[str]) -> list[validation.SheetValidation]:
+        assert self.session is not None
+
+        def progress(done: int, total: int, result: validation.SheetValidation) -> None:
+            label = f"validate {done}/{total} · {result.sheet.key} {result.phi}"
+            self.post_message(SnapshotProgress(done, total, result.sheet.key, not result.ok, label))
+
+        return validation.validate(self.session, keys, progress)
 
     def start_snapshot(self, keys: Sequence[str] | None) -> None:
         if self.session is None:
@@ -276,7 +317,7 @@ class SheetStageApp(App[int]):
         worker = event.worker
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
-        if worker.group != "snapshot":
+        if worker.group not in ("snapshot", "validate"):
             if event.state is WorkerState.ERROR:
                 self.notify(_describe(worker.error), severity="error", timeout=10)
             return
@@ -285,10 +326,20 @@ class SheetStageApp(App[int]):
         if screen is not None:
             screen.job_finished()
         if event.state is WorkerState.ERROR:
-            self.notify(f"snapshot failed: {_describe(worker.error)}", severity="error", timeout=10)
-            return
-        if event.state is WorkerState.SUCCESS:
+            self.notify(
+                f"{worker.group} failed: {_describe(worker.error)}", severity="error", timeout=10
+            )
+        elif event.state is WorkerState.SUCCESS and worker.group == "validate":
+            self._report_validation(worker.result or [])
+        elif event.state is WorkerState.SUCCESS:
             self._report(worker.result)
+
+    def _report_validation(self, results: list[validation.SheetValidation]) -> None:
+        passed = sum(1 for r in results if r.ok)
+        self.notify(f"validate: {passed} of {len(results)} sheets pass", timeout=6)
+        for result in [r for r in results if not r.ok][:5]:
+            why = "; ".join([f"PHI {result.phi}", *result.problems[:2]])
+            self.notify(f"{result.sheet.key}: {why}", severity="error", timeout=12)
 
     def _report(self, result: jobs.JobResult | None) -> None:
         if result is None:

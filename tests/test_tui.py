@@ -3,6 +3,7 @@ for snapshots)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 
@@ -263,6 +264,8 @@ async def test_help_lists_every_key(snapshotted: Demo) -> None:
             "/",
             "f",
             "o",
+            "v",
+            "i",
             "O",
             "space",
             "d, enter",
@@ -344,3 +347,58 @@ async def test_browsing_changes_nothing_in_the_workspace(snapshotted: Demo) -> N
         await pilot.pause()
     assert workspace.state_path.read_bytes() == state
     assert workspace.repo.git.status("--porcelain") == ""
+
+
+async def test_validate_runs_in_the_background_and_feeds_the_phi_column(snapshotted: Demo) -> None:
+    config = snapshotted.config_path
+    config.write_text(
+        config.read_text().replace("[client]\n", "[client]\nsheets_requests_per_minute = 6000\n", 1)
+    )
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        sheets_screen(app).go_to("150")
+        await pilot.press("v")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cell(app, 150, "phi") == "✗ blocked"
+        assert any("validate: 0 of 1 sheets pass" in m for m in notifications(app))
+        assert any("150: PHI blocked" in m for m in notifications(app))
+
+
+async def test_findings_screen_lists_masked_findings_and_opens_the_diff_at_the_line(
+    snapshotted: Demo,
+) -> None:
+    from screens.findings import FindingsScreen
+
+    store = snapshotted.store()
+    script = SHEETS[47].dev3_script_id
+    files = store.content(script)["files"]
+    files[1]["source"] += (
+        "\n// vendor hotline (773) 268-4411\nUrlFetchApp.fetch('https://collector.invalid/x');\n"
+    )
+    store.update_content(script, files, "developer@practice.example")
+    store.close()
+    # the CLI runs its own event loop: give it a thread, as a terminal would be separate
+    assert await asyncio.to_thread(snapshotted.cli, "snapshot", "--sheet", "47") in (0, 1)
+    line = len(files[1]["source"].splitlines()) - 1
+
+    app = app_for(snapshotted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        sheets_screen(app).go_to("047")
+        assert cell(app, 47, "phi") == "? needs-review"
+        await pilot.press("i")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FindingsScreen)
+        table = screen.query_one(DataTable)
+        row = [str(c) for c in table.get_row_at(0)]
+        assert row[1] == "PHONE" and row[2] == f"Code.gs:{line}" and row[3] == "(***) ***-4411"
+        await pilot.press("enter")
+        await pilot.pause()
+        diff = app.screen
+        assert isinstance(diff, DiffScreen)
+        header = str(diff.query_one("#diff-header", Static).render())
+        assert "⚠ risk: 1 new URL: https://collector.invalid/x" in header
+        assert diff.view.scroll_offset.y > 0  # scrolled to the finding's line

@@ -143,6 +143,13 @@ class DiffView(ScrollView, can_focus=True):
         self.scroll_to(y=max(line - 2, 0), animate=False)
         self.refresh()
 
+    def scroll_to_staging_line(self, number: int) -> bool:
+        for index, line in enumerate(self._lines):
+            if line.row.right_no == number and line.side != "left":
+                self.scroll_to(y=max(index - 2, 0), animate=False)
+                return True
+        return False
+
     @property
     def current_line(self) -> int | None:
         return None if self.current_hunk is None else self._hunk_starts[self.current_hunk]
