@@ -1,0 +1,72 @@
+"""PHI scan speed: the whole demo workspace (470 projects, both environments), with the
+production reference cache loaded, as the pre-commit hook and `sheetstage scan` run it.
+
+Prints one JSON line (budget: under 5 s); the baseline in the same process is a plain read of
+the same files, so the ratio says what the scanning itself costs.
+
+    python benchmarks/phi.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services import jobs, validation
+from services.phi import iter_files
+from services.session import session
+from sheetstage_tui.config import load_config_file
+from sheetstage_tui.models import Environment
+
+BUDGET_S = 5.0
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="sheetstage-phi-") as folder:
+        config_path = Path(folder) / "config.toml"
+        config_path.write_text(
+            'backend = "emulator"\nworkspace = "workspace"\n'
+            "[client]\nsheets_requests_per_minute = 6000\n"
+        )
+        config = load_config_file(config_path)
+        jobs.init_workspace(config, demo=True)
+        with session(config) as opened, contextlib.redirect_stderr(io.StringIO()):
+            jobs.run_snapshot(opened, list(Environment))
+            validation.refresh_reference(opened)
+        root = config.workspace
+        targets = [root / "production-sheets", root / "staging-sheets"]
+        started = time.perf_counter()
+        size = sum(len(f.read_bytes()) for f in iter_files(targets))
+        read_s = time.perf_counter() - started
+        scanner = validation.scanner_for(config, validation.open_workspace(config))
+        started = time.perf_counter()
+        result = scanner.scan_paths(targets, root)
+        scan_s = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "name": "phi",
+                "files": result.files,
+                "mb": round(size / 1e6, 2),
+                "scan_s": round(scan_s, 2),
+                "mb_per_s": round(size / 1e6 / scan_s, 2),
+                "findings": len(result.findings),
+                "reference_digests": len(scanner.reference.digests) if scanner.reference else 0,
+                "baseline_read_s": round(read_s, 3),
+                "ratio": round(scan_s / max(read_s, 1e-6), 1),
+                "budget_s": BUDGET_S,
+                "within_budget": scan_s < BUDGET_S,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
