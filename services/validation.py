@@ -350,18 +350,39 @@ def validate(
             f"{tally[PhiStatus.NEEDS_REVIEW]} needs-review, {tally[PhiStatus.BLOCKED]} blocked, "
             f"{failed} with other problems"
         )
-        AuditTrail(workspace).append(
+        trail = AuditTrail(workspace)
+        trail.append(
             session.access.user,
             "validate",
             sheets=[r.sheet.number for r in results],
             result="ok" if all(r.ok for r in results) else "failed",
             detail=detail,
         )
+        _audit_inline_allows(trail, session.access.user, results)
         workspace.commit(f"validate: {detail}", user=session.access.user)
     activity_log.sync(
         session.client, session.registry.activity_log_spreadsheet_id, AuditTrail(workspace)
     )
     return results
+
+
+def _audit_inline_allows(trail: AuditTrail, user: str, results: Sequence[SheetValidation]) -> None:
+    """Each inline `allow-phi` reason enters the audit trail once (by finding id)."""
+    known = {e.hashes.get("finding") for e in trail.entries() if e.action == "allow-phi"}
+    acknowledged = acknowledged_findings(trail.workspace)
+    for result in results:
+        for finding in result.findings:
+            inline = finding.acknowledged and finding.id not in acknowledged
+            if inline and finding.id not in known:
+                trail.append(
+                    user,
+                    "allow-phi",
+                    sheets=[result.sheet.number],
+                    hashes={"finding": finding.id},
+                    detail=f"{finding.type} at {finding.path}:{finding.line}: "
+                    f"{finding.reason[:160]}",
+                )
+                known.add(finding.id)
 
 
 def acknowledge(session: Session, number: str, finding_id: str, reason: str) -> Finding:

@@ -300,3 +300,33 @@ def test_no_raw_identifier_appears_in_any_output_or_artifact(
             assert value not in text
         if value in ("523-71-4086", "40418827"):  # block values never reach git
             assert value not in history
+
+
+def test_every_demo_sheet_without_a_planted_leak_validates_clean(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast(snapshotted)
+    capsys.readouterr()
+    assert snapshotted.cli("validate", "--all", "--json") == 1
+    results = json.loads(capsys.readouterr().out)["sheets"]
+    assert len(results) == 235
+    failing = {r["sheet"]: r["phi"] for r in results if not r["ok"]}
+    assert failing == {150: "blocked", 199: "blocked"}
+
+
+def test_an_inline_allow_reason_is_audited_once(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fast(snapshotted)
+    edit_staging(
+        snapshotted,
+        47,
+        "\nconst HOTLINE = '(773) 268-4411'; // sheetstage: allow-phi vendor line\n",
+    )
+    assert snapshotted.cli("snapshot", "--sheet", "47") in (0, 1)
+    assert snapshotted.cli("validate", "--sheet", "47") == 0
+    assert snapshotted.cli("validate", "--sheet", "47") == 0
+    trail = [json.loads(line) for line in snapshotted.workspace.audit_path.read_text().splitlines()]
+    allows = [e for e in trail if e["action"] == "allow-phi"]
+    assert len(allows) == 1 and allows[0]["detail"].endswith("vendor line")
+    assert "268-4411" not in allows[0]["detail"]
