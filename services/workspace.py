@@ -296,18 +296,12 @@ class Workspace:
         return self._repo
 
     def staged_files(self) -> list[tuple[str, bytes]]:
-        """Files added or changed in the index (what the next commit holds), with their bytes."""
+        """Files added or changed in the index (what the next commit holds), with their bytes,
+        read through one persistent `git cat-file --batch` rather than a process per file."""
         listing = self.repo.git.diff("--cached", "--name-only", "--diff-filter=ACMR", "-z")
         names = [n for n in listing.split("\0") if n]
-        return [(name, self._index_blob(name)) for name in names]
-
-    def _index_blob(self, name: str) -> bytes:
-        process = self.repo.git.cat_file(
-            "blob", f":{name}", as_process=True, stdout_as_string=False
-        )
-        data = process.stdout.read()
-        process.wait()
-        return data
+        entries = self.repo.index.entries
+        return [(name, self.repo.odb.stream(entries[(name, 0)].binsha).read()) for name in names]
 
     def install_pre_commit_hook(self, script: str) -> None:
         hook = self.root / ".git" / "hooks" / "pre-commit"
