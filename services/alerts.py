@@ -49,18 +49,22 @@ def active_alerts(
                     )
                 )
     for sheet in sheets:
-        gate = state.data["sheets"].get(sheet.key, {}).get("gate", {})
-        if gate.get("status") == "blocked":
+        record = state.data["sheets"].get(sheet.key, {})
+        for env, key in (("staging", "gate"), ("production", "gate_production")):
+            gate = record.get(key, {})
+            if gate.get("status") != "blocked":
+                continue
             kinds = sorted(
                 {str(f["type"]) for f in gate.get("findings", []) if f["severity"] == "block"}
             )
+            where = "the DEV3 script" if env == "staging" else "the production script"
             alerts.append(
                 Alert(
-                    f"phi-blocked:{sheet.key}:{str(gate.get('hash', ''))[:12]}",
+                    f"phi-blocked:{env}:{sheet.key}:{str(gate.get('hash', ''))[:12]}",
                     "phi-blocked",
                     (sheet.number,),
-                    f"staging sheet {sheet.key} holds PHI ({', '.join(kinds)}): not committed; "
-                    "remove it from the DEV3 script",
+                    f"{env} sheet {sheet.key} holds PHI ({', '.join(kinds)}): not committed; "
+                    f"remove it from {where}",
                 )
             )
     for d in drift:

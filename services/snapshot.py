@@ -116,9 +116,14 @@ async def _fetch_one(
         return Fetched(sheet, env, error=f"refused: {error}")
 
 
-def gate_findings(gate: Scanner, sheet: Sheet, files: Sequence[ScriptFile]) -> list[Finding]:
-    """The PHI gate's scan of a staging project, before anything reaches the disk."""
-    folder = sheet.folder(Environment.STAGING)
+GATE_KEYS = {Environment.STAGING: "gate", Environment.PRODUCTION: "gate_production"}
+
+
+def gate_findings(
+    gate: Scanner, sheet: Sheet, env: Environment, files: Sequence[ScriptFile]
+) -> list[Finding]:
+    """The PHI gate's scan of a project, before anything reaches the disk."""
+    folder = sheet.folder(env)
     findings: list[Finding] = []
     for f in files:
         name = f"{folder}/{disk_name(f.name, f.type)}"
@@ -156,8 +161,9 @@ def apply(
 ) -> None:
     """Write fetched projects and record their hashes (caller holds the workspace lock).
 
-    With a gate, staging code is scanned first: a project with `block` findings is never
-    written (so never committed or pushed); its masked findings go to state.json."""
+    With a gate, code is scanned first: a project with `block` findings is never written (so
+    never committed or pushed); its masked findings go to state.json. Production code is
+    gated too: PHI in production code must not reach git or the off-site backup either."""
     now = utc_now()
     for result in results:
         sheet, env = result.sheet, result.env
@@ -179,12 +185,15 @@ def apply(
         else:
             digest = content_hash(result.files)
         blocked = False
-        if gate is not None and env is Environment.STAGING:
-            record = gate_record(gate_findings(gate, sheet, result.files), digest)
-            state.sheet(sheet)["gate"] = record
+        if gate is not None:
+            record = gate_record(gate_findings(gate, sheet, env, result.files), digest)
+            if env is Environment.STAGING or record["status"] == PhiStatus.BLOCKED:
+                state.sheet(sheet)[GATE_KEYS[env]] = record
+            else:
+                state.sheet(sheet).pop(GATE_KEYS[env], None)
             blocked = record["status"] == PhiStatus.BLOCKED
         if blocked:
-            report.phi_blocked.append(sheet)
+            report.phi_blocked.append((env, sheet))
             changed = False
         else:
             changed = workspace.write_project(sheet, env, result.files)
@@ -228,7 +237,7 @@ def describe(report: SnapshotReport) -> str:
             continue
         changed = sum(1 for e, _ in report.changed if e is env)
         failed = sum(1 for f in report.failures if f.env is env)
-        blocked = len(report.phi_blocked) if env is Environment.STAGING else 0
+        blocked = sum(1 for e, _ in report.phi_blocked if e is env)
         parts.append(
             f"{env}: {report.checked[env]} checked, {report.fetched.get(env, 0)} fetched, "
             f"{changed} changed, {failed} failed"

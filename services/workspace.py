@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import filelock
 import git
 
-from sheetstage_tui.errors import LockHeldError, UsageError
+from sheetstage_tui.errors import JobFailedError, LockHeldError, UsageError
 from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 
 ORDER_FILE = ".sheetstage-files.json"  # the project's file order (Apps Script runs files in it)
@@ -323,7 +323,16 @@ class Workspace:
         except git.GitCommandError:
             pass  # exit 1: something is staged
         author = user or current_user()
-        repo.git.commit("-q", "-m", message, f"--author={author} <{author}@{socket.gethostname()}>")
+        try:
+            repo.git.commit(
+                "-q", "-m", message, f"--author={author} <{author}@{socket.gethostname()}>"
+            )
+        except git.GitCommandError as error:
+            lines = [line for line in (error.stderr or "").splitlines() if line.strip()]
+            reason = lines[-1].strip().removeprefix("stderr: ").strip("'") if lines else str(error)
+            raise JobFailedError(
+                f"git refused the commit ({reason}); nothing was committed"
+            ) from None
         return repo.head.commit.hexsha
 
     def head(self) -> str | None:

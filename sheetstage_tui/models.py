@@ -169,7 +169,7 @@ class SnapshotReport:
     fetched: dict[Environment, int] = field(default_factory=dict)
     changed: list[tuple[Environment, Sheet]] = field(default_factory=list)
     failures: list[FetchFailure] = field(default_factory=list)
-    phi_blocked: list[Sheet] = field(default_factory=list)
+    phi_blocked: list[tuple[Environment, Sheet]] = field(default_factory=list)
     commit: str | None = None
     duration_s: float = 0.0
     audit_seq: int | None = None
@@ -183,7 +183,7 @@ class SnapshotReport:
                 {"env": str(f.env), "sheet": f.sheet.number, "reason": f.reason}
                 for f in self.failures
             ],
-            "phi_blocked": [s.number for s in self.phi_blocked],
+            "phi_blocked": [{"env": str(e), "sheet": s.number} for e, s in self.phi_blocked],
             "commit": self.commit,
             "duration_s": round(self.duration_s, 3),
             "event_id": self.audit_seq,

@@ -330,3 +330,26 @@ def test_an_inline_allow_reason_is_audited_once(
     allows = [e for e in trail if e["action"] == "allow-phi"]
     assert len(allows) == 1 and allows[0]["detail"].endswith("vendor line")
     assert "268-4411" not in allows[0]["detail"]
+
+
+def test_phi_in_production_code_is_kept_out_of_git_too(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = snapshotted.store()
+    script = SHEETS[20].prod_script_id
+    files = store.content(script)["files"]
+    files[1]["source"] += "\n// escalation: SSN 523-71-4087\n"
+    store.update_content(script, files, "someone.else@practice.example")
+    store.close()
+    capsys.readouterr()
+    assert snapshotted.cli("--batch") == 1
+    err = capsys.readouterr().err
+    assert "ALERT phi-blocked: production sheet 020 holds PHI (SSN)" in err
+    root = snapshotted.workspace.root
+    history = subprocess.run(
+        ["git", "-C", str(root), "log", "-p", "--all"], capture_output=True, text=True
+    ).stdout
+    assert "523-71-4087" not in history
+    assert (
+        "523-71-4087" not in (root / "production-sheets" / "sheet-020_PROD" / "Code.gs").read_text()
+    )
