@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import io
 import itertools
-import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -796,4 +795,4 @@ def with_acknowledgements(
     ]
 
 
-__all__ = ["Finding", "FindingType", "ScanResult", "Scanner", "Severity", "json"]
+__all__ = ["Finding", "FindingType", "ScanResult", "Scanner", "Severity"]

@@ -22,8 +22,10 @@ from rapidfuzz import fuzz, process, utils
 
 from services.phi import DOB_CONTEXT, PHONE_CONTEXT, SSN_CONTEXT, context_regex, iso_date
 from services.workspace import atomic_write
+from sheetstage_tui.config import MRN_CONTEXT
 
 _EMAIL_HEADER = context_regex(["email", "e-mail", "mail"])
+_MRN_HEADER = context_regex(MRN_CONTEXT)
 _NAME_HEADER = context_regex(["name", "patient", "patient name", "full name"])
 _FIRST_HEADER = context_regex(["first", "first name", "given name"])
 _LAST_HEADER = context_regex(["last", "last name", "surname", "family name"])
@@ -147,11 +149,9 @@ class ReferenceSet:
 
 
 def _column_kind(header: str) -> str | None:
-    from sheetstage_tui.config import MRN_CONTEXT
-
     if SSN_CONTEXT.search(header):
         return "ssn"
-    if context_regex(MRN_CONTEXT).search(header):
+    if _MRN_HEADER.search(header):
         return "mrn"
     if PHONE_CONTEXT.search(header):
         return "phone"
