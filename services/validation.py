@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,11 +142,16 @@ def phi_status(findings: Sequence[Finding]) -> PhiStatus:
     return PhiStatus.NEEDS_REVIEW if open_findings else PhiStatus.CLEAN
 
 
-def _parse_problems(files: Sequence[ScriptFile], folder: str) -> list[str]:
+@cache
+def _javascript_parser():  # type: ignore[no-untyped-def]
     import tree_sitter
     import tree_sitter_javascript
 
-    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_javascript.language()))
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_javascript.language()))
+
+
+def _parse_problems(files: Sequence[ScriptFile], folder: str) -> list[str]:
+    parser = _javascript_parser()
     problems = []
     for f in files:
         if f.type is not FileType.SERVER_JS:
@@ -263,7 +269,12 @@ def _read_ranges(
 
 
 def validate_sheet(
-    session: Session, sheet: Sheet, scanner: Scanner, state: State, mapper: IdMapper
+    session: Session,
+    sheet: Sheet,
+    scanner: Scanner,
+    state: State,
+    mapper: IdMapper,
+    acknowledged: dict[str, str],
 ) -> SheetValidation:
     workspace, client = session.workspace, session.client
     staging = workspace.read_project(sheet, Environment.STAGING) or []
@@ -308,7 +319,7 @@ def validate_sheet(
                 result.findings.extend(cells)
         except GoogleApiError as error:
             result.problems.append(f"DEV3 sheet data not read: {error.describe()}")
-    result.findings = with_acknowledgements(result.findings, acknowledged_findings(workspace))
+    result.findings = with_acknowledgements(result.findings, acknowledged)
     result.phi = phi_status(result.findings)
     result.problems += _manifest_problems(staging, folder)
     result.problems += _parse_problems(staging, folder)
@@ -335,9 +346,10 @@ def validate(
     mapper = IdMapper(session.registry.sheets)
     with workspace.lock(config.git.lock_timeout_s):
         state = State.load(workspace)
+        acknowledged = acknowledged_findings(workspace)  # one chain check for the whole run
         results = []
         for sheet in sheets:
-            results.append(validate_sheet(session, sheet, scanner, state, mapper))
+            results.append(validate_sheet(session, sheet, scanner, state, mapper, acknowledged))
             if progress is not None:
                 progress(len(results), len(sheets), results[-1])
         for result in results:
@@ -358,7 +370,7 @@ def validate(
             result="ok" if all(r.ok for r in results) else "failed",
             detail=detail,
         )
-        _audit_inline_allows(trail, session.access.user, results)
+        _audit_inline_allows(trail, session.access.user, results, acknowledged)
         workspace.commit(f"validate: {detail}", user=session.access.user)
     activity_log.sync(
         session.client, session.registry.activity_log_spreadsheet_id, AuditTrail(workspace)
@@ -366,10 +378,14 @@ def validate(
     return results
 
 
-def _audit_inline_allows(trail: AuditTrail, user: str, results: Sequence[SheetValidation]) -> None:
+def _audit_inline_allows(
+    trail: AuditTrail,
+    user: str,
+    results: Sequence[SheetValidation],
+    acknowledged: dict[str, str],
+) -> None:
     """Each inline `allow-phi` reason enters the audit trail once (by finding id)."""
     known = {e.hashes.get("finding") for e in trail.entries() if e.action == "allow-phi"}
-    acknowledged = acknowledged_findings(trail.workspace)
     for result in results:
         for finding in result.findings:
             inline = finding.acknowledged and finding.id not in acknowledged
