@@ -40,7 +40,9 @@ HANGUP_SHUTDOWN_GRACE_S = 5.0
 
 
 @dataclass
-class SnapshotProgress(Message):
+class JobProgress(Message):
+    """Progress of a background job (snapshot or validation), one sheet at a time."""
+
     done: int
     total: int
     key: str
@@ -247,22 +249,33 @@ class SheetStageApp(App[int]):
         source, findings = validation.current_findings(self.session.workspace, sheet)
         self.push_screen(FindingsScreen(sheet, source, findings))
 
-    def start_validation(self, keys: Sequence[str]) -> None:
-        if self.session is None or not keys:
-            return
+    def _begin_job(
+        self, action: str, busy_groups: tuple[str, ...], keys: Sequence[str] | None, label: str
+    ) -> bool:
+        """Checks shared by the background jobs: the role allows it and none is running; then
+        the sheet list shows the job."""
+        if self.session is None:
+            return False
         try:
-            self.session.access.require("validate")
+            self.session.access.require(action)
         except SheetstageError as error:
             self.notify(str(error), severity="error", timeout=8)
-            return
-        if any(w.group in ("snapshot", "validate") and w.is_running for w in self.workers):
-            self.notify("a background job is already running", severity="warning")
-            return
+            return False
+        if any(w.group in busy_groups and w.is_running for w in self.workers):
+            busy = "a snapshot" if busy_groups == ("snapshot",) else "a background job"
+            self.notify(f"{busy} is already running", severity="warning")
+            return False
         screen = self.sheets_screen
         if screen is not None:
-            count = f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
-            screen.job_started(keys, f"validating {count}…")
-        self.run_validation(list(keys))
+            screen.job_started(keys, label)
+        return True
+
+    def start_validation(self, keys: Sequence[str]) -> None:
+        count = f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
+        if keys and self._begin_job(
+            "validate", ("snapshot", "validate"), keys, f"validating {count}…"
+        ):
+            self.run_validation(list(keys))
 
     @work(thread=True, exclusive=True, group="validate", exit_on_error=False, name="validate")
     def run_validation(self, keys: list[str]) -> list[validation.SheetValidation]:
@@ -270,26 +283,14 @@ class SheetStageApp(App[int]):
 
         def progress(done: int, total: int, result: validation.SheetValidation) -> None:
             label = f"validate {done}/{total} · {result.sheet.key} {result.phi}"
-            self.post_message(SnapshotProgress(done, total, result.sheet.key, not result.ok, label))
+            self.post_message(JobProgress(done, total, result.sheet.key, not result.ok, label))
 
         return validation.validate(self.session, keys, progress)
 
     def start_snapshot(self, keys: Sequence[str] | None) -> None:
-        if self.session is None:
-            return
-        try:
-            self.session.access.require("snapshot")
-        except SheetstageError as error:
-            self.notify(str(error), severity="error", timeout=8)
-            return
-        if any(w.group == "snapshot" and w.is_running for w in self.workers):
-            self.notify("a snapshot is already running", severity="warning")
-            return
         what = "all sheets" if keys is None else f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
-        screen = self.sheets_screen
-        if screen is not None:
-            screen.job_started(keys, f"snapshot of {what}…")
-        self.run_snapshot(list(keys) if keys is not None else None)
+        if self._begin_job("snapshot", ("snapshot",), keys, f"snapshot of {what}…"):
+            self.run_snapshot(list(keys) if keys is not None else None)
 
     @work(thread=True, exclusive=True, group="snapshot", exit_on_error=False, name="snapshot")
     def run_snapshot(self, keys: list[str] | None) -> jobs.JobResult:
@@ -298,13 +299,13 @@ class SheetStageApp(App[int]):
         def progress(done: int, total: int, fetched: Fetched) -> None:
             label = f"snapshot {done}/{total} · {fetched}"
             self.post_message(
-                SnapshotProgress(done, total, fetched.sheet.key, bool(fetched.error), label)
+                JobProgress(done, total, fetched.sheet.key, bool(fetched.error), label)
             )
 
         return jobs.run_snapshot(self.session, list(Environment), keys, progress)
 
-    @on(SnapshotProgress)
-    def _snapshot_progress(self, message: SnapshotProgress) -> None:
+    @on(JobProgress)
+    def _job_progress(self, message: JobProgress) -> None:
         screen = self.sheets_screen
         if screen is not None:
             screen.job_progress(
