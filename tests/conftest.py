@@ -64,6 +64,26 @@ class Demo:
     def cli(self, *args: str) -> int:
         return main(["--config", str(self.config_path), *args])
 
+    def edit_script(self, script_id: str, addition: str, user: str) -> str:
+        """Someone edits the project in the Apps Script editor: `addition` is appended to its
+        first code file (the one after the manifest). Returns that file's new source."""
+        store = self.store()
+        try:
+            files = store.content(script_id)["files"]
+            files[1]["source"] += addition
+            store.update_content(script_id, files, user)
+        finally:
+            store.close()
+        return str(files[1]["source"])
+
+    def fast_sheets(self) -> Demo:
+        """No Sheets pacing: the emulator has no quota, and validation reads two ranges a sheet."""
+        text = self.config_path.read_text()
+        self.config_path.write_text(
+            text.replace("[client]\n", "[client]\nsheets_requests_per_minute = 6000\n", 1)
+        )
+        return self
+
     def set_emulator(self, emulator: str) -> None:
         write_config(self.root, emulator=emulator)
 

@@ -13,24 +13,10 @@ from services.emulator.seed import PLANTED_PATIENT, demo_sheets
 from tests.conftest import Demo
 
 SHEETS = {s.number: s for s in demo_sheets()}
-FAST_SHEETS = "\n[client]\nsheets_requests_per_minute = 6000\n"
-
-
-def fast(demo: Demo) -> Demo:
-    text = demo.config_path.read_text().replace(
-        "[client]\n", "[client]\nsheets_requests_per_minute = 6000\n", 1
-    )
-    demo.config_path.write_text(text)
-    return demo
 
 
 def edit_staging(demo: Demo, number: int, addition: str) -> None:
-    store = demo.store()
-    script = SHEETS[number].dev3_script_id
-    files = store.content(script)["files"]
-    files[1]["source"] += addition
-    store.update_content(script, files, "developer@practice.example")
-    store.close()
+    demo.edit_script(SHEETS[number].dev3_script_id, addition, "developer@practice.example")
 
 
 def test_scan_reports_types_lines_masked_excerpts_and_exit_codes(
@@ -111,7 +97,7 @@ def test_the_planted_leaks_are_found_with_type_and_line_and_every_other_sheet_is
 def test_validate_uses_the_live_production_reference(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fast(snapshotted)
+    snapshotted.fast_sheets()
     capsys.readouterr()
     assert snapshotted.cli("validate", "--sheet", "150", "--sheet", "12", "--json") == 1
     results = {r["sheet"]: r for r in json.loads(capsys.readouterr().out)["sheets"]}
@@ -135,7 +121,7 @@ def test_validate_uses_the_live_production_reference(
 def test_validation_catches_syntax_manifest_production_ids_and_risks(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fast(snapshotted)
+    snapshotted.fast_sheets()
     sheet = SHEETS[47]
     edit_staging(
         snapshotted,
@@ -161,7 +147,7 @@ def test_validation_catches_syntax_manifest_production_ids_and_risks(
 def test_acknowledging_a_review_finding_and_refusing_a_block_one(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fast(snapshotted)
+    snapshotted.fast_sheets()
     edit_staging(snapshotted, 47, "\n// vendor hotline (773) 268-4411\n")
     assert snapshotted.cli("snapshot", "--sheet", "47") in (0, 1)
     capsys.readouterr()
@@ -246,7 +232,7 @@ def test_pre_commit_hook_blocks_a_commit_holding_phi(snapshotted: Demo) -> None:
 def test_reference_refresh_caches_only_digests_and_offline_scan_uses_them(
     snapshotted: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fast(snapshotted)
+    snapshotted.fast_sheets()
     assert snapshotted.cli("reference", "refresh") == 0
     cache = snapshotted.workspace.internal / "cache" / "reference.json"
     text = cache.read_text()
@@ -263,7 +249,7 @@ def test_reference_refresh_caches_only_digests_and_offline_scan_uses_them(
 def test_no_raw_identifier_appears_in_any_output_or_artifact(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fast(snapshotted)
+    snapshotted.fast_sheets()
     planted = ["523-71-4086", "523714086", "40418827", "Quenneville", "268-4410", "03/14/1961"]
     outputs = []
     for args in (
@@ -305,7 +291,7 @@ def test_no_raw_identifier_appears_in_any_output_or_artifact(
 def test_every_demo_sheet_without_a_planted_leak_validates_clean(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fast(snapshotted)
+    snapshotted.fast_sheets()
     capsys.readouterr()
     assert snapshotted.cli("validate", "--all", "--json") == 1
     results = json.loads(capsys.readouterr().out)["sheets"]
@@ -317,7 +303,7 @@ def test_every_demo_sheet_without_a_planted_leak_validates_clean(
 def test_an_inline_allow_reason_is_audited_once(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fast(snapshotted)
+    snapshotted.fast_sheets()
     edit_staging(
         snapshotted,
         47,
@@ -335,12 +321,11 @@ def test_an_inline_allow_reason_is_audited_once(
 def test_phi_in_production_code_is_kept_out_of_git_too(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = snapshotted.store()
-    script = SHEETS[20].prod_script_id
-    files = store.content(script)["files"]
-    files[1]["source"] += "\n// escalation: SSN 523-71-4087\n"
-    store.update_content(script, files, "someone.else@practice.example")
-    store.close()
+    snapshotted.edit_script(
+        SHEETS[20].prod_script_id,
+        "\n// escalation: SSN 523-71-4087\n",
+        "someone.else@practice.example",
+    )
     capsys.readouterr()
     assert snapshotted.cli("--batch") == 1
     err = capsys.readouterr().err

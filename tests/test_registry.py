@@ -9,16 +9,10 @@ from pathlib import Path
 import pytest
 
 from services.emulator.seed import demo_sheets
+from services.registry import REQUIRED_COLUMNS
 from tests.conftest import Demo
 
-COLUMNS = [
-    "number",
-    "name",
-    "prod_spreadsheet_id",
-    "prod_script_id",
-    "dev3_spreadsheet_id",
-    "dev3_script_id",
-]
+COLUMNS = list(REQUIRED_COLUMNS)
 
 
 def rows(count: int) -> list[dict[str, str]]:

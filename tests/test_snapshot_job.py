@@ -26,12 +26,7 @@ def drift_json(demo: Demo, capsys: pytest.CaptureFixture[str]) -> list[dict]:
 
 
 def edit_production(demo: Demo, number: int, marker: str, user: str) -> None:
-    store = demo.store()
-    script_id = SHEETS[number].prod_script_id
-    files = store.content(script_id)["files"]
-    files[1]["source"] += f"\n// {marker}\n"
-    store.update_content(script_id, files, user)
-    store.close()
+    demo.edit_script(SHEETS[number].prod_script_id, f"\n// {marker}\n", user)
 
 
 def test_first_batch_snapshots_470_projects_in_one_commit_and_reports_every_state(

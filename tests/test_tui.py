@@ -191,12 +191,11 @@ async def test_diff_below_100_columns_starts_unified_and_says_when_nothing_diffe
 async def test_snapshot_of_one_sheet_runs_in_the_background_and_changes_its_row(
     snapshotted: Demo,
 ) -> None:
-    store = snapshotted.store()
-    script = SHEETS[42].prod_script_id
-    files = store.content(script)["files"]
-    files[1]["source"] += "\n// edited in the script editor\n"
-    store.update_content(script, files, "someone.else@practice.example")
-    store.close()
+    snapshotted.edit_script(
+        SHEETS[42].prod_script_id,
+        "\n// edited in the script editor\n",
+        "someone.else@practice.example",
+    )
     head = snapshotted.workspace.head()
 
     app = app_for(snapshotted)
@@ -350,10 +349,7 @@ async def test_browsing_changes_nothing_in_the_workspace(snapshotted: Demo) -> N
 
 
 async def test_validate_runs_in_the_background_and_feeds_the_phi_column(snapshotted: Demo) -> None:
-    config = snapshotted.config_path
-    config.write_text(
-        config.read_text().replace("[client]\n", "[client]\nsheets_requests_per_minute = 6000\n", 1)
-    )
+    snapshotted.fast_sheets()
     app = app_for(snapshotted)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -371,17 +367,14 @@ async def test_findings_screen_lists_masked_findings_and_opens_the_diff_at_the_l
 ) -> None:
     from screens.findings import FindingsScreen
 
-    store = snapshotted.store()
-    script = SHEETS[47].dev3_script_id
-    files = store.content(script)["files"]
-    files[1]["source"] += (
-        "\n// vendor hotline (773) 268-4411\nUrlFetchApp.fetch('https://collector.invalid/x');\n"
+    source = snapshotted.edit_script(
+        SHEETS[47].dev3_script_id,
+        "\n// vendor hotline (773) 268-4411\nUrlFetchApp.fetch('https://collector.invalid/x');\n",
+        "developer@practice.example",
     )
-    store.update_content(script, files, "developer@practice.example")
-    store.close()
     # the CLI runs its own event loop: give it a thread, as a terminal would be separate
     assert await asyncio.to_thread(snapshotted.cli, "snapshot", "--sheet", "47") in (0, 1)
-    line = len(files[1]["source"].splitlines()) - 1
+    line = len(source.splitlines()) - 1
 
     app = app_for(snapshotted)
     async with app.run_test(size=(120, 40)) as pilot:
