@@ -1,54 +1,165 @@
-"""Who is running sheetstage and what their role lets them do (DESIGN.md "Roles")."""
+"""Who is running sheetstage and what they may do (DESIGN.md "Roles and the shared host").
+
+Identity is the operating-system account, never a flag or a variable; authority is proven by
+file ownership, which only root can forge. `roles.toml` counts only as a regular file owned
+by root or the workspace's owner that no one else can write. Privileged actions also refuse
+while any file sheetstage believes or executes (.git/config, hooks, roles.toml, the config in
+use) could have been written by someone else.
+"""
 
 from __future__ import annotations
 
+import os
 import stat
-import sys
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.workspace import current_user
-from sheetstage_tui.errors import RefusedError
+from services.workspace import Workspace, account_name, current_user, untrusted_reason
+from sheetstage_tui.errors import RefusedError, UsageError
 
 DEVELOPER = "developer"
 PRACTICE_MANAGER = "practice_manager"
 SERVICE_ACCOUNT = "service_account"
 ROLES = (DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT)
 
+_DEVELOPER_ACTIONS = frozenset(
+    {
+        "snapshot",
+        "validate",
+        "generate-test-data",
+        "test",
+        "request-review",
+        "resync-staging",
+        "adopt",
+        "rollback-staging",
+    }
+)
 CAPABILITIES: dict[str, frozenset[str]] = {
-    DEVELOPER: frozenset({"snapshot", "validate", "generate-test-data", "request-review"}),
-    PRACTICE_MANAGER: frozenset(
-        {
-            "snapshot",
-            "validate",
-            "generate-test-data",
-            "request-review",
-            "approve",
-            "deploy",
-            "rollback",
-            "acknowledge",
-            "registry",
-            "adopt",
-            "revert",
-            "accept",
-        }
-    ),
-    SERVICE_ACCOUNT: frozenset({"snapshot", "deploy-approved"}),
+    DEVELOPER: _DEVELOPER_ACTIONS,
+    PRACTICE_MANAGER: _DEVELOPER_ACTIONS
+    | {"approve", "deploy", "rollback", "revert", "accept", "acknowledge", "registry"},
+    SERVICE_ACCOUNT: frozenset({"snapshot", "deploy-approved", "finish-interrupted"}),
 }
+PRIVILEGED = frozenset(
+    {
+        "approve",
+        "deploy",
+        "deploy-approved",
+        "rollback",
+        "revert",
+        "accept",
+        "acknowledge",
+        "registry",
+        "finish-interrupted",
+    }
+)
 _WHO_MAY = {
     action: sorted(role for role, allowed in CAPABILITIES.items() if action in allowed)
     for action in {a for allowed in CAPABILITIES.values() for a in allowed}
 }
 
 
-def render_roles(user: str) -> str:
-    return (
-        "# Who has which role. sheetstage ignores this file unless only its owner can write it.\n"
-        "# Identity is the operating-system user; roles: developer, practice_manager,\n"
-        "# service_account. Anyone not listed is read-only.\n"
-        f'developer = []\npractice_manager = ["{user}"]\nservice_account = []\n'
-    )
+def render_roles(user: str, accounts: dict[str, str] | None = None, **extra: list[str]) -> str:
+    """A new roles.toml: `user` is the practice manager; `extra` adds people to roles."""
+    roles = {role: list(extra.get(role, [])) for role in ROLES}
+    roles[PRACTICE_MANAGER].insert(0, user)
+    lines = [
+        "# Who has which role, by operating-system account. sheetstage ignores this file unless",
+        "# it is a regular file owned by root or the workspace's owner that no one else can",
+        "# write (chmod 644). Anyone not listed is read-only.",
+        *(f"{role} = [{', '.join(_quoted(u) for u in roles[role])}]" for role in ROLES),
+        "",
+        "# Each account's Google account (checked against Drive's permissions by `health`).",
+        "[accounts]",
+        *(f"{_quoted(u)} = {_quoted(a)}" for u, a in (accounts or {}).items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class RolesFile:
+    """roles.toml as read; `problem` says why it does not count (everyone read-only)."""
+
+    people: dict[str, frozenset[str]] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+
+    def roles_of(self, user: str) -> frozenset[str]:
+        return frozenset() if self.problem else self.people.get(user, frozenset())
+
+    def holders(self, role: str) -> set[str]:
+        if self.problem:
+            return set()
+        return {user for user, roles in self.people.items() if role in roles}
+
+    @property
+    def listed(self) -> set[str]:
+        return set() if self.problem else set(self.people) | set(self.accounts)
+
+
+def read_roles(workspace: Workspace) -> RolesFile:
+    path = workspace.roles_path
+    problem = untrusted_reason(path, {0, workspace.owner_uid}, workspace.owner)
+    if problem:
+        return RolesFile(problem=f"{problem}; everyone is read-only until then")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        return RolesFile(problem=f"{path} is unreadable ({error}); everyone is read-only")
+    people: dict[str, set[str]] = {}
+    for key, value in data.items():
+        if key == "accounts":
+            continue
+        if key not in ROLES:
+            return RolesFile(
+                problem=f"{path}: unknown key {key!r} (roles are {', '.join(ROLES)}); fix it"
+            )
+        if not isinstance(value, list) or not all(isinstance(u, str) and u for u in value):
+            return RolesFile(problem=f"{path}: {key} must be a list of account names; fix it")
+        for user in value:
+            people.setdefault(user, set()).add(key)
+    accounts = data.get("accounts", {})
+    if not isinstance(accounts, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and "@" in v for k, v in accounts.items()
+    ):
+        return RolesFile(
+            problem=f'{path}: [accounts] maps account names to e-mail addresses (dana = "..."); '
+            "fix it"
+        )
+    return RolesFile({u: frozenset(r) for u, r in people.items()}, dict(accounts))
+
+
+def trust_problems(workspace: Workspace, config_file: Path) -> list[str]:
+    """Files sheetstage executes or believes that someone else could have written."""
+    owner = {0, workspace.owner_uid}
+    problems = []
+    roles = untrusted_reason(workspace.roles_path, owner, workspace.owner)
+    if roles:
+        problems.append(roles)
+    git_config = workspace.git_config_problem()
+    if git_config:
+        problems.append(git_config)
+    problems += workspace.hook_problems()
+    runner = os.geteuid()
+    config = untrusted_reason(config_file, owner | {runner}, account_name(runner))
+    if config:
+        problems.append(config)
+    try:
+        mode = workspace.audit_dir.stat().st_mode
+    except FileNotFoundError:
+        mode = stat.S_ISVTX
+    if mode & stat.S_IWGRP and not mode & stat.S_ISVTX:
+        problems.append(
+            f"{workspace.audit_dir} lets members delete each other's trails; its owner should "
+            f"run `chmod +t {workspace.audit_dir}`"
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -56,11 +167,18 @@ class Access:
     user: str
     roles: frozenset[str]
     read_only: bool = False
-    warning: str = ""
+    warning: str = ""  # why roles.toml does not count
+    simulated: bool = False
+    account: str = ""  # the person's Google account, from roles.toml
+    untrusted: tuple[str, ...] = ()  # files privileged actions refuse to trust
 
     @property
     def role_text(self) -> str:
         return ", ".join(sorted(self.roles)) or "no role (read-only)"
+
+    @property
+    def who(self) -> str:
+        return f"{self.user} (simulated)" if self.simulated else self.user
 
     def can(self, action: str) -> bool:
         if self.read_only:
@@ -76,37 +194,79 @@ class Access:
             needed = " or ".join(_WHO_MAY.get(action, ["nobody"]))
             fix = self.warning or "ask a practice manager to add you to roles.toml"
             raise RefusedError(
-                f"{action} refused: you are {self.user} with {self.role_text}; it needs {needed} "
+                f"{action} refused: you are {self.who} with {self.role_text}; it needs {needed} "
                 f"({fix})"
+            )
+        privileged = action in PRIVILEGED or self.roles == {SERVICE_ACCOUNT}
+        if privileged and self.untrusted:
+            more = len(self.untrusted) - 1
+            also = f" (and {more} more: `sheetstage roles` lists them)" if more else ""
+            raise RefusedError(
+                f"{action} refused: {self.untrusted[0]}{also}; a file someone else could have "
+                "written must not steer a privileged action"
             )
 
 
-def load_access(roles_path: Path, read_only: bool = False) -> Access:
-    """Roles of the operating-system user, from the workspace's roles.toml."""
-    user = current_user()
-    try:
-        info = roles_path.stat()
-        data = tomllib.loads(roles_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return Access(
-            user, frozenset(), read_only, f"{roles_path} is missing: everyone is read-only"
-        )
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        return Access(
-            user, frozenset(), read_only, f"{roles_path} is unreadable ({error}): read-only"
-        )
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        warning = (
-            f"ignoring {roles_path}: users other than its owner can write it; "
-            f"run `chmod go-w {roles_path}` (everyone is read-only until then)"
-        )
-        return Access(user, frozenset(), read_only, warning)
-    roles = frozenset(
-        role for role in ROLES if isinstance(data.get(role), list) and user in data[role]
+def load_access(
+    workspace: Workspace,
+    config_file: Path,
+    backend: str,
+    read_only: bool = False,
+    as_user: str = "",
+) -> Access:
+    """The acting person's roles. `as_user` (emulator only) acts as a person of roles.toml."""
+    runner = current_user()
+    roles_file = read_roles(workspace)
+    user, simulated = runner, False
+    if as_user:
+        check_simulation(workspace, roles_file, backend, as_user)
+        user, simulated = as_user, True
+    return Access(
+        user=user,
+        roles=roles_file.roles_of(user),
+        read_only=read_only,
+        warning=roles_file.problem,
+        simulated=simulated,
+        account=roles_file.accounts.get(user, ""),
+        untrusted=tuple(trust_problems(workspace, config_file)),
     )
-    return Access(user, roles, read_only)
 
 
-def warn(access: Access) -> None:
-    if access.warning:
-        print(f"sheetstage: {access.warning}", file=sys.stderr)
+def check_simulation(workspace: Workspace, roles: RolesFile, backend: str, as_user: str) -> None:
+    if backend != "emulator":
+        raise UsageError(
+            f'--as {as_user} refused: simulated people exist only with backend = "emulator"; '
+            "on Google every person runs sheetstage under their own account"
+        )
+    if roles.problem:
+        raise RefusedError(f"--as {as_user} refused: {roles.problem}")
+    if as_user not in roles.listed:
+        known = ", ".join(sorted(roles.listed)) or "nobody"
+        raise UsageError(f"--as {as_user}: not in roles.toml (it lists {known}); pick one of them")
+    if os.geteuid() != workspace.owner_uid:
+        raise RefusedError(
+            f"--as {as_user} refused: only the workspace's owner ({workspace.owner}) may act as "
+            "simulated people, whose trails count only when that owner holds them"
+        )
+
+
+def simulated_people(roles: RolesFile, backend: str) -> set[str]:
+    """People whose trail may be held by the workspace's owner (emulator backend only)."""
+    return roles.listed if backend == "emulator" else set()
+
+
+def describe_roles(
+    roles: RolesFile, access: Access, problems: Iterable[str]
+) -> list[tuple[str, str, str]]:
+    """(account, roles, Google account) per listed person, for `sheetstage roles`."""
+    rows = []
+    for user in sorted(set(roles.people) | set(roles.accounts)):
+        held = ", ".join(sorted(roles.people.get(user, ()))) or "none (read-only)"
+        rows.append((user, held, roles.accounts.get(user, "")))
+    return rows
+
+
+def banner(access: Access) -> str:
+    if access.simulated:
+        return f"SIMULATED: {access.user} (emulator only)"
+    return ""

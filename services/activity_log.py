@@ -1,37 +1,53 @@
-"""The activity-log spreadsheet ("Staging Environment Log"): the audit trail's events, one
-row each, with the audit `seq` as the event id.
+"""The activity-log spreadsheet ("Staging Environment Log"): every audit-trail line, one row
+each, with `USER:seq` as the event id and the line's SHA-256 beside it, so the sheet is an
+outside witness for lines not yet in a commit (`audit verify` reads it back).
 
-Sync reads the event ids already in each tab (one values.batchGet) and appends exactly the
-missing rows (one values.append per tab). values.append is never retried blindly: a lost
-answer is repaired by the next sync, which sees which ids arrived.
+Sync reads the event ids and hashes already in every tab (one values.batchGet) and appends
+exactly the missing rows (one values.append per tab). values.append is never retried
+blindly: a lost answer is repaired by the next sync, which sees which ids arrived.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from services.audit import AuditEntry, AuditTrail
+from services import crashpoints
+from services.audit import AuditEntry
 from services.google_client import GoogleApiError, GoogleClient
 
 TABS = ("Snapshots", "Deployments", "Rollbacks", "PHI Checks", "Test Data", "Alerts")
-HEADER = ["Event ID", "Time (UTC)", "User", "Action", "Sheets", "Result", "Detail"]
+HEADER = ["Event ID", "Time (UTC)", "User", "Action", "Sheets", "Result", "Detail", "Line SHA-256"]
 TAB_FOR_ACTION = {
-    "snapshot": "Snapshots",
     "deploy": "Deployments",
+    "request-review": "Deployments",
+    "approve": "Deployments",
     "rollback": "Rollbacks",
+    "revert": "Rollbacks",
+    "accept": "Rollbacks",
+    "adopt": "Rollbacks",
     "validate": "PHI Checks",
     "scan": "PHI Checks",
     "acknowledge": "PHI Checks",
+    "allow-phi": "PHI Checks",
     "generate-test-data": "Test Data",
+    "test": "Test Data",
     "alert": "Alerts",
 }
+DEFAULT_TAB = "Snapshots"  # snapshots and the workspace's own events (init, push, recovery)
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def tab_for(action: str) -> str:
+    return TAB_FOR_ACTION.get(action, DEFAULT_TAB)
 
 
 @dataclass
 class SyncResult:
     appended: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    witness: dict[str, str] | None = None  # event id -> line hash, when the log was read
 
 
 def _quoted(tab: str) -> str:
@@ -46,48 +62,74 @@ def sheets_text(sheets: Sequence[int]) -> str:
 
 def row(entry: AuditEntry) -> list[str | int]:
     return [
-        entry.seq,
+        entry.event_id,
         entry.time,
         entry.user,
         entry.action,
         sheets_text(entry.sheets),
         entry.result,
         entry.detail,
+        entry.line_hash,
     ]
 
 
-def sync(client: GoogleClient, spreadsheet_id: str, audit: AuditTrail) -> SyncResult:
+def read_log(client: GoogleClient, spreadsheet_id: str) -> dict[str, dict[str, str]]:
+    """Per tab: event id -> the line hash its row recorded ("" in rows of older versions)."""
+    columns = client.batch_get_values(spreadsheet_id, [f"{_quoted(t)}!A:H" for t in TABS])
+    log = {}
+    for tab, rows in zip(TABS, columns, strict=True):
+        log[tab] = {
+            str(r[0]): (str(r[7]) if len(r) > 7 else "") for r in rows[1:] if r and str(r[0])
+        }
+    return log
+
+
+def witness_of(log: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The rows that witness a person's trail line: `USER:seq` ids with a line hash."""
+    return {
+        event: digest
+        for rows in log.values()
+        for event, digest in rows.items()
+        if ":" in event and _HASH.match(digest)
+    }
+
+
+def read_witness(client: GoogleClient, spreadsheet_id: str) -> dict[str, str]:
+    return witness_of(read_log(client, spreadsheet_id))
+
+
+def sync(client: GoogleClient, spreadsheet_id: str, entries: Sequence[AuditEntry]) -> SyncResult:
     result = SyncResult()
     if not spreadsheet_id:
         result.problems.append(
             "no activity log: set [activity_log].spreadsheet_id in registry.toml"
         )
         return result
-    pending: dict[str, list[AuditEntry]] = {tab: [] for tab in TABS}
-    for entry in audit.entries():
-        tab = TAB_FOR_ACTION.get(entry.action)
-        if tab:
-            pending[tab].append(entry)
-    wanted = [tab for tab in TABS if pending[tab]]
-    if not wanted:
-        return result
     try:
-        columns = client.batch_get_values(spreadsheet_id, [f"{_quoted(t)}!A:A" for t in wanted])
+        log = read_log(client, spreadsheet_id)
     except GoogleApiError as error:
         result.problems.append(f"activity log not updated: {error.describe()}")
         return result
-    for tab, values in zip(wanted, columns, strict=True):
-        present = {str(r[0]) for r in values if r}
-        missing = [e for e in pending[tab] if str(e.seq) not in present]
-        if not missing:
+    result.witness = witness_of(log)
+    missing: dict[str, list[AuditEntry]] = {tab: [] for tab in TABS}
+    for entry in entries:
+        tab = tab_for(entry.action)
+        if entry.event_id not in log[tab]:
+            missing[tab].append(entry)
+    for tab in TABS:
+        if not missing[tab]:
             continue
         try:
-            client.append_values(spreadsheet_id, f"{_quoted(tab)}!A1", [row(e) for e in missing])
+            client.append_values(
+                spreadsheet_id, f"{_quoted(tab)}!A1", [row(e) for e in missing[tab]]
+            )
         except GoogleApiError as error:
             result.problems.append(
-                f"activity log tab {tab}: {len(missing)} row(s) not appended ({error.describe()});"
-                " the next run appends them"
+                f"activity log tab {tab}: {len(missing[tab])} row(s) not appended "
+                f"({error.describe()}); the next run appends them"
             )
             continue
-        result.appended[tab] = len(missing)
+        result.appended[tab] = len(missing[tab])
+        result.witness.update({e.event_id: e.line_hash for e in missing[tab]})
+        crashpoints.reached("activity-log")
     return result

@@ -1,21 +1,29 @@
-"""Alerts: failed snapshots, unauthorized production edits, drift beyond the threshold.
+"""Alerts: failed snapshots, unauthorized production edits, PHI held back, drift beyond the
+threshold, a broken audit trail.
 
-Each alert fires once per new event: the active alert keys live in state.json, and only keys
-that were not active before are raised: to the audit trail (and from there the Alerts tab),
-the optional webhook, and the caller, which shows them (stderr for the CLI, the TUI's
-notifications)."""
+Each alert fires once per new event: the active alerts live in state.json, and only those
+that were not active before are raised. A raised alert is stored in the outbox before
+anything else, then written to the audit trail (and from there the Alerts tab); it leaves
+the outbox once the webhook (when configured) has taken it and a person has been shown it
+(a command's summary, the TUI), so neither a failed webhook nor a killed run loses one."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from services.audit import AuditTrail
+from services.audit import AuditReport, AuditTrail, utc_now
 from services.drift import DRIFTED
 from services.state import State
+from services.workspace import Workspace, atomic_write
 from sheetstage_tui.config import AlertsConfig
 from sheetstage_tui.models import DriftState, Environment, Sheet, SheetDrift
 
@@ -32,10 +40,22 @@ class Alert:
 
 
 def active_alerts(
-    sheets: Sequence[Sheet], state: State, drift: Sequence[SheetDrift], settings: AlertsConfig
+    sheets: Sequence[Sheet],
+    state: State,
+    drift: Sequence[SheetDrift],
+    settings: AlertsConfig,
+    audit: AuditReport | None = None,
 ) -> list[Alert]:
     """Every alert condition that holds now, from the whole workspace state."""
-    alerts = []
+    alerts = [
+        Alert(
+            f"audit-broken:{check.name}:{check.broken_line or 0}",
+            "audit-broken",
+            (),
+            check.describe() + "; that person's approvals and role count for nothing until then",
+        )
+        for check in (audit.broken if audit is not None else [])
+    ]
     for sheet in sheets:
         for env in Environment:
             error = state.data["sheets"].get(sheet.key, {}).get(str(env), {}).get("error")
@@ -96,22 +116,116 @@ def active_alerts(
 def raise_new(
     alerts: Sequence[Alert],
     state: State,
-    audit: AuditTrail,
-    user: str,
+    trail: AuditTrail,
+    outbox: Outbox,
     settings: AlertsConfig,
-) -> tuple[list[Alert], list[str]]:
-    """Raise the alerts that are new; returns them and any delivery problems."""
+) -> list[Alert]:
+    """Record the alerts that are new: each goes to the outbox first (so a killed run loses
+    none), then to the audit trail; state.json then holds every active alert."""
     previous = state.alerts
     new = [a for a in alerts if a.key not in previous]
-    state.alerts = {a.key for a in alerts}
-    problems = []
+    channels = [REPORT, *([WEBHOOK] if settings.webhook_url else [])]
     for alert in new:
-        audit.append(user, "alert", sheets=alert.sheets, result=alert.kind, detail=alert.message)
-    if new and settings.webhook_url:
-        problem = post_webhook(settings, new)
-        if problem:
-            problems.append(problem)
-    return new, problems
+        item = outbox.get(alert.key) or outbox.put(alert, channels)
+        if not item.event_id:
+            entry = trail.append(
+                "alert", sheets=alert.sheets, result=alert.kind, detail=alert.message
+            )
+            outbox.set_event(item, entry.event_id)
+    now = utc_now()
+    state.alerts = {a.key: previous.get(a.key) or {**a.as_json(), "since": now} for a in alerts}
+    return new
+
+
+def deliver(outbox: Outbox, settings: AlertsConfig) -> list[str]:
+    """Send what the webhook has not received yet; what fails stays for the next run."""
+    items = outbox.pending(WEBHOOK)
+    if not items:
+        return []
+    if not settings.webhook_url:
+        outbox.done(items, WEBHOOK)  # the webhook was removed from the config
+        return []
+    problem = post_webhook(settings, [item.alert for item in items])
+    if problem:
+        return [f"{problem}; {len(items)} alert(s) kept in the outbox for the next run"]
+    outbox.done(items, WEBHOOK)
+    return []
+
+
+REPORT = "report"  # shown to a person: a command's summary, the TUI's notifications
+WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    path: Path
+    alert: Alert
+    event_id: str
+    pending: tuple[str, ...]
+    raised: int = 0  # time.time_ns() when stored: the outbox keeps alerts in order
+
+
+class Outbox:
+    """`.sheetstage/outbox/`: one file per raised alert, kept until every channel has it."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.folder = workspace.internal / "outbox"
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+
+    def _save(self, item: OutboxItem) -> OutboxItem:
+        document = {**item.alert.as_json(), "key": item.alert.key}
+        document |= {"event_id": item.event_id, "pending": list(item.pending)}
+        document["raised"] = item.raised
+        atomic_write(item.path, json.dumps(document, sort_keys=True).encode())
+        return item
+
+    def put(self, alert: Alert, channels: Sequence[str]) -> OutboxItem:
+        item = OutboxItem(self._path(alert.key), alert, "", tuple(channels), time.time_ns())
+        return self._save(item)
+
+    def get(self, key: str) -> OutboxItem | None:
+        return _load(self._path(key))
+
+    def set_event(self, item: OutboxItem, event_id: str) -> None:
+        self._save(dataclasses.replace(item, event_id=event_id))
+
+    def items(self) -> list[OutboxItem]:
+        """Every stored alert, oldest first."""
+        found = [item for item in map(_load, self.folder.glob("*.json")) if item is not None]
+        return sorted(found, key=lambda item: item.raised)
+
+    def pending(self, channel: str) -> list[OutboxItem]:
+        return [item for item in self.items() if channel in item.pending]
+
+    def done(self, items: Sequence[OutboxItem], channel: str) -> None:
+        for item in items:
+            current = _load(item.path)
+            if current is None:
+                continue
+            left = tuple(c for c in current.pending if c != channel)
+            if left:
+                self._save(dataclasses.replace(current, pending=left))
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    current.path.unlink()
+
+
+def _load(path: Path) -> OutboxItem | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        alert = Alert(
+            str(data["key"]),
+            str(data["kind"]),
+            tuple(int(n) for n in data.get("sheets", [])),
+            str(data.get("message", "")),
+        )
+        pending = tuple(str(c) for c in data.get("pending", []))
+        event = str(data.get("event_id", ""))
+        return OutboxItem(path, alert, event, pending, int(data.get("raised", 0)))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def post_webhook(settings: AlertsConfig, alerts: Sequence[Alert]) -> str:

@@ -1,32 +1,51 @@
-"""audit/audit.jsonl: an append-only, hash-chained trail of every action.
+"""Audit trails: `audit/USER.jsonl`, one per person, append-only and hash-chained.
 
-Each line is one JSON object: seq, time (UTC), user, action, sheets, hashes, result, detail
-and prev, the SHA-256 of the previous line (64 zeros for the first). Lines are appended under
-the workspace lock and fsynced; they are committed with the next commit.
+Each line is one JSON object: seq (per file, from 1), time (UTC), user, action, sheets,
+hashes, result, detail and prev, the SHA-256 of the previous line of the same file (64 zeros
+for the first). A person's file is created by that person (0644, in the setgid + sticky
+`audit/`), so no one else can write, delete or replace it. Lines are appended whole and
+fsynced under the workspace lock; a partial last line left by a crash is moved aside to
+`.sheetstage/quarantine/` by the next append.
+
+Tampering by the owner (or root) is caught by witnesses outside the file: every commit
+anchors each trail's line count and head hash (`Audit-Heads:` trailers, see services/chain),
+the off-site remote refuses rewritten history, and the activity-log sheet holds each line's
+hash. `verify` checks chains, ownership and all witnesses, and names the first broken line.
+The single `audit/audit.jsonl` of earlier versions is kept as history: verified by its
+chain, it grants nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import stat
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.workspace import Workspace
+from services import crashpoints
+from services.chain import GENESIS, complete_lines, line_hash
+from services.workspace import (
+    AUDIT_DIR,
+    OWN_FILE,
+    PushError,
+    Workspace,
+    account_name,
+    atomic_write,
+    make_dirs,
+    uid_of,
+)
+from sheetstage_tui.errors import RefusedError
 
-GENESIS = "0" * 64
+LEGACY_NAME = "audit.jsonl"
+_TAIL_BYTES = 1 << 16  # enough to hold the last complete line
 
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def line_hash(line: str) -> str:
-    return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -40,48 +59,51 @@ class AuditEntry:
     result: str
     detail: str
     prev: str
+    line_hash: str = ""
+
+    @property
+    def event_id(self) -> str:
+        """`USER:seq`: the activity log's id for this line."""
+        return f"{self.user}:{self.seq}"
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AuditEntry:
+    def from_json(cls, data: dict[str, Any], hashed: str = "") -> AuditEntry:
+        if not isinstance(data, dict):
+            raise TypeError("an audit entry is a JSON object")
         return cls(
             seq=int(data["seq"]),
             time=str(data["time"]),
             user=str(data["user"]),
             action=str(data["action"]),
             sheets=tuple(int(s) for s in data.get("sheets", [])),
-            hashes=dict(data.get("hashes", {})),
+            hashes={str(k): str(v) for k, v in dict(data.get("hashes", {})).items()},
             result=str(data.get("result", "")),
             detail=str(data.get("detail", "")),
             prev=str(data["prev"]),
+            line_hash=hashed,
         )
 
 
-@dataclass(frozen=True)
-class Verification:
-    lines: int
-    broken_line: int | None = None
-    reason: str = ""
+def parse_line(raw: bytes) -> AuditEntry | None:
+    try:
+        return AuditEntry.from_json(json.loads(raw.decode("utf-8")), line_hash(raw))
+    except (ValueError, KeyError, TypeError):
+        return None
 
-    @property
-    def ok(self) -> bool:
-        return self.broken_line is None
+
+# appending ----------------------------------------------------------------------------------
 
 
 class AuditTrail:
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
-        self.path = workspace.audit_path
+    """One person's trail file; only that person appends to it."""
 
-    def _lines(self) -> list[str]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        return text.splitlines()
+    def __init__(self, workspace: Workspace, person: str) -> None:
+        self.workspace = workspace
+        self.person = person
+        self.path = workspace.trail_path(person)
 
     def append(
         self,
-        user: str,
         action: str,
         *,
         sheets: Sequence[int] = (),
@@ -90,62 +112,418 @@ class AuditTrail:
         detail: str = "",
     ) -> AuditEntry:
         with self.workspace.lock():
-            lines = self._lines()
-            prev = line_hash(lines[-1]) if lines else GENESIS
-            seq = 1
-            if lines:
-                try:
-                    seq = int(json.loads(lines[-1])["seq"]) + 1
-                except (ValueError, KeyError, TypeError):
-                    seq = len(lines) + 1
-            record = {
-                "seq": seq,
-                "time": utc_now(),
-                "user": user,
-                "action": action,
-                "sheets": sorted(set(sheets)),
-                "hashes": hashes or {},
-                "result": result,
-                "detail": detail,
-                "prev": prev,
-            }
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-        return AuditEntry.from_json(record)
+            descriptor = self._open()
+            try:
+                seq, prev, moved = self._position(descriptor)
+                if moved:  # a partial line was moved aside: the trail says so first
+                    note = self._write(descriptor, seq, prev, "quarantine", (), {}, "ok", moved)
+                    seq, prev = note.seq + 1, note.line_hash
+                return self._write(
+                    descriptor, seq, prev, action, sheets, hashes or {}, result, detail
+                )
+            finally:
+                os.close(descriptor)
+
+    def _open(self) -> int:
+        make_dirs(self.path.parent, AUDIT_DIR)
+        flags = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW
+        try:
+            descriptor = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, OWN_FILE)
+            os.fchmod(descriptor, OWN_FILE)  # whatever the umask
+        except FileExistsError:
+            try:
+                descriptor = os.open(self.path, flags)
+            except OSError as error:
+                raise RefusedError(self._not_yours(error)) from None
+        info = os.fstat(descriptor)
+        if info.st_uid != os.geteuid():
+            os.close(descriptor)
+            raise RefusedError(
+                f"{self.path} belongs to {account_name(info.st_uid)}, not to you: a trail is "
+                "written only by its owner; ask the workspace's owner to move it aside"
+            )
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            os.fchmod(descriptor, OWN_FILE)
+        return descriptor
+
+    def _not_yours(self, error: OSError) -> str:
+        if self.path.is_symlink():
+            return f"{self.path} is a symbolic link; move it away (a trail is a regular file)"
+        return (
+            f"{self.path} cannot be opened ({error.strerror}): a trail is written only by its "
+            "owner; ask the workspace's owner to move it aside"
+        )
+
+    def _position(self, descriptor: int) -> tuple[int, str, str]:
+        """(seq, prev) of the next line, after moving a partial last line (left by a crash)
+        aside to the quarantine; the third value says what was moved ("" when nothing)."""
+        size = os.fstat(descriptor).st_size
+        start = max(0, size - _TAIL_BYTES)
+        data = os.pread(descriptor, size - start, start)
+        moved = ""
+        if data and not data.endswith(b"\n"):
+            data = _read_all(descriptor)
+            keep = data.rfind(b"\n") + 1
+            moved = self._quarantine(descriptor, keep, data[keep:])
+            data, start = data[:keep], 0
+        if start > 0:
+            data = data[data.find(b"\n") + 1 :]  # drop the piece of a line cut by the window
+        lines, _ = complete_lines(data)
+        if not lines and start > 0:
+            lines, _ = complete_lines(_read_all(descriptor))
+        if not lines:
+            return 1, GENESIS, moved
+        previous = parse_line(lines[-1])
+        if previous is not None:
+            return previous.seq + 1, previous.line_hash, moved
+        count = len(complete_lines(_read_all(descriptor))[0])
+        return count + 1, line_hash(lines[-1]), moved
+
+    def _quarantine(self, descriptor: int, keep: int, partial: bytes) -> str:
+        folder = self.workspace.internal / "quarantine"
+        stamp = utc_now().replace(":", "")
+        target = folder / f"{self.person}-{stamp}-{os.getpid()}.partial"
+        atomic_write(target, partial, mode=0o640)
+        os.ftruncate(descriptor, keep)
+        os.fsync(descriptor)
+        moved = (
+            f"a partial last line ({len(partial)} bytes) left by an interrupted run was moved "
+            f"to {target.relative_to(self.workspace.root)}"
+        )
+        self.workspace.notices.append(f"{self.path.name}: {moved}")
+        return moved
+
+    def _write(
+        self,
+        descriptor: int,
+        seq: int,
+        prev: str,
+        action: str,
+        sheets: Sequence[int],
+        hashes: dict[str, str],
+        result: str,
+        detail: str,
+    ) -> AuditEntry:
+        line = render_line(seq, prev, self.person, action, sheets, hashes, result, detail)
+        data = line + b"\n"
+        if crashpoints.armed("trail-append"):
+            os.write(descriptor, data[: len(data) // 2])
+            os.fsync(descriptor)
+            crashpoints.reached("trail-append")
+        written = 0
+        while written < len(data):
+            written += os.write(descriptor, data[written:])
+        os.fsync(descriptor)
+        entry = parse_line(line)
+        assert entry is not None
+        return entry
+
+
+def render_line(
+    seq: int,
+    prev: str,
+    user: str,
+    action: str,
+    sheets: Sequence[int] = (),
+    hashes: dict[str, str] | None = None,
+    result: str = "ok",
+    detail: str = "",
+) -> bytes:
+    """One trail line (without its newline)."""
+    record = {
+        "seq": seq,
+        "time": utc_now(),
+        "user": user,
+        "action": action,
+        "sheets": sorted(set(sheets)),
+        "hashes": hashes or {},
+        "result": result,
+        "detail": detail,
+        "prev": prev,
+    }
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _read_all(descriptor: int) -> bytes:
+    return os.pread(descriptor, os.fstat(descriptor).st_size, 0)
+
+
+# reading ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrailFile:
+    """One trail file as it is on disk now."""
+
+    path: Path
+    lines: list[bytes]
+    tail: bytes  # after the last newline: a line still being written
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def person(self) -> str | None:
+        """Whose trail this is; None for the legacy single trail (history only)."""
+        return None if self.name == LEGACY_NAME else self.path.stem
 
     def entries(self) -> Iterator[AuditEntry]:
-        for line in self._lines():
-            if line.strip():
-                yield AuditEntry.from_json(json.loads(line))
+        for raw in self.lines:
+            entry = parse_line(raw)
+            if entry is not None:
+                yield entry
 
-    def verify(self) -> Verification:
-        """Recompute the chain; name the first line that does not fit."""
-        prev = GENESIS
-        lines = self._lines()
-        for number, line in enumerate(lines, start=1):
-            try:
-                record = json.loads(line)
-                entry = AuditEntry.from_json(record)
-            except (ValueError, KeyError, TypeError):
-                return Verification(len(lines), number, "not a valid audit entry")
-            if entry.prev != prev:
-                return Verification(
-                    len(lines), number, "prev does not match the line before (edited or removed)"
+
+def read_trails(workspace: Workspace) -> list[TrailFile]:
+    trails = []
+    for path in sorted(workspace.audit_dir.glob("*.jsonl")):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b""
+        lines, tail = complete_lines(data)
+        trails.append(TrailFile(path, lines, tail))
+    return trails
+
+
+def all_entries(workspace: Workspace, legacy: bool = False) -> list[AuditEntry]:
+    """Every line of every person's trail (the legacy history too, with `legacy`)."""
+    return [
+        entry
+        for trail in read_trails(workspace)
+        if legacy or trail.person is not None
+        for entry in trail.entries()
+    ]
+
+
+# verifying ----------------------------------------------------------------------------------
+
+
+@dataclass
+class TrailCheck:
+    name: str
+    person: str | None
+    lines: int
+    broken_line: int | None = None
+    reason: str = ""
+    untrusted: str = ""
+    in_progress: bool = False
+    anchored: int = 0
+    witnessed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_line is None and not self.untrusted
+
+    def describe(self) -> str:
+        where = f"audit/{self.name}"
+        if self.broken_line is not None:
+            return f"{where}: BROKEN at line {self.broken_line}: {self.reason}"
+        if self.untrusted:
+            return f"{where}: NOT TRUSTED: {self.untrusted}"
+        kind = "history (grants nothing)" if self.person is None else "intact"
+        parts = [f"{self.lines} lines", f"{self.anchored} anchored by commits"]
+        if self.witnessed:
+            parts.append(f"{self.witnessed} witnessed by the activity log")
+        if self.in_progress:
+            parts.append("a last line still being written")
+        return f"{where}: {kind}, " + ", ".join(parts)
+
+
+@dataclass
+class AuditReport:
+    checks: list[TrailCheck]
+    files: dict[str, TrailFile] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    @property
+    def broken(self) -> list[TrailCheck]:
+        return [check for check in self.checks if not check.ok]
+
+    def intact_people(self) -> set[str]:
+        return {c.person for c in self.checks if c.ok and c.person is not None}
+
+    def counting(self, holders: Collection[str], action: str) -> Iterator[AuditEntry]:
+        """Lines of `action` (result ok) that grant something: in the intact trail of a person
+        in `holders` (who holds the needed role now). Legacy history never counts."""
+        for person in sorted(self.intact_people() & set(holders)):
+            trail = self.files.get(f"{person}.jsonl")
+            if trail is None:
+                continue
+            for entry in trail.entries():
+                if entry.action == action and entry.result == "ok":
+                    yield entry
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"audit trail intact: {len(self.checks)} trail file(s) verified"
+        names = ", ".join(f"audit/{c.name}" for c in self.broken)
+        return (
+            f"audit trail broken in {names}: no approval or role of "
+            f"{'its owner' if len(self.broken) == 1 else 'their owners'} counts until it is "
+            "restored (`git log -p -- audit/`)"
+        )
+
+
+def verify(
+    workspace: Workspace,
+    *,
+    simulated: Collection[str] = (),
+    witness: Mapping[str, str] | None = None,
+    remote: str = "",
+) -> AuditReport:
+    """Check every trail: its chain, its owner and mode, that it still holds exactly what every
+    commit (and the remote's history) anchored, and what the activity log witnessed.
+
+    `simulated` names people whose trail may be owned by the workspace's owner (the emulator's
+    simulated people); `witness` maps activity-log event ids to line hashes."""
+    notes: list[str] = []
+    files = {trail.name: trail for trail in read_trails(workspace)}
+    anchors = _anchors(workspace, remote, notes)
+    names = sorted(set(files) | {path.removeprefix("audit/") for path in anchors})
+    checks = []
+    for name in names:
+        trail = files.get(name)
+        if trail is None:
+            count, _, commit = max(anchors[f"audit/{name}"])
+            checks.append(
+                TrailCheck(
+                    name,
+                    None if name == LEGACY_NAME else name.removesuffix(".jsonl"),
+                    0,
+                    1,
+                    f"the file is gone; commit {commit[:10]} recorded {count} lines",
                 )
-            if entry.seq != number:
-                return Verification(len(lines), number, f"seq {entry.seq}, expected {number}")
-            prev = line_hash(line)
-        return Verification(len(lines))
+            )
+            continue
+        checks.append(
+            _check_file(
+                workspace, trail, anchors.get(f"audit/{name}", set()), witness or {}, simulated
+            )
+        )
+    if witness is None:
+        notes.append("activity log not read: lines not yet in a commit were checked by chain only")
+    return AuditReport(checks, files, notes)
 
 
-def describe(verification: Verification, path: Path) -> str:
-    if verification.ok:
-        return f"audit trail intact: {verification.lines} entries in {path}"
-    return (
-        f"audit trail broken at line {verification.broken_line} of {path}: {verification.reason};"
-        " restore the file from git (`git log -p -- audit/audit.jsonl`) before any production write"
-    )
+Anchor = tuple[int, str, str]  # (line count, head hash, commit)
+
+
+def _anchors(workspace: Workspace, remote: str, notes: list[str]) -> dict[str, set[Anchor]]:
+    """Every anchor recorded along the local history (and the remote's), per trail path;
+    a commit whose anchors shrink or disagree with its parent's becomes a mismatch below,
+    since the file cannot agree with both."""
+    histories = [workspace.anchor_history("HEAD")]
+    if remote:
+        try:
+            sha = workspace.remote_head(remote)
+            if sha:
+                histories.append(workspace.anchor_history(sha))
+        except PushError as error:
+            notes.append(f"backup not checked: {error}")
+    found: dict[str, set[Anchor]] = {}
+    for history in histories:
+        for commit in history:
+            for path, (count, head) in (commit.heads or {}).items():
+                found.setdefault(path, set()).add((count, head, commit.commit))
+    return found
+
+
+def _check_file(
+    workspace: Workspace,
+    trail: TrailFile,
+    anchors: set[Anchor],
+    witness: Mapping[str, str],
+    simulated: Collection[str],
+) -> TrailCheck:
+    person = trail.person
+    check = TrailCheck(trail.name, person, len(trail.lines), in_progress=bool(trail.tail))
+    breaks: list[tuple[int, str]] = []
+    chain = _chain_break(person, trail.lines)
+    if chain is not None:
+        breaks.append(chain)
+    hashes = [line_hash(raw) for raw in trail.lines]
+    relative = f"audit/{trail.name}"
+    for count, head, commit in sorted(anchors):
+        if count <= len(hashes) and (count == 0 or hashes[count - 1] == head):
+            check.anchored = max(check.anchored, count)
+            continue
+        recorded = workspace.file_at(commit, relative)
+        line = _first_difference(trail.lines, recorded) if recorded is not None else count
+        what = "is missing" if line > len(trail.lines) else "was changed"
+        breaks.append(
+            (line, f"line {line} {what} after commit {commit[:10]} recorded {count} lines")
+        )
+    if person is not None:
+        for event, recorded_hash in witness.items():
+            who, _, seq = event.rpartition(":")
+            if who != person or not seq.isdigit() or int(seq) < 1:
+                continue
+            number = int(seq)
+            if number > len(hashes):
+                breaks.append((number, f"line {number} is missing; the activity log holds it"))
+            elif hashes[number - 1] != recorded_hash:
+                breaks.append(
+                    (number, f"line {number} differs from what the activity log recorded")
+                )
+            else:
+                check.witnessed += 1
+        check.untrusted = _ownership_problem(workspace, trail.path, person, simulated)
+    if breaks:
+        check.broken_line, check.reason = min(breaks, key=lambda b: b[0])
+    return check
+
+
+def _chain_break(person: str | None, lines: Sequence[bytes]) -> tuple[int, str] | None:
+    previous = GENESIS
+    for number, raw in enumerate(lines, start=1):
+        entry = parse_line(raw)
+        if entry is None:
+            return number, "not a valid audit entry"
+        if entry.seq > number:
+            return number, f"line {number} is missing (seq jumps to {entry.seq})"
+        if entry.seq < number:
+            return number, f"holds seq {entry.seq}: lines were reordered or repeated"
+        if entry.prev != previous:
+            if number == 1:
+                return 1, "its prev is not the start of a chain"
+            return number - 1, f"was changed: line {number}'s prev no longer matches it"
+        if person is not None and entry.user != person:
+            return number, f"names {entry.user!r} in {person}'s trail: a forged line"
+        previous = line_hash(raw)
+    return None
+
+
+def _first_difference(lines: Sequence[bytes], recorded: bytes) -> int:
+    recorded_lines, _ = complete_lines(recorded)
+    for number, (now, then) in enumerate(zip(lines, recorded_lines, strict=False), start=1):
+        if now != then:
+            return number
+    return min(len(lines), len(recorded_lines)) + 1
+
+
+def _ownership_problem(
+    workspace: Workspace, path: Path, person: str, simulated: Collection[str]
+) -> str:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return "the file is gone"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a symbolic link?): it grants nothing"
+    expected = uid_of(person)
+    simulated_ok = person in simulated and info.st_uid == workspace.owner_uid
+    if info.st_uid != expected and not simulated_ok:
+        who = "no account here" if expected is None else "someone else"
+        return (
+            f"owned by {account_name(info.st_uid)}, but {person} is {who}: it grants nothing; "
+            "the workspace's owner should move it aside"
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"others can write it; its owner should run `chmod 644 {path}`"
+    return ""

@@ -27,16 +27,23 @@ def sheet_drift(sheet: Sheet, state: State) -> SheetDrift:
     ]
     if failures:
         return make(DriftState.UNKNOWN, "; ".join(failures))
+    held = [
+        f"{env}'s newest code is held back by the PHI gate"
+        for env, side in (("production", production), ("staging", staging))
+        if side.get("held_back")
+    ]
     if p is None or s is None:
         missing = " and ".join(env for env, h in (("production", p), ("staging", s)) if h is None)
-        return make(DriftState.UNKNOWN, f"{missing} never snapshotted")
+        return make(DriftState.UNKNOWN, "; ".join([f"{missing} never snapshotted", *held]))
     if s == p:
-        return make(DriftState.IN_SYNC)
+        return make(DriftState.IN_SYNC, "; ".join(held))
     if p == baseline:
-        return make(DriftState.AHEAD, "staging holds undeployed changes")
+        return make(DriftState.AHEAD, "; ".join(["staging holds undeployed changes", *held]))
     if s == baseline:
-        return make(DriftState.PROD_MODIFIED, f"production edited by {who or 'unknown'} at {when}")
-    return make(DriftState.DIVERGED, f"both changed; production edited by {who or 'unknown'}")
+        edited = f"production edited by {who or 'unknown'} at {when}"
+        return make(DriftState.PROD_MODIFIED, "; ".join([edited, *held]))
+    edited = f"both changed; production edited by {who or 'unknown'}"
+    return make(DriftState.DIVERGED, "; ".join([edited, *held]))
 
 
 def compute_drift(sheets: Iterable[Sheet], state: State) -> list[SheetDrift]:

@@ -5,18 +5,19 @@ Nothing here imports textual: the scheduler's `--batch` path runs through this m
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from services import activity_log, alerts, audit, drift, snapshot, validation
-from services.access import render_roles
-from services.audit import AuditTrail
-from services.emulator.seed import DemoSeed, seed_demo
+from services.access import read_roles, render_roles, simulated_people
+from services.audit import AuditReport
+from services.chain import GENESIS
+from services.emulator.seed import DEVELOPER, MANAGER, DemoSeed, seed_demo
 from services.emulator.store import EmulatorStore
 from services.google_client import GoogleApiError
 from services.registry import (
@@ -27,16 +28,16 @@ from services.registry import (
     validate_rows,
 )
 from services.session import Session, emulator_state_file
+from services.state import VERSION as STATE_VERSION
 from services.state import State, load_cache, save_cache
-from services.workspace import PushError, Workspace, atomic_write, current_user
+from services.workspace import ORDER_FILE, PushError, Workspace, atomic_write, current_user
 from sheetstage_tui.config import Config
 from sheetstage_tui.errors import UsageError
-from sheetstage_tui.models import Environment, SheetDrift, SnapshotReport
-
-SNAPSHOT_PATHS = ("production-sheets", "staging-sheets", "state.json")
-
+from sheetstage_tui.models import Environment, Sheet, SheetDrift, SnapshotReport
 
 # init ---------------------------------------------------------------------------------------
+
+DEMO_DEVELOPER = "dana"  # a simulated developer (--as dana) on the demo workspace
 
 
 def init_workspace(config: Config, demo: bool) -> Workspace:
@@ -54,52 +55,61 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
         )
     user = current_user()
     sheets, log_id, baselines = [], "", {}
+    roles = render_roles(user)
     if demo:
         seeded = _seed_emulator(emulator_state_file(config))
         sheets, log_id, baselines = seeded.sheets, seeded.log_spreadsheet_id, seeded.baselines
+        accounts = {user: MANAGER, DEMO_DEVELOPER: DEVELOPER}
+        roles = render_roles(user, accounts, developer=[DEMO_DEVELOPER])
     state = {
-        "version": 1,
-        "alerts": [],
+        "version": STATE_VERSION,
+        "alerts": {},
         "sheets": {f"{n:03d}": {"baseline": h} for n, h in sorted(baselines.items())},
     }
     detail = f"{'demo ' if demo else ''}workspace with {len(sheets)} sheets"
-    first_line = json.dumps(
-        {
-            "seq": 1,
-            "time": audit.utc_now(),
-            "user": user,
-            "action": "init",
-            "sheets": [],
-            "hashes": {},
-            "result": "ok",
-            "detail": detail,
-            "prev": audit.GENESIS,
-        },
-        separators=(",", ":"),
-    )
+    trail = f"audit/{user}.jsonl"
     files = {
         "registry.toml": render_registry(sheets, log_id).encode(),
-        "roles.toml": render_roles(user).encode(),
+        "roles.toml": roles.encode(),
         "state.json": State.render(state),
-        "audit/audit.jsonl": (first_line + "\n").encode(),
+        trail: audit.render_line(1, GENESIS, user, "init", detail=detail) + b"\n",
         "production-sheets/.gitkeep": b"",
         "staging-sheets/.gitkeep": b"",
     }
-    workspace = Workspace.create(root, files, remote=config.git.remote, user=user)
-    workspace.install_pre_commit_hook(pre_commit_hook(config))
-    return workspace
+    return Workspace.create(
+        root,
+        files,
+        own_files=("roles.toml", trail),
+        remote=config.git.remote,
+        user=user,
+        hook=pre_commit_hook(config),
+    )
 
 
 def pre_commit_hook(config: Config) -> str:
-    """The workspace's pre-commit hook: `sheetstage scan --staged`; block findings stop it."""
+    """The pre-commit hook for people committing by hand: `sheetstage scan --staged`, found on
+    the committer's PATH (nothing of the installing person's is needed); block findings stop
+    the commit. The config in use is passed on when the committer can read it."""
     from sheetstage_tui.config import packaged_default
 
-    config_flag = (
-        "" if config.source == packaged_default() else f" --config '{config.source.resolve()}'"
-    )
+    source = "" if config.source == packaged_default() else str(config.source.resolve())
+    quoted = "'" + source.replace("'", "'\\''") + "'"
     return f"""#!/bin/sh
-# sheetstage: a commit holding PHI (block findings) is refused. Installed by sheetstage.
-'{sys.executable}' -m sheetstage_tui.cli{config_flag} scan --staged
+# sheetstage: a commit holding PHI (block findings) is refused. Installed by sheetstage for
+# people committing by hand; sheetstage scans what it stages itself.
+if command -v sheetstage >/dev/null 2>&1; then
+    set -- sheetstage
+elif command -v python3 >/dev/null 2>&1 && python3 -c 'import sheetstage_tui' 2>/dev/null; then
+    set -- python3 -m sheetstage_tui.cli
+else
+    echo "sheetstage: commit refused: sheetstage is not on your PATH (install it, or add it)" >&2
+    exit 1
+fi
+config={quoted}
+if [ -z "$SHEETSTAGE_CONFIG" ] && [ -n "$config" ] && [ -r "$config" ]; then
+    set -- "$@" --config "$config"
+fi
+"$@" scan --staged
 status=$?
 if [ "$status" -eq 4 ]; then
     echo "sheetstage: commit refused: the staged files hold PHI (above)" >&2
@@ -140,11 +150,14 @@ class JobResult:
     report: SnapshotReport
     drift: list[SheetDrift]
     new_alerts: list[alerts.Alert] = field(default_factory=list)
+    to_report: list[alerts.Alert] = field(default_factory=list)  # new and left by killed runs
     problems: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    audit: AuditReport | None = None
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.report.failures or self.new_alerts or self.problems else 0
+        return 1 if self.report.failures or self.to_report or self.problems else 0
 
 
 def run_snapshot(
@@ -153,35 +166,34 @@ def run_snapshot(
     sheet_numbers: Sequence[str] | None = None,
     progress: snapshot.ProgressCallback | None = None,
 ) -> JobResult:
-    """Snapshot, drift, alerts, audit, ONE commit, push, activity log."""
+    """Snapshot, drift, audit check, alerts, ONE commit, push, activity log.
+
+    Google is read without the workspace lock; the lock is taken only to write."""
     workspace, config = session.workspace, session.config
     sheets = session.registry.select(sheet_numbers)
     session.access.require("snapshot")
-    trail = AuditTrail(workspace)
-    user = session.access.user
-    problems: list[str] = []
+    mapper = IdMapper(session.registry.sheets)
+    client = session.client
+    started = time.monotonic()
+    fetched = asyncio.run(
+        snapshot.snapshot_fetch(client, workspace, mapper, sheets, envs, progress)
+    )
+    log_id = session.registry.activity_log_spreadsheet_id
+    witness, problems = _witness(session, log_id)
+    trail = session.trail()
+    report = SnapshotReport()
+    outbox = alerts.Outbox(workspace)
     with workspace.lock(config.git.lock_timeout_s):
-        client = session.client
+        workspace.recover_git_locks()
         state = State.load(workspace)
         cache = load_cache(workspace)
         gate = validation.scanner_for(config, workspace)
         workspace.install_pre_commit_hook(pre_commit_hook(config))
-        report = asyncio.run(
-            snapshot.snapshot(
-                client,
-                workspace,
-                state,
-                cache,
-                IdMapper(session.registry.sheets),
-                sheets,
-                envs,
-                progress,
-                gate,
-            )
-        )
+        snapshot.apply(workspace, state, cache, mapper, fetched, report, gate)
+        report.duration_s = time.monotonic() - started
+        verified = verify_trails(session, witness)
         drift_now = drift.compute_drift(session.registry.sheets, state)
         entry = trail.append(
-            user,
             "snapshot",
             sheets=sorted(
                 {s.number for _, s in report.changed} | {f.sheet.number for f in report.failures}
@@ -190,22 +202,95 @@ def run_snapshot(
             detail=snapshot.describe(report),
         )
         report.audit_seq = entry.seq
-        active = alerts.active_alerts(session.registry.sheets, state, drift_now, config.alerts)
-        new_alerts, alert_problems = alerts.raise_new(active, state, trail, user, config.alerts)
-        problems += alert_problems
+        active = alerts.active_alerts(
+            session.registry.sheets, state, drift_now, config.alerts, verified
+        )
+        new_alerts = alerts.raise_new(active, state, trail, outbox, config.alerts)
         state.save(workspace)
         save_cache(workspace, cache)
-        if workspace.has_changes(SNAPSHOT_PATHS):
-            report.commit = workspace.commit(_commit_message(report), user=user)
+        paths = [
+            *snapshot_paths(workspace, session.registry.sheets),
+            *workspace.changed_paths(["state.json"]),
+        ]
+        if paths:  # a run that finds nothing new commits nothing; its line goes with the next
+            report.commit = workspace.commit(
+                _commit_message(report),
+                [*paths, relative(workspace, trail.path)],
+                user=trail.person,
+                check_staged=validation.commit_gate(gate),
+            )
         if report.commit and config.git.remote:
             try:
                 workspace.push(config.git.remote)
             except PushError as error:
                 problems.append(str(error))
-                trail.append(user, "push", result="failed", detail=str(error))
-    synced = activity_log.sync(client, session.registry.activity_log_spreadsheet_id, trail)
-    problems += synced.problems
-    return JobResult(report, drift_now, new_alerts, problems)
+                trail.append("push", result="failed", detail=str(error))
+    if log_id:
+        synced = activity_log.sync(client, log_id, audit.all_entries(workspace))
+        problems += synced.problems
+    problems += alerts.deliver(outbox, config.alerts)
+    return JobResult(
+        report,
+        drift_now,
+        new_alerts,
+        [item.alert for item in outbox.pending(alerts.REPORT)],
+        problems,
+        list(workspace.notices),
+        verified,
+    )
+
+
+def _witness(session: Session, log_id: str) -> tuple[dict[str, str] | None, list[str]]:
+    """The activity log's record of trail lines (None when it cannot be read)."""
+    if not log_id:
+        return None, ["no activity log: set [activity_log].spreadsheet_id in registry.toml"]
+    try:
+        return activity_log.read_witness(session.client, log_id), []
+    except GoogleApiError as error:
+        return None, [f"activity log not read: {error.describe()}"]
+
+
+def verify_trails(
+    session: Session, witness: dict[str, str] | None = None, remote: str = ""
+) -> AuditReport:
+    """Every trail checked (chains, ownership, anchors, the witness when given)."""
+    roles = read_roles(session.workspace)
+    return audit.verify(
+        session.workspace,
+        simulated=simulated_people(roles, session.config.backend),
+        witness=witness,
+        remote=remote,
+    )
+
+
+def reported(session: Session, shown: Sequence[alerts.Alert]) -> None:
+    """The caller has shown these alerts to a person: they leave the outbox's report list."""
+    outbox = alerts.Outbox(session.workspace)
+    keys = {a.key for a in shown}
+    outbox.done([i for i in outbox.pending(alerts.REPORT) if i.alert.key in keys], alerts.REPORT)
+
+
+def snapshot_paths(workspace: Workspace, sheets: Sequence[Sheet]) -> list[str]:
+    """What a snapshot may commit: the files of registered sheet folders that differ from the
+    last commit and belong to their project (a stray file dropped in a folder never does)."""
+    expected: dict[str, set[str]] = {}
+    for sheet in sheets:
+        for env in Environment:
+            folder = sheet.folder(env)
+            names = workspace.project_files(sheet, env)
+            expected[folder] = {f"{folder}/{name}" for name in [ORDER_FILE, *names]}
+    chosen = []
+    envs = [Environment.PRODUCTION.folder, Environment.STAGING.folder]
+    for path in workspace.changed_paths(envs):
+        folder = "/".join(path.split("/")[:2])
+        deleted = not (workspace.root / path).exists()
+        if folder in expected and (path in expected[folder] or deleted):
+            chosen.append(path)
+    return chosen
+
+
+def relative(workspace: Workspace, path: Path) -> str:
+    return str(path.relative_to(workspace.root))
 
 
 def _commit_message(report: SnapshotReport) -> str:
@@ -222,19 +307,23 @@ def _commit_message(report: SnapshotReport) -> str:
 def print_summary(result: JobResult, stream: TextIO | None = None) -> None:
     out = stream or sys.stderr
     report = result.report
+    for notice in result.notices:
+        print(f"notice: {notice}", file=out)
     print(f"snapshot: {snapshot.describe(report)} in {report.duration_s:.1f}s", file=out)
     print(f"commit: {report.commit or 'none (nothing changed)'}", file=out)
     for failure in report.failures:
         print(f"FAILED {failure.env} sheet {failure.sheet.key}: {failure.reason}", file=out)
     tally = drift.counts(result.drift)
     print("drift: " + ", ".join(f"{k} {v}" for k, v in tally.items()), file=out)
-    for alert in result.new_alerts:
-        print(f"ALERT {alert.kind}: {alert.message}", file=out)
+    new = {a.key for a in result.new_alerts}
+    for alert in result.to_report:
+        earlier = "" if alert.key in new else " (raised by an earlier run that was interrupted)"
+        print(f"ALERT {alert.kind}: {alert.message}{earlier}", file=out)
     for problem in result.problems:
         print(f"problem: {problem}", file=out)
     reasons = [
         f"{len(report.failures)} failed fetch(es)" if report.failures else "",
-        f"{len(result.new_alerts)} new alert(s)" if result.new_alerts else "",
+        f"{len(result.to_report)} new alert(s)" if result.to_report else "",
         f"{len(result.problems)} problem(s)" if result.problems else "",
     ]
     why = ", ".join(r for r in reasons if r) or "clean"
@@ -252,10 +341,13 @@ def import_registry(session: Session, path: Path) -> int:
     with workspace.lock(session.config.git.lock_timeout_s):
         text = render_registry(sheets, session.registry.activity_log_spreadsheet_id)
         atomic_write(workspace.registry_path, text.encode())
-        AuditTrail(workspace).append(
-            session.access.user, "registry-import", detail=f"{len(sheets)} sheets from {path.name}"
+        trail = session.trail()
+        trail.append("registry-import", detail=f"{len(sheets)} sheets from {path.name}")
+        workspace.commit(
+            f"registry: import {len(sheets)} sheets from {path.name}",
+            ["registry.toml", relative(workspace, trail.path)],
+            user=trail.person,
         )
-        workspace.commit(f"registry: import {len(sheets)} sheets from {path.name}")
     return len(sheets)
 
 

@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from services.drift import sheet_drift
 from services.registry import Registry, load_registry
 from services.state import State
-from services.workspace import ORDER_FILE, Workspace, disk_name
+from services.workspace import Workspace
 from sheetstage_tui.models import (
     DeployStatus,
     Environment,
-    FileType,
     PhiStatus,
     Sheet,
     SheetDrift,
@@ -54,11 +52,12 @@ _PHI_ORDER = [PhiStatus.UNSCANNED, PhiStatus.CLEAN, PhiStatus.NEEDS_REVIEW, PhiS
 def phi_status(record: dict) -> PhiStatus:
     """The worst of the snapshot gate's code scan and the last validation, counting each
     only while it describes the staging content now in the workspace."""
-    staging_hash = record.get("staging", {}).get("hash")
+    staging = record.get("staging", {})
+    current = {staging.get("held_back") or staging.get("hash")}
     found = []
     for source in ("gate", "validation"):
         entry = record.get(source, {})
-        if entry.get("hash") == staging_hash and entry.get("status") in set(PhiStatus):
+        if entry.get("hash") in current and entry.get("status") in set(PhiStatus):
             found.append(PhiStatus(entry["status"]))
     return max(found, key=_PHI_ORDER.index, default=PhiStatus.UNSCANNED)
 
@@ -95,8 +94,4 @@ def load_rows(workspace: Workspace, registry: Registry | None = None) -> list[Sh
 
 def project_files(workspace: Workspace, sheet: Sheet, env: Environment) -> list[str]:
     """The snapshotted project's files as they are named on disk, in Apps Script order."""
-    try:
-        order = json.loads((workspace.folder(sheet, env) / ORDER_FILE).read_text("utf-8"))
-    except (FileNotFoundError, ValueError):
-        return []
-    return [disk_name(entry["name"], FileType(entry["type"])) for entry in order]
+    return workspace.project_files(sheet, env)

@@ -9,6 +9,7 @@ not reported, its `block` findings are.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import enum
 import hashlib
@@ -379,6 +380,7 @@ class Scanner:
         self.settings = settings
         self.key = key
         self.reference = reference
+        self._scanned: dict[tuple[str, bytes], ScanResult] = {}
         self.mrn_context = context_regex(settings.mrn_context)
         prefix = re.escape(settings.synthetic_prefix)
         self.mrn_value = re.compile(
@@ -519,7 +521,7 @@ class Scanner:
         if reference is None or not reference.patients:
             return []
         hits = []
-        record_digests = {d for _, _, d in self.production_matches(record)} if record else set()
+        record_digests: set[str] | None = None  # only needed once a name matches
         for m in _NAME_CANDIDATE.finditer(text):
             candidate = m.group(0)
             if "," in candidate:
@@ -528,6 +530,8 @@ class Scanner:
             patient = reference.match_name(candidate, self.settings.name_ratio)
             if patient is None:
                 continue
+            if record_digests is None:
+                record_digests = {d for _, _, d in self.production_matches(record)}
             strong = bool(patient.digests & record_digests) or patient.rare
             kind = FindingType.NAME
             hits.append(Hit(kind, m.start(), m.end(), m.group(0), candidate.lower(), strong))
@@ -560,9 +564,13 @@ class Scanner:
             if allow:
                 reason = allow.group(1).strip().rstrip("*/->").strip()
                 lines_allow[segment.line] = (bool(reason), reason)
+        synthetic_records: dict[int, bool] = {}  # a record spans many segments: test it once
         for segment in segments:
-            synthetic = bool(self.synthetic_marker.search(records.get(segment.record, "")))
             record = records.get(segment.record, "")
+            synthetic = synthetic_records.get(segment.record)
+            if synthetic is None:
+                synthetic = bool(self.synthetic_marker.search(record))
+                synthetic_records[segment.record] = synthetic
             hits = self.hits(segment.text, segment.header) + self.name_hits(segment.text, record)
             for hit in hits:
                 severity = hit.severity
@@ -619,10 +627,13 @@ class Scanner:
         try:
             size = file.stat().st_size
             if size > self.max_bytes:
-                return ScanResult([self._too_big(name)], files=1, bytes=size)
+                shown, named = self.scan_name(name)
+                return ScanResult([*named, self._too_big(shown)], files=1, bytes=size)
             data = file.read_bytes()
         except OSError as error:
-            return ScanResult([self._unscannable(name, f"unreadable ({error.strerror})")], 1)
+            shown, named = self.scan_name(name)
+            why = f"unreadable ({error.strerror})"
+            return ScanResult([*named, self._unscannable(shown, why)], 1)
         return self.scan_bytes(data, name)
 
     @property
@@ -632,9 +643,47 @@ class Scanner:
     def _too_big(self, name: str) -> Finding:
         return self._unscannable(name, f"larger than {self.settings.max_file_mb:g} MB")
 
+    def scan_name(self, path: str) -> tuple[str, list[Finding]]:
+        """A file's path scanned like a line of text: its findings (line 0), and the path as
+        every message must show it, masked where it holds them."""
+        synthetic = bool(self.synthetic_marker.search(path))
+        hits = [
+            hit
+            for hit in self.hits(path) + self.name_hits(path, path)
+            if not (synthetic and hit.severity is Severity.REVIEW)
+        ]
+        if not hits:
+            return path, []
+        shown = path
+        for hit in sorted(hits, key=lambda h: h.start, reverse=True):
+            shown = shown[: hit.start] + mask(hit.type, hit.value) + shown[hit.end :]
+        findings = [
+            Finding(
+                id=self.finding_id(path, hit.type, hit.normalized),
+                path=shown,
+                line=0,
+                column=hit.start + 1,
+                type=hit.type,
+                severity=hit.severity,
+                excerpt=mask(hit.type, hit.value),
+            )
+            for hit in hits
+        ]
+        return shown, findings
+
     def scan_bytes(self, data: bytes, name: str) -> ScanResult:
-        """Any file's bytes: undecodable bytes are replaced, binary or huge files reported."""
-        result = ScanResult(files=1, bytes=len(data))
+        """Any file's bytes and its name: undecodable bytes are replaced, binary or huge files
+        reported; findings name the file masked when its name holds PHI. The same bytes under
+        the same name are scanned once per scanner (a snapshot's gate, then its commit)."""
+        memo_key = (name, hashlib.sha256(data).digest())
+        known = self._scanned.get(memo_key)
+        if known is None:
+            known = self._scanned[memo_key] = self._scan_bytes(data, name)
+        return ScanResult(list(known.findings), known.files, known.bytes)
+
+    def _scan_bytes(self, data: bytes, name: str) -> ScanResult:
+        name, named = self.scan_name(name)
+        result = ScanResult(named, files=1, bytes=len(data))
         if len(data) > self.max_bytes:
             result.findings.append(self._too_big(name))
         elif _binary(data):
@@ -722,6 +771,7 @@ def _numbered_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]
 def _json_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
     """Lines of the JSON text; each value's record is its innermost object."""
     spans = _object_spans(text)
+    innermost = _Innermost(spans)
     lines = text.splitlines(keepends=True)
     segments: list[Segment] = []
     records: dict[int, str] = {0: ""}
@@ -729,8 +779,7 @@ def _json_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
     for number, line in enumerate(lines, start=1):
         content = line.rstrip("\r\n")
         # a line usually sits in one object; split it where objects open or close
-        pieces = _split_by_objects(content, offset, spans)
-        for piece_start, piece_text, record in pieces:
+        for piece_start, piece_text, record in innermost.pieces(content, offset):
             records.setdefault(
                 record, text[spans[record - 1][0] : spans[record - 1][1]] if record else ""
             )
@@ -760,27 +809,38 @@ def _object_spans(text: str) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def _innermost(spans: list[tuple[int, int]], position: int) -> int:
-    best, best_size = 0, None
-    for number, (start, end) in enumerate(spans, start=1):
-        if start <= position < end and (best_size is None or end - start < best_size):
-            best, best_size = number, end - start
-    return best
+class _Innermost:
+    """The innermost object (its 1-based number in `spans`, 0 for none) at any position, from
+    one sweep over the objects' boundaries: linear, where a search per line was quadratic."""
 
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        starts = {start: number for number, (start, _) in enumerate(spans, start=1)}
+        self.boundaries = sorted(set(starts) | {end for _, end in spans})
+        self.after: list[int] = []
+        stack: list[int] = []
+        for boundary in self.boundaries:
+            while stack and spans[stack[-1] - 1][1] <= boundary:
+                stack.pop()  # objects nest, so the innermost ends first
+            if boundary in starts:
+                stack.append(starts[boundary])
+            self.after.append(stack[-1] if stack else 0)
 
-def _split_by_objects(
-    content: str, offset: int, spans: list[tuple[int, int]]
-) -> list[tuple[int, str, int]]:
-    boundaries = sorted(
-        {offset, offset + len(content)}
-        | {s for s, _ in spans if offset < s < offset + len(content)}
-        | {e for _, e in spans if offset < e < offset + len(content)}
-    )
-    pieces = []
-    for start, end in itertools.pairwise(boundaries):
-        if end > start:
-            pieces.append((start, content[start - offset : end - offset], _innermost(spans, start)))
-    return pieces or [(offset, content, _innermost(spans, offset))]
+    def at(self, position: int) -> int:
+        index = bisect.bisect_right(self.boundaries, position) - 1
+        return self.after[index] if index >= 0 else 0
+
+    def pieces(self, content: str, offset: int) -> list[tuple[int, str, int]]:
+        """The line split where objects open or close: (start, text, innermost object)."""
+        end = offset + len(content)
+        low = bisect.bisect_right(self.boundaries, offset)
+        high = bisect.bisect_left(self.boundaries, end)
+        cuts = [offset, *self.boundaries[low:high], end]
+        pieces = [
+            (start, content[start - offset : stop - offset], self.at(start))
+            for start, stop in itertools.pairwise(cuts)
+            if stop > start
+        ]
+        return pieces or [(offset, content, self.at(offset))]
 
 
 def with_acknowledgements(

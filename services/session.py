@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.access import Access, load_access
+from services.audit import AuditTrail
 from services.registry import Registry, load_registry
 from services.workspace import Workspace
 from sheetstage_tui.config import Config
@@ -63,8 +64,9 @@ class Backend:
             self.emulator.stop()
 
 
-def open_backend(config: Config) -> Backend:
-    """The Google client for the configured backend (starting the in-process emulator)."""
+def open_backend(config: Config, account: str = "") -> Backend:
+    """The Google client for the configured backend (starting the in-process emulator, whose
+    token belongs to `account`, the acting person's Google account, when one is known)."""
     from services.emulator.server import EmulatorServer
     from services.google_client import Endpoints, GoogleClient, load_user_credentials
 
@@ -74,7 +76,7 @@ def open_backend(config: Config) -> Backend:
         ).start()
         try:
             client = GoogleClient(
-                emulator_credentials(server, config.emulator.user),
+                emulator_credentials(server, account or config.emulator.user),
                 config.client,
                 Endpoints(server.endpoint),
                 script_requests_per_minute=config.client.requests_per_minute
@@ -106,17 +108,21 @@ class Session:
     _backend: Backend | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, config: Config, read_only: bool = False) -> Session:
+    def open(cls, config: Config, read_only: bool = False, as_user: str = "") -> Session:
         workspace = Workspace.open(config.workspace)
         registry = load_registry(workspace.registry_path)
-        access = load_access(workspace.roles_path, read_only)
+        access = load_access(workspace, config.source, config.backend, read_only, as_user)
         return cls(config, workspace, registry, access)
 
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = open_backend(self.config)
+            self._backend = open_backend(self.config, self.access.account)
         return self._backend
+
+    def trail(self) -> AuditTrail:
+        """The acting person's own audit trail."""
+        return AuditTrail(self.workspace, self.access.user)
 
     @property
     def client(self) -> GoogleClient:
@@ -126,11 +132,12 @@ class Session:
         if self._backend is not None:
             self._backend.close()
             self._backend = None
+        self.workspace.close()
 
 
 @contextlib.contextmanager
-def session(config: Config, read_only: bool = False) -> Iterator[Session]:
-    opened = Session.open(config, read_only)
+def session(config: Config, read_only: bool = False, as_user: str = "") -> Iterator[Session]:
+    opened = Session.open(config, read_only, as_user)
     try:
         yield opened
     finally:

@@ -8,17 +8,17 @@ files are written atomically under the workspace lock, and the whole run is ONE 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services import crashpoints
 from services.audit import utc_now
 from services.google_client import GoogleApiError, GoogleClient
 from services.phi import Finding, Scanner, Severity
 from services.registry import IdMapper
-from services.state import State
-from services.workspace import ORDER_FILE, UnsafeFileName, Workspace, disk_name
+from services.state import State, load_cache
+from services.workspace import UnsafeFileName, Workspace, disk_name
 from sheetstage_tui.models import (
     Environment,
     FetchFailure,
@@ -70,20 +70,41 @@ async def fetch(
     workspace: Workspace,
     state: State,
     cache: dict[str, str],
+    mapper: IdMapper,
     targets: Sequence[tuple[Sheet, Environment]],
     progress: ProgressCallback | None = None,
 ) -> list[Fetched]:
+    """Check every target (no workspace lock: reading Google and the disk only)."""
     done = 0
+    halfway = len(targets) // 2
 
     async def one(sheet: Sheet, env: Environment) -> Fetched:
         nonlocal done
-        result = await _fetch_one(client, workspace, state, cache, sheet, env)
+        result = await _fetch_one(client, workspace, state, cache, mapper, sheet, env)
         done += 1
         if progress is not None:
             progress(done, len(targets), result)
+        if done == halfway:
+            crashpoints.reached("fetch")
         return result
 
     return list(await asyncio.gather(*(one(sheet, env) for sheet, env in targets)))
+
+
+def disk_hash(workspace: Workspace, mapper: IdMapper, sheet: Sheet, env: Environment) -> str | None:
+    """The content hash of what the sheet's folder holds (None when it does not hold exactly a
+    project): compared with state.json, it finds what a crash or a hand left different."""
+    files = workspace.project_on_disk(sheet, env)
+    if files is None:
+        return None
+    return project_hash(files, env, mapper)
+
+
+def project_hash(files: Sequence[ScriptFile], env: Environment, mapper: IdMapper) -> str:
+    """Content hash; staging after mapping DEV3 ids to production ids."""
+    if env is Environment.STAGING:
+        files = [ScriptFile(f.name, f.type, mapper.to_production(f.source)) for f in files]
+    return content_hash(files)
 
 
 async def _fetch_one(
@@ -91,6 +112,7 @@ async def _fetch_one(
     workspace: Workspace,
     state: State,
     cache: dict[str, str],
+    mapper: IdMapper,
     sheet: Sheet,
     env: Environment,
 ) -> Fetched:
@@ -99,10 +121,11 @@ async def _fetch_one(
         project = await client.run(client.get_project, script_id)
         update_time = str(project.get("updateTime", ""))
         modified_by = str((project.get("lastModifyUser") or {}).get("email", ""))
+        recorded = state.hash(sheet, env)
         known = (
             cache.get(_cache_key(sheet, env)) == update_time
-            and state.hash(sheet, env)
-            and (workspace.folder(sheet, env) / ORDER_FILE).is_file()
+            and (recorded is not None or state.held_back(sheet, env) is not None)
+            and disk_hash(workspace, mapper, sheet, env) == recorded
         )
         if known:
             return Fetched(sheet, env, update_time, modified_by)
@@ -122,7 +145,8 @@ GATE_KEYS = {Environment.STAGING: "gate", Environment.PRODUCTION: "gate_producti
 def gate_findings(
     gate: Scanner, sheet: Sheet, env: Environment, files: Sequence[ScriptFile]
 ) -> list[Finding]:
-    """The PHI gate's scan of a project, before anything reaches the disk."""
+    """The PHI gate's scan of a project, names and contents, before anything reaches the
+    disk."""
     folder = sheet.folder(env)
     findings: list[Finding] = []
     for f in files:
@@ -159,12 +183,17 @@ def apply(
     report: SnapshotReport,
     gate: Scanner | None = None,
 ) -> None:
-    """Write fetched projects and record their hashes (caller holds the workspace lock).
+    """Write fetched projects and record their hashes (caller holds the workspace lock, and
+    has reloaded `state` and `cache` under it).
 
-    With a gate, code is scanned first: a project with `block` findings is never written (so
-    never committed or pushed); its masked findings go to state.json. Production code is
-    gated too: PHI in production code must not reach git or the off-site backup either."""
+    With a gate, code and file names are scanned first: a project with `block` findings is
+    never written (so never committed or pushed); its masked findings go to state.json, whose
+    `hash` keeps describing what is on disk (the new content's hash is `held_back`).
+    Production code is gated too: PHI in production code must not reach git or the off-site
+    backup either. A result older than what another run recorded meanwhile is skipped."""
     now = utc_now()
+    fetched = [r for r in results if r.files is not None]
+    halfway = len(fetched) // 2
     for result in results:
         sheet, env = result.sheet, result.env
         side = state.env(sheet, env)
@@ -177,13 +206,9 @@ def apply(
         if result.files is None:
             continue
         report.fetched[env] = report.fetched.get(env, 0) + 1
-        if env is Environment.STAGING:
-            mapped = [
-                ScriptFile(f.name, f.type, mapper.to_production(f.source)) for f in result.files
-            ]
-            digest = content_hash(mapped)
-        else:
-            digest = content_hash(result.files)
+        if cache.get(_cache_key(sheet, env), "") > result.update_time:
+            continue  # a run that fetched later has already recorded newer content
+        digest = project_hash(result.files, env, mapper)
         blocked = False
         if gate is not None:
             record = gate_record(gate_findings(gate, sheet, env, result.files), digest)
@@ -194,40 +219,40 @@ def apply(
             blocked = record["status"] == PhiStatus.BLOCKED
         if blocked:
             report.phi_blocked.append((env, sheet))
-            changed = False
+            side.update(held_back=digest, modified_by=result.modified_by)
+            side.update(modified_at=result.update_time)
         else:
             changed = workspace.write_project(sheet, env, result.files)
-        if changed or side.get("hash") != digest:
-            report.changed.append((env, sheet))
-            side.update(
-                hash=digest,
-                modified_by=result.modified_by,
-                modified_at=result.update_time,
-                snapshot_at=now,
-            )
-        if env is Environment.PRODUCTION and not state.baseline(sheet):
-            state.sheet(sheet)["baseline"] = digest
+            if changed or side.get("hash") != digest or side.get("held_back"):
+                report.changed.append((env, sheet))
+                side.pop("held_back", None)
+                side.update(
+                    hash=digest,
+                    modified_by=result.modified_by,
+                    modified_at=result.update_time,
+                    snapshot_at=now,
+                )
+            if env is Environment.PRODUCTION and not state.baseline(sheet):
+                state.sheet(sheet)["baseline"] = digest
         cache[_cache_key(sheet, env)] = result.update_time
+        if fetched and result is fetched[halfway]:
+            crashpoints.reached("write")
 
 
-async def snapshot(
+async def snapshot_fetch(
     client: GoogleClient,
     workspace: Workspace,
-    state: State,
-    cache: dict[str, str],
     mapper: IdMapper,
     sheets: Sequence[Sheet],
     envs: Sequence[Environment],
     progress: ProgressCallback | None = None,
-    gate: Scanner | None = None,
-) -> SnapshotReport:
-    started = time.monotonic()
+) -> list[Fetched]:
+    """Phase one of a snapshot, without the workspace lock: what changed in Google (or on
+    disk, left behind by a crash or a hand) is fetched."""
+    state = State.load(workspace)
+    cache = load_cache(workspace)
     targets = [(sheet, env) for env in envs for sheet in sheets]
-    results = await fetch(client, workspace, state, cache, targets, progress)
-    report = SnapshotReport()
-    apply(workspace, state, cache, mapper, results, report, gate)
-    report.duration_s = time.monotonic() - started
-    return report
+    return await fetch(client, workspace, state, cache, mapper, targets, progress)
 
 
 def describe(report: SnapshotReport) -> str:

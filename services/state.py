@@ -13,13 +13,50 @@ from pathlib import Path
 from typing import Any
 
 from services.workspace import Workspace, atomic_write
+from sheetstage_tui.errors import UsageError
 from sheetstage_tui.models import Environment, Sheet
 
-VERSION = 1
+VERSION = 2
+_SIDES = ("production", "staging")
+_RECORDS = ("gate", "gate_production", "validation")
 
 
 def _empty() -> dict[str, Any]:
-    return {"version": VERSION, "sheets": {}, "alerts": []}
+    return {"version": VERSION, "sheets": {}, "alerts": {}}
+
+
+def _problem(data: object) -> str:
+    """What makes `data` something other than a sheetstage state ("" when it is one)."""
+    if not isinstance(data, dict):
+        return f"it holds a JSON {type(data).__name__}, not an object"
+    sheets, alerts = data.get("sheets", {}), data.get("alerts", {})
+    if not isinstance(sheets, dict):
+        return "`sheets` is not an object"
+    if not isinstance(alerts, dict | list):
+        return "`alerts` is neither an object nor a list"
+    for key, record in sheets.items():
+        if not isinstance(record, dict):
+            return f"sheet {key} is not an object"
+        if not isinstance(record.get("baseline", ""), str | None):
+            return f"sheet {key}: baseline is not a hash"
+        for name in (*_SIDES, *_RECORDS):
+            part = record.get(name, {})
+            if not isinstance(part, dict):
+                return f"sheet {key}: {name} is not an object"
+            for field in ("hash", "held_back", "error", "status"):
+                if not isinstance(part.get(field, ""), str | None):
+                    return f"sheet {key}: {name}.{field} is not text"
+            findings = part.get("findings", [])
+            if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
+                return f"sheet {key}: {name}.findings is not a list of objects"
+    return ""
+
+
+def _upgrade_alerts(alerts: dict[str, Any] | list[Any]) -> dict[str, Any]:
+    """Version 1 kept only the active alerts' keys."""
+    if isinstance(alerts, dict):
+        return {str(k): v if isinstance(v, dict) else {} for k, v in alerts.items()}
+    return {str(key): {"kind": str(key).split(":")[0]} for key in alerts}
 
 
 class State:
@@ -29,19 +66,22 @@ class State:
 
     @classmethod
     def load(cls, workspace: Workspace) -> State:
+        path = workspace.state_path
         try:
-            data = json.loads(workspace.state_path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             data = _empty()
-        except ValueError:
-            from sheetstage_tui.errors import UsageError
-
+        except (ValueError, UnicodeDecodeError):
+            data, problem = None, "it is not valid JSON"
+        else:
+            problem = _problem(data)
+        if data is None or problem:
             raise UsageError(
-                f"{workspace.state_path} is not valid JSON; restore it with "
+                f"{path} is not a sheetstage state ({problem}); restore it with "
                 "`git checkout -- state.json` in the workspace"
-            ) from None
+            )
         data.setdefault("sheets", {})
-        data.setdefault("alerts", [])
+        data["alerts"] = _upgrade_alerts(data.get("alerts", {}))
         return cls(data)
 
     @staticmethod
@@ -68,13 +108,18 @@ class State:
     def baseline(self, sheet: Sheet) -> str | None:
         return self.data["sheets"].get(sheet.key, {}).get("baseline")
 
+    def held_back(self, sheet: Sheet, env: Environment) -> str | None:
+        """The hash of content the PHI gate kept out of the workspace (disk keeps `hash`)."""
+        return self.data["sheets"].get(sheet.key, {}).get(str(env), {}).get("held_back")
+
     @property
-    def alerts(self) -> set[str]:
-        return set(self.data["alerts"])
+    def alerts(self) -> dict[str, dict[str, Any]]:
+        """Active alerts by key: kind, sheets, message, since."""
+        return self.data["alerts"]
 
     @alerts.setter
-    def alerts(self, keys: set[str]) -> None:
-        self.data["alerts"] = sorted(keys)
+    def alerts(self, active: dict[str, dict[str, Any]]) -> None:
+        self.data["alerts"] = dict(sorted(active.items()))
 
 
 def cache_path(workspace: Workspace) -> Path:

@@ -11,7 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services import activity_log
+from services import activity_log, audit
+from services.access import PRACTICE_MANAGER, read_roles, simulated_people
 from services.audit import AuditTrail, utc_now
 from services.google_client import GoogleApiError
 from services.phi import (
@@ -24,11 +25,11 @@ from services.phi import (
 )
 from services.reference import ReferenceSet, header_ranges
 from services.registry import IdMapper
-from services.snapshot import files_from_api
+from services.snapshot import files_from_api, project_hash
 from services.state import State
 from services.workspace import UnsafeFileName, Workspace, disk_name, load_or_create_key
 from sheetstage_tui.config import Config
-from sheetstage_tui.errors import RefusedError, UsageError
+from sheetstage_tui.errors import JobFailedError, RefusedError, UsageError
 from sheetstage_tui.models import Environment, FileType, PhiStatus, ScriptFile, Sheet
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ def scan(config: Config, paths: Sequence[Path], staged: bool = False) -> ScanRes
     result = ScanResult()
     for name, data in workspace.staged_files():
         result.extend(scanner.scan_bytes(data, name))
-    result.findings = with_acknowledgements(result.findings, acknowledged_findings(workspace))
+    acknowledged = acknowledged_findings(workspace, config.backend)
+    result.findings = with_acknowledgements(result.findings, acknowledged)
     return result
 
 
@@ -123,16 +125,37 @@ class SheetValidation:
         }
 
 
-def acknowledged_findings(workspace: Workspace) -> dict[str, str]:
-    """Finding id -> reason, from the audit trail (and only while its chain is intact)."""
-    trail = AuditTrail(workspace)
-    if not trail.verify().ok:
-        return {}
+def acknowledged_findings(workspace: Workspace, backend: str) -> dict[str, str]:
+    """Finding id -> reason: acknowledgements that count, i.e. those in the intact trail of a
+    person who is a practice manager now (editing state.json or another's trail grants
+    nothing, and neither does the legacy single trail)."""
+    roles = read_roles(workspace)
+    report = audit.verify(workspace, simulated=simulated_people(roles, backend))
     return {
         entry.hashes["finding"]: entry.detail
-        for entry in trail.entries()
-        if entry.action == "acknowledge" and entry.result == "ok" and "finding" in entry.hashes
+        for entry in report.counting(roles.holders(PRACTICE_MANAGER), "acknowledge")
+        if "finding" in entry.hashes
     }
+
+
+def commit_gate(scanner: Scanner) -> Callable[[list[tuple[str, bytes]]], None]:
+    """What sheetstage runs on what it has staged instead of the pre-commit hook: a staged
+    file (or file name) with block findings refuses the commit."""
+
+    def check(staged: list[tuple[str, bytes]]) -> None:
+        for name, data in staged:
+            blocking = [
+                f for f in scanner.scan_bytes(data, name).findings if f.severity is Severity.BLOCK
+            ]
+            if blocking:
+                first = blocking[0]
+                raise JobFailedError(
+                    f"commit refused: {first.path} holds {first.type} {first.excerpt} "
+                    f"({len(blocking)} block finding(s)); nothing was committed: remove it "
+                    "from the workspace"
+                )
+
+    return check
 
 
 def phi_status(findings: Sequence[Finding]) -> PhiStatus:
@@ -277,7 +300,8 @@ def validate_sheet(
     acknowledged: dict[str, str],
 ) -> SheetValidation:
     workspace, client = session.workspace, session.client
-    staging = workspace.read_project(sheet, Environment.STAGING) or []
+    held_back = state.held_back(sheet, Environment.STAGING)
+    staging = [] if held_back else workspace.read_project(sheet, Environment.STAGING) or []
     production = workspace.read_project(sheet, Environment.PRODUCTION) or []
     result = SheetValidation(
         sheet, PhiStatus.UNSCANNED, staging_hash=state.hash(sheet, Environment.STAGING)
@@ -289,6 +313,7 @@ def validate_sheet(
         except (GoogleApiError, UnsafeFileName) as error:
             result.problems.append(f"staging code not read: {error}")
             return result
+        result.staging_hash = project_hash(staging, Environment.STAGING, mapper)
     reference = scanner.reference
     sheet_scanner = scanner
     if sheet.reference_ranges:
@@ -338,60 +363,70 @@ def validate(
     numbers: Sequence[str] | None,
     progress: Callable[[int, int, SheetValidation], None] | None = None,
 ) -> list[SheetValidation]:
-    """Validate sheets, store each result, audit the run and log it to the PHI Checks tab."""
+    """Validate sheets, store each result, audit the run and log it to the PHI Checks tab.
+
+    Reading Google and the workspace takes no lock (a long `--all`, paced by the Sheets
+    quota, blocks no one); the results are written under the workspace lock at the end."""
     session.access.require("validate")
     sheets = session.registry.select(numbers)
     workspace, config = session.workspace, session.config
     scanner = scanner_for(config, workspace)
     mapper = IdMapper(session.registry.sheets)
+    state = State.load(workspace)
+    acknowledged = acknowledged_findings(workspace, config.backend)  # once for the whole run
+    results = []
+    for sheet in sheets:
+        results.append(validate_sheet(session, sheet, scanner, state, mapper, acknowledged))
+        if progress is not None:
+            progress(len(results), len(sheets), results[-1])
+    tally = {s: sum(1 for r in results if r.phi is s) for s in PhiStatus}
+    failed = sum(1 for r in results if r.problems)
+    detail = (
+        f"{len(results)} sheets: {tally[PhiStatus.CLEAN]} clean, "
+        f"{tally[PhiStatus.NEEDS_REVIEW]} needs-review, {tally[PhiStatus.BLOCKED]} blocked, "
+        f"{failed} with other problems"
+    )
+    trail = session.trail()
     with workspace.lock(config.git.lock_timeout_s):
-        state = State.load(workspace)
-        acknowledged = acknowledged_findings(workspace)  # one chain check for the whole run
-        results = []
-        for sheet in sheets:
-            results.append(validate_sheet(session, sheet, scanner, state, mapper, acknowledged))
-            if progress is not None:
-                progress(len(results), len(sheets), results[-1])
+        state = State.load(workspace)  # what other runs wrote meanwhile stays
         for result in results:
             state.sheet(result.sheet)["validation"] = result.record()
         state.save(workspace)
-        tally = {s: sum(1 for r in results if r.phi is s) for s in PhiStatus}
-        failed = sum(1 for r in results if r.problems)
-        detail = (
-            f"{len(results)} sheets: {tally[PhiStatus.CLEAN]} clean, "
-            f"{tally[PhiStatus.NEEDS_REVIEW]} needs-review, {tally[PhiStatus.BLOCKED]} blocked, "
-            f"{failed} with other problems"
-        )
-        trail = AuditTrail(workspace)
         trail.append(
-            session.access.user,
             "validate",
             sheets=[r.sheet.number for r in results],
             result="ok" if all(r.ok for r in results) else "failed",
             detail=detail,
         )
-        _audit_inline_allows(trail, session.access.user, results, acknowledged)
-        workspace.commit(f"validate: {detail}", user=session.access.user)
-    activity_log.sync(
-        session.client, session.registry.activity_log_spreadsheet_id, AuditTrail(workspace)
-    )
+        _audit_inline_allows(trail, results, acknowledged)
+        workspace.commit(
+            f"validate: {detail}",
+            ["state.json", str(trail.path.relative_to(workspace.root))],
+            user=trail.person,
+        )
+    if session.registry.activity_log_spreadsheet_id:
+        activity_log.sync(
+            session.client,
+            session.registry.activity_log_spreadsheet_id,
+            audit.all_entries(workspace),
+        )
     return results
 
 
 def _audit_inline_allows(
-    trail: AuditTrail,
-    user: str,
-    results: Sequence[SheetValidation],
-    acknowledged: dict[str, str],
+    trail: AuditTrail, results: Sequence[SheetValidation], acknowledged: dict[str, str]
 ) -> None:
     """Each inline `allow-phi` reason enters the audit trail once (by finding id)."""
-    known = {e.hashes.get("finding") for e in trail.entries() if e.action == "allow-phi"}
+    known = {
+        e.hashes.get("finding")
+        for e in audit.all_entries(trail.workspace)
+        if e.action == "allow-phi"
+    }
     for result in results:
         for finding in result.findings:
             inline = finding.acknowledged and finding.id not in acknowledged
             if inline and finding.id not in known:
                 trail.append(
-                    user,
                     "allow-phi",
                     sheets=[result.sheet.number],
                     hashes={"finding": finding.id},
@@ -425,8 +460,8 @@ def acknowledge(session: Session, number: str, finding_id: str, reason: str) -> 
                 f"finding {finding_id} is a block finding ({finding.get('type')}): it cannot be "
                 "acknowledged; remove the value from staging"
             )
-        AuditTrail(workspace).append(
-            session.access.user,
+        trail = session.trail()
+        trail.append(
             "acknowledge",
             sheets=[sheet.number],
             hashes={"finding": finding_id},
@@ -434,7 +469,9 @@ def acknowledge(session: Session, number: str, finding_id: str, reason: str) -> 
             detail=reason.strip()[:200],
         )
         workspace.commit(
-            f"acknowledge: finding {finding_id} of sheet {sheet.key}", user=session.access.user
+            f"acknowledge: finding {finding_id} of sheet {sheet.key}",
+            [str(trail.path.relative_to(workspace.root))],
+            user=trail.person,
         )
     return Finding(
         id=finding_id,
@@ -473,7 +510,8 @@ def reference_cache(workspace: Workspace) -> Path:
 def current_findings(workspace: Workspace, sheet: Sheet) -> tuple[str, list[dict[str, object]]]:
     """The masked findings that describe staging now: the last validation's, else the gate's."""
     record = State.load(workspace).data["sheets"].get(sheet.key, {})
-    staging_hash = record.get("staging", {}).get("hash")
+    staging = record.get("staging", {})
+    staging_hash = staging.get("held_back") or staging.get("hash")
     for source, label in (("validation", "last validation"), ("gate", "snapshot gate")):
         entry = record.get(source, {})
         if entry.get("hash") == staging_hash and "findings" in entry:

@@ -7,16 +7,20 @@ import contextlib
 import grp
 import json
 import os
+import pwd
 import socket
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import filelock
 import git
 
-from sheetstage_tui.errors import JobFailedError, LockHeldError, UsageError
+from services import crashpoints
+from services.chain import ANCHOR_TRAILER, anchor_line, parse_anchor
+from sheetstage_tui.errors import JobFailedError, LockHeldError, RefusedError, UsageError
 from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 
 ORDER_FILE = ".sheetstage-files.json"  # the project's file order (Apps Script runs files in it)
@@ -34,9 +38,33 @@ class PushError(RuntimeError):
     """The off-site backup rejected or failed a push."""
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+SHARED_FILE = 0o664  # files any member's run may rewrite
+OWN_FILE = 0o644  # trails, roles.toml, .git/config: only their owner writes them
+SHARED_DIR = 0o2775  # setgid: new files inherit the workspace's group
+AUDIT_DIR = 0o3775  # setgid + sticky: no one deletes or replaces another person's trail
+HOOK_MODE = 0o755
+GIT_LOCK_NAMES = ("index.lock", "HEAD.lock", "config.lock", "packed-refs.lock")
+
+
+def make_dirs(path: Path, mode: int = SHARED_DIR) -> None:
+    """Create missing folders group-shared (setgid, group-writable) whatever the umask, so
+    another member's run can write in them."""
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        os.chmod(folder, mode)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = SHARED_FILE) -> None:
     """Write via a temporary file in the same folder and a rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
@@ -51,19 +79,59 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
+def account_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def untrusted_reason(path: Path, trusted_uids: Collection[int], owner: str) -> str:
+    """Why a file that sheetstage believes or executes cannot be trusted ("" when it can): it
+    must be a regular file (not a symlink), owned by a trusted account (`owner` names the one
+    to give it to), and writable by no one else. The reason names the fix."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return f"{path} is missing"
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path} is a symbolic link; only a regular file counts: replace the link"
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path} is not a regular file; move it away"
+    if info.st_uid not in trusted_uids:
+        return (
+            f"{path} is owned by {account_name(info.st_uid)}; only root or {owner} may own it: "
+            f"check its content, then `chown {owner} {path}`"
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{path} can be written by users other than its owner; run `chmod go-w {path}`"
+    return ""
+
+
+def masked_name(name: object) -> str:
+    """A refused file name as messages may show it: letters and digits masked like PHI
+    findings, control characters as `?`, so no identifier a name carries is echoed."""
+    text = name if isinstance(name, str) else repr(name)
+    shown = "".join("*" if c.isalnum() else "?" if not c.isprintable() else c for c in text[:80])
+    return shown + ("…" if len(text) > 80 else "")
+
+
 def disk_name(name: object, file_type: FileType) -> str:
     """Apps Script file -> path inside the sheet folder (`lib/format` -> `lib/format.gs`)."""
     if file_type is FileType.JSON:
         if name != "appsscript":
-            raise UnsafeFileName(f"JSON file {name!r} is not the manifest 'appsscript'")
+            raise UnsafeFileName(
+                f"a JSON file named {masked_name(name)!r} is not the manifest 'appsscript'"
+            )
         return "appsscript.json"
     if not isinstance(name, str) or not name:
         raise UnsafeFileName("a file has an empty name")
-    if "\x00" in name or "\\" in name or name.startswith("/"):
-        raise UnsafeFileName(f"file name {name!r} would leave the sheet folder")
-    parts = PurePosixPath(name).parts
-    if any(part in ("", ".", "..") for part in name.split("/")) or not parts:
-        raise UnsafeFileName(f"file name {name!r} would leave the sheet folder")
+    unsafe = "\x00" in name or "\\" in name or name.startswith("/")
+    unsafe = unsafe or any(not c.isprintable() for c in name)
+    if unsafe or any(part in ("", ".", "..") for part in name.split("/")):
+        raise UnsafeFileName(f"file name {masked_name(name)!r} would leave the sheet folder")
+    if not PurePosixPath(name).parts:
+        raise UnsafeFileName("a file has an empty name")
     return name + _EXTENSIONS[file_type]
 
 
@@ -95,9 +163,32 @@ def load_or_create_key(path: Path) -> bytes:
 
 
 def current_user() -> str:
-    import pwd
+    """The operating-system account running sheetstage: who someone is, here."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        raise UsageError(
+            f"your user id {uid} has no account name (no passwd entry); sheetstage tells people "
+            "apart by account: run it under a named account"
+        ) from None
 
-    return pwd.getpwuid(os.geteuid()).pw_name
+
+def uid_of(user: str) -> int | None:
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None
+
+
+@dataclass(frozen=True)
+class CommitAnchors:
+    """A commit and the trail heads its `Audit-Heads:` trailers recorded (None: no trailer,
+    a commit not made by sheetstage)."""
+
+    commit: str
+    parents: tuple[str, ...]
+    heads: dict[str, tuple[int, str]] | None
 
 
 class Workspace:
@@ -105,8 +196,9 @@ class Workspace:
         self.root = root
         self._repo: git.Repo | None = None
         self._lock = filelock.FileLock(
-            str(self.internal / "locks" / "workspace.lock"), mode=0o664, is_singleton=False
+            str(self.internal / "locks" / "workspace.lock"), mode=SHARED_FILE, is_singleton=False
         )
+        self.notices: list[str] = []  # what recovery did, for the caller to show
 
     # layout ------------------------------------------------------------------------------
 
@@ -123,12 +215,28 @@ class Workspace:
         return self.root / "state.json"
 
     @property
-    def audit_path(self) -> Path:
-        return self.root / "audit" / "audit.jsonl"
+    def audit_dir(self) -> Path:
+        return self.root / "audit"
+
+    @property
+    def legacy_audit_path(self) -> Path:
+        """The single trail of earlier versions: kept as history, grants nothing."""
+        return self.audit_dir / "audit.jsonl"
+
+    def trail_path(self, person: str) -> Path:
+        return self.audit_dir / f"{person}.jsonl"
 
     @property
     def internal(self) -> Path:
         return self.root / INTERNAL
+
+    @property
+    def owner_uid(self) -> int:
+        return self.root.stat().st_uid
+
+    @property
+    def owner(self) -> str:
+        return account_name(self.owner_uid)
 
     def hmac_key(self) -> bytes:
         return load_or_create_key(self.internal / KEY_FILE)
@@ -150,9 +258,17 @@ class Workspace:
 
     @classmethod
     def create(
-        cls, root: Path, files: dict[str, bytes], remote: str = "", user: str = ""
+        cls,
+        root: Path,
+        files: dict[str, bytes],
+        *,
+        own_files: Collection[str] = (),
+        remote: str = "",
+        user: str = "",
+        hook: str = "",
     ) -> Workspace:
-        """A new workspace holding `files` (relative path -> bytes) in its first commit.
+        """A new workspace holding `files` (relative path -> bytes) in its first commit;
+        `own_files` are written 0644 (only their owner may change them), the rest group-shared.
 
         Refuses an existing workspace. Built in a temporary sibling folder and renamed into
         place, so a failure leaves nothing behind."""
@@ -164,22 +280,29 @@ class Workspace:
         root.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.init-", dir=root.parent))
         try:
+            os.chmod(staging, SHARED_DIR)
             repo = git.Repo.init(staging, initial_branch="main", shared="group")
             with repo.config_writer() as config:
                 config.set_value("user", "name", "sheetstage")
                 config.set_value("user", "email", f"sheetstage@{socket.gethostname()}")
                 config.set_value("core", "sharedRepository", "group")
+            repo.close()
+            os.chmod(staging / ".git" / "config", OWN_FILE)
+            make_dirs(staging / "audit", AUDIT_DIR)
             for relative, data in files.items():
-                atomic_write(staging / relative, data)
+                mode = OWN_FILE if relative in own_files else SHARED_FILE
+                atomic_write(staging / relative, data, mode)
             atomic_write(staging / ".gitignore", f"/{INTERNAL}/\n".encode())
-            (staging / INTERNAL / "locks").mkdir(parents=True, exist_ok=True)
-            (staging / INTERNAL / "cache").mkdir(parents=True, exist_ok=True)
+            for folder in ("locks", "cache"):
+                make_dirs(staging / INTERNAL / folder)
             load_or_create_key(staging / INTERNAL / KEY_FILE)
             workspace = cls(staging)
-            workspace.commit("init: sheetstage workspace", user=user)
+            if hook:
+                workspace.install_pre_commit_hook(hook)
+            workspace.commit("init: sheetstage workspace", [*files, ".gitignore"], user=user)
+            workspace.close()
             if remote:
-                repo.create_remote("backup", remote)
-            repo.close()
+                create_backup_remote(remote)
             if root.exists():
                 root.rmdir()
             os.rename(staging, root)
@@ -188,15 +311,21 @@ class Workspace:
 
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _share_with_group(root)
+        share_with_group(root)
         return cls(root)
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
 
     # locks -------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def lock(self, timeout: float = 15.0) -> Iterator[None]:
-        """The workspace lock: serialises every git write (snapshots, batch, deploys)."""
-        (self.internal / "locks").mkdir(parents=True, exist_ok=True)
+        """The workspace lock: serialises every write (snapshots, batch, deploys). Reads never
+        take it."""
+        make_dirs(self.internal / "locks")
         try:
             self._lock.acquire(timeout=timeout)
         except filelock.Timeout:
@@ -213,8 +342,8 @@ class Workspace:
     def sheet_lock(self, sheet: Sheet, timeout: float = 0.0) -> Iterator[None]:
         """The per-sheet lock: one deploy of a sheet at a time."""
         path = self.internal / "locks" / f"sheet-{sheet.key}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(path), mode=0o664, is_singleton=False)
+        make_dirs(path.parent)
+        lock = filelock.FileLock(str(path), mode=SHARED_FILE, is_singleton=False)
         try:
             lock.acquire(timeout=timeout)
         except filelock.Timeout:
@@ -238,13 +367,16 @@ class Workspace:
             relative = disk_name(f.name, f.type)
             target = (base / relative).resolve()
             if not target.is_relative_to(base):
-                raise UnsafeFileName(f"file name {f.name!r} would leave the sheet folder")
+                raise UnsafeFileName(
+                    f"file name {masked_name(f.name)!r} would leave the sheet folder"
+                )
             if relative in seen:
-                raise UnsafeFileName(f"two files map to {relative}")
+                raise UnsafeFileName(f"two files map to {masked_name(relative)!r}")
             seen.add(relative)
 
     def write_project(self, sheet: Sheet, env: Environment, files: Sequence[ScriptFile]) -> bool:
-        """Write a project's files exactly as the API gave them; True if anything changed."""
+        """Write a project's files exactly as the API gave them and remove any other file in
+        its folder; True if anything changed."""
         self.plan_project(sheet, env, files)
         folder = self.folder(sheet, env)
         changed = False
@@ -256,19 +388,19 @@ class Workspace:
             if not path.is_file() or path.read_bytes() != data:
                 atomic_write(path, data)
                 changed = True
-        order = [{"name": f.name, "type": str(f.type)} for f in files]
-        index = (json.dumps(order, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
         order_path = folder / ORDER_FILE
         wanted.add(order_path)
+        index = order_index(files)
         if not order_path.is_file() or order_path.read_bytes() != index:
             atomic_write(order_path, index)
             changed = True
         for path in sorted(folder.rglob("*"), reverse=True):
-            if path.is_file() and path not in wanted:
+            if path.is_dir() and not path.is_symlink():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif path not in wanted:
                 path.unlink()
                 changed = True
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
         return changed
 
     def read_project(self, sheet: Sheet, env: Environment) -> list[ScriptFile] | None:
@@ -285,15 +417,117 @@ class Workspace:
             files.append(ScriptFile(entry["name"], file_type, data.decode("utf-8")))
         return files
 
+    def project_files(self, sheet: Sheet, env: Environment) -> list[str]:
+        """The project's files as named on disk, in Apps Script order (its order file says
+        which); [] when the folder holds no readable project."""
+        try:
+            order = json.loads((self.folder(sheet, env) / ORDER_FILE).read_text("utf-8"))
+            return [disk_name(entry["name"], FileType(entry["type"])) for entry in order]
+        except (OSError, ValueError, KeyError, TypeError, UnsafeFileName):
+            return []
+
+    def project_on_disk(self, sheet: Sheet, env: Environment) -> list[ScriptFile] | None:
+        """The project's files if its folder holds exactly them (no stray, missing or
+        undecodable file); None otherwise, so the next snapshot fetches it again."""
+        folder = self.folder(sheet, env)
+        try:
+            files = self.read_project(sheet, env)
+        except (OSError, ValueError, KeyError, TypeError, UnsafeFileName):
+            return None
+        if files is None:
+            return None
+        expected = {ORDER_FILE, *(disk_name(f.name, f.type) for f in files)}
+        present = {str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir()}
+        return files if present == expected else None
+
     # git ---------------------------------------------------------------------------------
 
     @property
     def repo(self) -> git.Repo:
+        """The repository, opened only when its config can be trusted: git runs what
+        .git/config names (filters, pagers), and sheetstage runs git as whoever runs it."""
         if self._repo is None:
+            problem = self.git_config_problem()
+            if problem:
+                raise RefusedError(f"git refused: {problem}")
             self._repo = git.Repo(self.root)
-            # a group-shared workspace is owned by whoever created it
-            self._repo.git.set_persistent_git_options(c=f"safe.directory={self.root}")
+            # hooks are for people committing by hand: sheetstage scans what it stages itself
+            self._repo.git.set_persistent_git_options(
+                c=[
+                    f"safe.directory={self.root}",  # a group-shared workspace has one owner
+                    "core.hooksPath=/dev/null",
+                    "core.fsmonitor=false",
+                ],
+                no_optional_locks=True,
+            )
         return self._repo
+
+    def git_config_problem(self) -> str:
+        """Why .git/config cannot be trusted, or ""."""
+        path = self.root / ".git" / "config"
+        problem = untrusted_reason(path, {0, self.owner_uid}, self.owner)
+        if problem:
+            return problem
+        text = path.read_text(encoding="utf-8", errors="replace").lower()
+        if "[include" in text:
+            return f"{path} includes other files ([include]); remove that section"
+        return ""
+
+    def hook_problems(self) -> list[str]:
+        hooks = self.root / ".git" / "hooks"
+        if not hooks.is_dir():
+            return []
+        return [
+            problem
+            for path in sorted(hooks.iterdir())
+            if not path.name.endswith(".sample")
+            for problem in [untrusted_reason(path, {0, self.owner_uid}, self.owner)]
+            if problem
+        ]
+
+    def recover_git_locks(self) -> list[str]:
+        """Remove lock files a killed git left in .git, when no running git can hold them."""
+        git_dir = self.root / ".git"
+        present = [git_dir / name for name in GIT_LOCK_NAMES if (git_dir / name).exists()]
+        present += sorted((git_dir / "refs").rglob("*.lock"))
+        if not present:
+            return []
+        held = _locks_held_by_running_git(present)
+        notices = []
+        for lock in present:
+            shown = lock.relative_to(self.root)
+            if lock in held:
+                notices.append(f"{shown} is held by a running git ({held[lock]}); left alone")
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+            notices.append(f"removed {shown}, left behind by an interrupted git")
+        self.notices += notices
+        return notices
+
+    def changed_paths(self, paths: Sequence[str]) -> list[str]:
+        """Paths under `paths` whose files differ from the last commit (untracked included)."""
+        if not paths:
+            return []
+        out = self.repo.git.status(
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--",
+            *paths,
+            strip_newline_in_stdout=False,
+        )
+        tokens = out.split("\0")
+        changed, skip = [], False
+        for token in tokens:
+            if skip:
+                skip = False
+                continue
+            if len(token) < 4:
+                continue
+            changed.append(token[3:])
+            skip = token[0] in "RC"  # a rename's old name follows
+        return changed
 
     def staged_files(self) -> list[tuple[str, bytes]]:
         """Files added or changed in the index (what the next commit holds), with their bytes,
@@ -304,36 +538,127 @@ class Workspace:
         return [(name, self.repo.odb.stream(entries[(name, 0)].binsha).read()) for name in names]
 
     def install_pre_commit_hook(self, script: str) -> None:
+        """The hook for people committing by hand; written only by the workspace's owner (a
+        hook anyone else wrote would be untrusted)."""
         hook = self.root / ".git" / "hooks" / "pre-commit"
         if hook.is_file() and hook.read_text(encoding="utf-8") == script:
             return
-        atomic_write(hook, script.encode("utf-8"), mode=0o775)
+        if os.geteuid() != self.owner_uid and hook.exists():
+            return
+        atomic_write(hook, script.encode("utf-8"), mode=HOOK_MODE)
 
-    def has_changes(self, paths: Sequence[str]) -> bool:
-        status = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *paths)
-        return bool(status.strip())
-
-    def commit(self, message: str, paths: Sequence[str] = (".",), user: str = "") -> str | None:
-        """Stage `paths` (deletions too) and commit; None when nothing was staged."""
+    def commit(
+        self,
+        message: str,
+        paths: Sequence[str],
+        user: str = "",
+        check_staged: Callable[[list[tuple[str, bytes]]], None] | None = None,
+    ) -> str | None:
+        """Stage exactly `paths` (deletions too; nothing else, whatever the index held), let
+        `check_staged` refuse what is staged, anchor every trail in an `Audit-Heads:` trailer
+        and commit. None when nothing changed. The caller holds the workspace lock."""
+        self.recover_git_locks()
         repo = self.repo
-        repo.git.add("-A", "--", *paths)
         try:
-            repo.git.diff("--cached", "--quiet")
-            return None
-        except git.GitCommandError:
-            pass  # exit 1: something is staged
-        author = user or current_user()
-        try:
+            if self.head() is not None:
+                repo.git.reset("-q")  # the index a killed run left is not ours to commit
+            present = [p for p in paths if (self.root / p).exists() or self._tracked(p)]
+            if present:
+                repo.git.add("-A", "--", *present)
+            crashpoints.reached("git-add")
+            try:
+                repo.git.diff("--cached", "--quiet")
+                return None
+            except git.GitCommandError:
+                pass  # exit 1: something is staged
+            if check_staged is not None:
+                try:
+                    check_staged(self.staged_files())
+                except BaseException:
+                    if self.head() is not None:
+                        repo.git.reset("-q")
+                    raise
+            author = user or current_user()
             repo.git.commit(
-                "-q", "-m", message, f"--author={author} <{author}@{socket.gethostname()}>"
+                "-q",
+                "-m",
+                message.rstrip() + "\n\n" + "\n".join(self._anchor_lines()),
+                f"--author={author} <{author}@{socket.gethostname()}>",
             )
         except git.GitCommandError as error:
-            lines = [line for line in (error.stderr or "").splitlines() if line.strip()]
-            reason = lines[-1].strip().removeprefix("stderr: ").strip("'") if lines else str(error)
             raise JobFailedError(
-                f"git refused the commit ({reason}); nothing was committed"
+                f"git refused the commit ({_git_reason(error)}); nothing was committed"
             ) from None
         return repo.head.commit.hexsha
+
+    def _tracked(self, path: str) -> bool:
+        return bool(self.repo.git.ls_files("--", path))
+
+    def _anchor_lines(self) -> list[str]:
+        """`Audit-Heads: audit/NAME.jsonl COUNT HASH` for every trail in the index."""
+        listing = self.repo.git.ls_files("-s", "-z", "--", "audit/*.jsonl")
+        lines = []
+        for record in filter(None, listing.split("\0")):
+            info, path = record.split("\t", 1)
+            sha = info.split()[1]
+            data = self.repo.odb.stream(bytes.fromhex(sha)).read()
+            lines.append(anchor_line(path, data))
+        return lines
+
+    def anchor_history(self, revision: str = "HEAD") -> list[CommitAnchors]:
+        """Every commit reachable from `revision`, newest first, with its recorded anchors."""
+        if self.head() is None:
+            return []
+        fmt = f"%H%x1f%P%x1f%(trailers:key={ANCHOR_TRAILER},valueonly,separator=%x1e)%x1d"
+        out = self.repo.git.log(f"--format={fmt}", revision, strip_newline_in_stdout=False)
+        history = []
+        for record in out.split("\x1d"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            commit, parents, trailers = ([*record.split("\x1f"), "", ""])[:3]
+            heads: dict[str, tuple[int, str]] | None = None
+            values = [v.strip() for v in trailers.split("\x1e") if v.strip()]
+            if values:
+                heads = {}
+                for value in values:
+                    parsed = parse_anchor(value)
+                    if parsed is not None:
+                        heads[parsed[0]] = (parsed[1], parsed[2])
+            history.append(CommitAnchors(commit, tuple(parents.split()), heads))
+        return history
+
+    def file_at(self, revision: str, path: str) -> bytes | None:
+        """A file's exact bytes in a commit; None when the commit does not hold it."""
+        try:
+            return self.repo.commit(revision).tree[path].data_stream.read()
+        except (KeyError, ValueError, git.BadName):
+            return None
+
+    def remote_head(self, url: str) -> str:
+        """The backup's main commit, fetched here when missing (objects only, no ref moves);
+        raises PushError when the backup cannot be reached."""
+        try:
+            listing = self.repo.git.ls_remote(url, "refs/heads/main", kill_after_timeout=60)
+            sha = listing.split()[0] if listing.strip() else ""
+            if sha and not self._has_object(sha):
+                self.repo.git.fetch(
+                    "--quiet",
+                    "--no-write-fetch-head",
+                    url,
+                    "refs/heads/main",
+                    kill_after_timeout=300,
+                )
+        except git.GitCommandError as error:
+            raise PushError(f"{url} cannot be read: {_git_reason(error)}") from None
+        return sha
+
+    def _has_object(self, sha: str) -> bool:
+        try:
+            self.repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        except git.GitCommandError:
+            return False
+        return True
 
     def head(self) -> str | None:
         try:
@@ -349,39 +674,95 @@ class Workspace:
         return int(self.repo.git.rev_list("--count", "HEAD"))
 
     def push(self, remote_url: str) -> None:
-        """Push main (and tags) to the off-site backup; a rejection raises PushError."""
-        repo = self.repo
+        """Push main (and tags) to the off-site backup by URL (sheetstage never writes
+        .git/config after init); a rejection raises PushError."""
+        refspecs = ["refs/heads/main:refs/heads/main", "refs/tags/*:refs/tags/*"]
         try:
-            remote = repo.remote("backup")
-            if remote.url != remote_url:
-                remote.set_url(remote_url)
-        except ValueError:
-            remote = repo.create_remote("backup", remote_url)
-        try:
-            results = remote.push(["refs/heads/main:refs/heads/main", "refs/tags/*:refs/tags/*"])
+            self.repo.git.push("--porcelain", remote_url, *refspecs, kill_after_timeout=300)
         except git.GitCommandError as error:
-            detail = (error.stderr or str(error)).strip().splitlines()
-            raise PushError(
-                f"push to {remote_url} failed: {detail[-1] if detail else error}"
-            ) from None
-        failed = git.PushInfo.ERROR | git.PushInfo.REJECTED | git.PushInfo.REMOTE_REJECTED
-        failed |= git.PushInfo.REMOTE_FAILURE
-        for info in results:
-            if info.flags & failed:
+            rejected = [
+                line.split("\t")
+                for line in str(error.stdout or "").splitlines()
+                if line.startswith("!")
+            ]
+            if rejected:
+                fields = rejected[0] + ["", ""]
                 raise PushError(
-                    f"push to {remote_url} rejected for {info.local_ref or info.remote_ref_string}:"
-                    f" {info.summary.strip()}"
-                )
-        if not results:
-            raise PushError(f"push to {remote_url} did nothing: the remote gave no answer")
+                    f"push to {remote_url} rejected for {fields[1].split(':')[-1]}: "
+                    f"{fields[2].strip() or 'refused'}"
+                ) from None
+            raise PushError(f"push to {remote_url} failed: {_git_reason(error)}") from None
 
 
-def _share_with_group(root: Path) -> None:
-    """Give the workspace to the `sheetstage` group (setgid folders) when that group exists."""
-    try:
-        gid = grp.getgrnam(SHARED_GROUP).gr_gid
-    except KeyError:
+def _git_reason(error: git.GitCommandError) -> str:
+    lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
+    if not lines:
+        return f"git exited {error.status}"
+    return lines[-1].strip().removeprefix("stderr: ").strip("'").strip()
+
+
+def _locks_held_by_running_git(locks: Sequence[Path]) -> dict[Path, str]:
+    """Locks a running git process may hold. A git whose open files this account cannot see
+    (another user's) is assumed to hold all of them."""
+    wanted = {str(lock): lock for lock in locks}
+    held: dict[Path, str] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            argv0 = (proc / "cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if not os.path.basename(argv0).startswith(b"git"):
+            continue
+        try:
+            targets = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except PermissionError:
+            for lock in locks:
+                held[lock] = f"pid {proc.name}, another account's"
+            continue
+        except OSError:
+            continue
+        for target in targets:
+            if target in wanted:
+                held[wanted[target]] = f"pid {proc.name}"
+    return held
+
+
+def order_index(files: Sequence[ScriptFile]) -> bytes:
+    order = [{"name": f.name, "type": str(f.type)} for f in files]
+    return (json.dumps(order, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _local_path(url: str) -> Path | None:
+    if url.startswith("file://"):
+        return Path(url.removeprefix("file://"))
+    if "://" in url or (":" in url.split("/")[0]):
+        return None  # https://, ssh://, or scp-like host:path
+    return Path(url)
+
+
+def create_backup_remote(url: str) -> None:
+    """A local off-site backup that does not exist yet is created bare, refusing
+    non-fast-forward pushes and deletions, so history once pushed cannot be rewritten there."""
+    path = _local_path(url)
+    if path is None or path.exists():
         return
+    remote = git.Repo.init(path, bare=True, initial_branch="main")
+    with remote.config_writer() as config:
+        config.set_value("receive", "denyNonFastForwards", "true")
+        config.set_value("receive", "denyDeletes", "true")
+    remote.close()
+
+
+def share_with_group(root: Path, gid: int | None = None) -> None:
+    """Give the workspace to its group (by default `sheetstage`, when it exists): every file
+    and folder group-owned, folders setgid so new files inherit the group."""
+    if gid is None:
+        try:
+            gid = grp.getgrnam(SHARED_GROUP).gr_gid
+        except KeyError:
+            return
     for path in [root, *root.rglob("*")]:
         with contextlib.suppress(PermissionError):
             os.chown(path, -1, gid, follow_symlinks=False)

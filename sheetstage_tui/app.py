@@ -109,10 +109,11 @@ class SheetStageApp(App[int]):
     ]
     COMMANDS = App.COMMANDS | {SheetCommands}
 
-    def __init__(self, config: Config, read_only: bool = False) -> None:
+    def __init__(self, config: Config, read_only: bool = False, as_user: str = "") -> None:
         super().__init__()
         self.config = config
         self.read_only = read_only
+        self.as_user = as_user
         self.session: Session | None = None
         self.rows: list[SheetRow] = []
         self.mapper = IdMapper(())
@@ -123,7 +124,7 @@ class SheetStageApp(App[int]):
     def on_mount(self) -> None:
         self._watch_hangup()
         try:
-            self.session = Session.open(self.config, self.read_only)
+            self.session = Session.open(self.config, self.read_only, self.as_user)
             self._load()
         except SheetstageError as error:
             self.push_screen(MessageScreen("sheetstage cannot start", str(error)))
@@ -204,11 +205,16 @@ class SheetStageApp(App[int]):
             return Text("")
         access = self.session.access
         who = f" {access.user} · {access.role_text} · {self.config.backend} "
+        simulated = (
+            [(f" SIMULATED: {access.user} (emulator only) ", "bold black on magenta"), " "]
+            if access.simulated
+            else []
+        )
         if access.read_only or not access.roles:
-            return Text.assemble((" READ-ONLY ", "bold black on yellow"), who)
+            return Text.assemble(*simulated, (" READ-ONLY ", "bold black on yellow"), who)
         if access.can("deploy"):
-            return Text.assemble((" ● MAY WRITE PRODUCTION ", "bold white on red"), who)
-        return Text.assemble((" staging only ", "bold black on cyan"), who)
+            return Text.assemble(*simulated, (" ● MAY WRITE PRODUCTION ", "bold white on red"), who)
+        return Text.assemble(*simulated, (" staging only ", "bold black on cyan"), who)
 
     # actions ---------------------------------------------------------------------------------
 
@@ -357,8 +363,15 @@ class SheetStageApp(App[int]):
                 severity="error",
                 timeout=12,
             )
-        for alert in result.new_alerts[:5]:
+        for alert in result.to_report[:5]:
             self.notify(f"ALERT {alert.kind}: {alert.message}", severity="warning", timeout=12)
+        if len(result.to_report) > 5:
+            more = len(result.to_report) - 5
+            self.notify(f"{more} more alert(s): `sheetstage alerts`", severity="warning")
+        if self.session is not None:
+            jobs.reported(self.session, result.to_report)
+        for notice in result.notices[:3]:
+            self.notify(notice, timeout=10)
         for problem in result.problems[:3]:
             self.notify(problem, severity="warning", timeout=12)
 
@@ -371,7 +384,7 @@ def _describe(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def run_app(config: Config, read_only: bool = False) -> int:
-    app = SheetStageApp(config, read_only)
+def run_app(config: Config, read_only: bool = False, as_user: str = "") -> int:
+    app = SheetStageApp(config, read_only, as_user)
     result = app.run()
     return int(result or app.return_code or 0)

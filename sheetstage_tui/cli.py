@@ -4,16 +4,22 @@ textual nowhere on their path."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.progress import Progress
 from sheetstage_tui import __version__
 from sheetstage_tui.config import Config, load_config
 from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
+
+if TYPE_CHECKING:
+    from services.jobs import JobResult
+    from services.session import Session
 
 ENVIRONMENTS = {
     "production": ("production",),
@@ -41,6 +47,13 @@ def _common() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="make every write impossible for this session",
     )
+    common.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        default=argparse.SUPPRESS,
+        help="emulator only: act as a person listed in roles.toml (a simulated person)",
+    )
     return common
 
 
@@ -52,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Sheets under git: snapshots, drift, and controlled deploys.",
         parents=[_common()],  # its own copy: set_defaults below changes the actions it holds
     )
-    parser.set_defaults(config=None, read_only=False, command=None)
+    parser.set_defaults(config=None, read_only=False, as_user="", command=None)
     parser.add_argument("--version", action="version", version=f"sheetstage {__version__}")
     parser.add_argument(
         "--batch",
@@ -143,7 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands = audit_parser.add_subparsers(
         dest="audit_command", metavar="ACTION", required=True, parser_class=_Parser
     )
-    audit_commands.add_parser("verify", parents=[common], help="recompute the hash chain")
+    audit_commands.add_parser(
+        "verify", parents=[common], help="chains, owners, commit anchors and the activity log"
+    )
+
+    alerts_parser = commands.add_parser("alerts", parents=[common], help="the active alerts")
+    alerts_parser.add_argument("--json", action="store_true")
+
+    commands.add_parser(
+        "roles", parents=[common], help="who has which role, and why a file is not trusted"
+    )
 
     emulator = commands.add_parser("emulator", parents=[common], help="run the emulator standalone")
     emulator.add_argument("--port", type=int, default=None)
@@ -168,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("sheetstage: interrupted")
         return 130
+    except BrokenPipeError:  # `sheetstage ... | head`: the reader left, nothing is wrong
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes it at exit
+        return 0
 
 
 def _run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
@@ -203,40 +229,58 @@ def _tui(config: Config, args: argparse.Namespace) -> int:
         _first_snapshot(config, args)
     from sheetstage_tui.app import run_app
 
-    return run_app(config, args.read_only)
+    return run_app(config, args.read_only, args.as_user)
+
+
+@contextlib.contextmanager
+def _session(config: Config, args: argparse.Namespace) -> Iterator[Session]:
+    """The command's session; says on stderr who acts when it is a simulated person, and why
+    roles do not count when they do not."""
+    from services.session import session
+
+    with session(config, args.read_only, args.as_user) as opened:
+        if opened.access.simulated:
+            _say(f"SIMULATED: {opened.access.user} (emulator only)")
+        if opened.access.warning:
+            _say(f"sheetstage: {opened.access.warning}")
+        yield opened
 
 
 def _first_snapshot(config: Config, args: argparse.Namespace) -> None:
     """A new demo opens with every state known, not 470 projects never snapshotted."""
     from services import jobs
-    from services.session import session
     from sheetstage_tui.models import Environment
 
-    with session(config, args.read_only) as opened:
+    with _session(config, args) as opened:
         if opened.access.can("snapshot"):
-            jobs.print_summary(jobs.run_snapshot(opened, list(Environment), None, _progress(args)))
+            _finish_job(opened, jobs.run_snapshot(opened, list(Environment), None, _progress(args)))
+
+
+def _finish_job(opened: Session, result: JobResult) -> None:
+    """Print the job's summary; the alerts it showed leave the outbox's report list."""
+    from services import jobs
+
+    jobs.print_summary(result)
+    jobs.reported(opened, result.to_report)
 
 
 def _batch(config: Config, args: argparse.Namespace) -> int:
     from services import jobs
-    from services.session import session
     from sheetstage_tui.models import Environment
 
     if args.demo:
         _ensure_demo(config)
-    with session(config, args.read_only) as opened:
-        from services.access import warn
-
-        warn(opened.access)
+    with _session(config, args) as opened:
         result = jobs.run_snapshot(opened, list(Environment), None, _progress(args))
-    jobs.print_summary(result)
+        _finish_job(opened, result)
     if args.json:
         _emit_json(
             {
                 "snapshot": result.report.as_json(),
                 "drift": [d.as_json() for d in result.drift],
-                "alerts": [a.as_json() for a in result.new_alerts],
+                "alerts": [a.as_json() for a in result.to_report],
                 "problems": result.problems,
+                "notices": result.notices,
                 "exit_code": result.exit_code,
             }
         )
@@ -296,9 +340,8 @@ def _login(config: Config, args: argparse.Namespace) -> int:
 
 def _registry(config: Config, args: argparse.Namespace) -> int:
     from services import jobs
-    from services.session import session
 
-    with session(config, args.read_only) as opened:
+    with _session(config, args) as opened:
         if args.registry_command == "import":
             count = jobs.import_registry(opened, args.file)
             _say(f"registry.toml now holds {count} sheets (committed)")
@@ -314,28 +357,26 @@ def _registry(config: Config, args: argparse.Namespace) -> int:
 
 def _snapshot(config: Config, args: argparse.Namespace) -> int:
     from services import jobs
-    from services.session import session
     from sheetstage_tui.models import Environment
 
     envs = [Environment(e) for e in ENVIRONMENTS[args.env]]
-    with session(config, args.read_only) as opened:
+    with _session(config, args) as opened:
         opened.registry.select(args.sheet)  # unknown sheet: exit 2 before any work
         result = jobs.run_snapshot(opened, envs, args.sheet, _progress(args))
-    jobs.print_summary(result)
+        _finish_job(opened, result)
     if args.json:
         _emit_json(
             result.report.as_json()
-            | {"alerts": [a.as_json() for a in result.new_alerts], "problems": result.problems}
+            | {"alerts": [a.as_json() for a in result.to_report], "problems": result.problems}
         )
     return result.exit_code
 
 
 def _drift(config: Config, args: argparse.Namespace) -> int:
     from services import drift
-    from services.session import session
     from services.state import State
 
-    with session(config, args.read_only) as opened:
+    with _session(config, args) as opened:
         report = drift.compute_drift(opened.registry.sheets, State.load(opened.workspace))
     if args.json:
         _emit_json([d.as_json() for d in report])
@@ -350,9 +391,8 @@ def _drift(config: Config, args: argparse.Namespace) -> int:
 def _diff(config: Config, args: argparse.Namespace) -> int:
     from services.diff import sheet_diff, unified
     from services.registry import IdMapper
-    from services.session import session
 
-    with session(config, args.read_only) as opened:
+    with _session(config, args) as opened:
         sheet = opened.registry.select([args.sheet])[0]
         diff = sheet_diff(opened.workspace, IdMapper(opened.registry.sheets), sheet)
     sys.stdout.write(unified(diff))
@@ -385,9 +425,8 @@ def _scan(config: Config, args: argparse.Namespace) -> int:
 
 def _validate(config: Config, args: argparse.Namespace) -> int:
     from services import validation
-    from services.session import session
 
-    with session(config, args.read_only) as opened:
+    with _session(config, args) as opened:
         results = validation.validate(opened, None if args.all else args.sheet)
     if args.json:
         _emit_json({"sheets": [r.as_json() for r in results]})
@@ -410,9 +449,8 @@ def _validate(config: Config, args: argparse.Namespace) -> int:
 
 def _acknowledge(config: Config, args: argparse.Namespace) -> int:
     from services import validation
-    from services.session import session
 
-    with session(config, args.read_only) as opened:
+    with _session(config, args) as opened:
         finding = validation.acknowledge(opened, args.sheet, args.finding, args.reason)
     _say(f"acknowledged {finding.type} {finding.excerpt} at {finding.path}:{finding.line}")
     return 0
@@ -420,22 +458,88 @@ def _acknowledge(config: Config, args: argparse.Namespace) -> int:
 
 def _reference(config: Config, args: argparse.Namespace) -> int:
     from services import validation
-    from services.session import session
 
-    with session(config, args.read_only) as opened:
+    with _session(config, args) as opened:
         count = validation.refresh_reference(opened)
     _say(f"reference refreshed: {count} identifier digests cached (no raw values)")
     return 0
 
 
 def _audit(config: Config, args: argparse.Namespace) -> int:
-    from services.audit import AuditTrail, describe
-    from services.workspace import Workspace
+    from services import jobs
+    from services.google_client import GoogleApiError
 
-    workspace = Workspace.open(config.workspace)
-    verification = AuditTrail(workspace).verify()
-    _say(describe(verification, workspace.audit_path))
-    return 0 if verification.ok else 1
+    with _session(config, args) as opened:
+        witness: dict[str, str] | None = None
+        log_id = opened.registry.activity_log_spreadsheet_id
+        try:
+            if log_id:
+                from services.activity_log import read_witness
+
+                witness = read_witness(opened.client, log_id)
+        except (GoogleApiError, SheetstageError) as error:
+            _say(
+                f"activity log not read ({error}): lines after the last commit are checked "
+                "by their chain only"
+            )
+        report = jobs.verify_trails(opened, witness, remote=config.git.remote)
+    for check in report.checks:
+        _say(check.describe())
+    for note in report.notes:
+        _say(f"note: {note}")
+    _say(report.summary())
+    return 0 if report.ok else 1
+
+
+def _alerts(config: Config, args: argparse.Namespace) -> int:
+    from services.alerts import REPORT, WEBHOOK, Outbox
+    from services.state import State
+
+    with _session(config, args) as opened:
+        active = State.load(opened.workspace).alerts
+        outbox = Outbox(opened.workspace)
+        unsent = len(outbox.pending(WEBHOOK))
+        unshown = len(outbox.pending(REPORT))
+    if args.json:
+        _emit_json(
+            {
+                "alerts": [{"key": key, **record} for key, record in active.items()],
+                "webhook_pending": unsent,
+                "report_pending": unshown,
+            }
+        )
+        return 0
+    for key, record in active.items():
+        since = record.get("since", "")
+        print(f"{record.get('kind', key.split(':')[0])}  {since}  {record.get('message', key)}")
+    _say(
+        f"{len(active)} active alert(s); {unsent} not yet delivered to the webhook, "
+        f"{unshown} not yet shown by a run"
+    )
+    return 0
+
+
+def _roles(config: Config, args: argparse.Namespace) -> int:
+    from services.access import read_roles, trust_problems
+
+    with _session(config, args) as opened:
+        roles = read_roles(opened.workspace)
+        problems = trust_problems(opened.workspace, config.source)
+        access = opened.access
+    print(
+        f"you: {access.who}, {access.role_text}"
+        + (f", Google account {access.account}" if access.account else "")
+    )
+    if roles.problem:
+        print(f"roles.toml does not count: {roles.problem}")
+    for user in sorted(set(roles.people) | set(roles.accounts)):
+        held = ", ".join(sorted(roles.people.get(user, ()))) or "no role"
+        print(f"  {user:<20} {held:<40} {roles.accounts.get(user, '')}")
+    for problem in problems:
+        print(f"not trusted: {problem}")
+    if not problems:
+        print("trusted files: roles.toml, .git/config, hooks and the config are in order")
+    return 0
 
 
 def _emulator(config: Config, args: argparse.Namespace) -> int:
@@ -479,6 +583,8 @@ _HANDLERS = {
     "acknowledge": _acknowledge,
     "reference": _reference,
     "audit": _audit,
+    "alerts": _alerts,
+    "roles": _roles,
     "emulator": _emulator,
 }
 

@@ -5,6 +5,7 @@ to it, and the workspace is a real git repository in tmp_path."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 
 from services.emulator.seed import DemoSeed, demo_sheets
 from services.emulator.store import EmulatorStore
-from services.workspace import Workspace
+from services.workspace import Workspace, current_user
 from sheetstage_tui.cli import main
 from sheetstage_tui.config import Config, load_config_file
 
@@ -63,6 +64,13 @@ class Demo:
 
     def cli(self, *args: str) -> int:
         return main(["--config", str(self.config_path), *args])
+
+    def trail_path(self, person: str | None = None) -> Path:
+        return self.workspace.trail_path(person or current_user())
+
+    def trail(self, person: str | None = None) -> list[dict]:
+        """The lines of a person's audit trail (the runner's by default)."""
+        return [json.loads(line) for line in self.trail_path(person).read_text().splitlines()]
 
     def edit_script(self, script_id: str, addition: str, user: str) -> str:
         """Someone edits the project in the Apps Script editor: `addition` is appended to its
@@ -130,8 +138,10 @@ def expected_states() -> dict[int, str]:
     from services.emulator import seed
 
     states = {s.number: "in-sync" for s in demo_sheets()}
-    for n in seed.STAGED + seed.PHI_LEAKS:
+    for n in seed.STAGED:
         states[n] = "ahead"
+    for n in seed.PHI_LEAKS:
+        states[n] = "unknown"  # their staging code was held back by the PHI gate
     for n in seed.PROD_MODIFIED:
         states[n] = "prod-modified"
     for n in seed.DIVERGED:

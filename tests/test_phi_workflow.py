@@ -108,14 +108,14 @@ def test_validate_uses_the_live_production_reference(
     assert results[150]["phi"] == "blocked"
     state = json.loads(snapshotted.workspace.state_path.read_text())["sheets"]
     assert state["150"]["validation"]["status"] == "blocked"
-    trail = [json.loads(line) for line in snapshotted.workspace.audit_path.read_text().splitlines()]
+    trail = snapshotted.trail()
     assert trail[-1]["action"] == "validate" and trail[-1]["sheets"] == [12, 150]
     store = snapshotted.store()
     from services.emulator.seed import log_spreadsheet_id
 
     checks = store.get_values(log_spreadsheet_id(), "'PHI Checks'")["values"]
     store.close()
-    assert checks[-1][0] == str(trail[-1]["seq"])
+    assert checks[-1][0] == f"{trail[-1]['user']}:{trail[-1]['seq']}"
 
 
 def test_validation_catches_syntax_manifest_production_ids_and_risks(
@@ -264,7 +264,7 @@ def test_no_raw_identifier_appears_in_any_output_or_artifact(
     root = snapshotted.workspace.root
     artifacts = [
         root / "state.json",
-        root / "audit" / "audit.jsonl",
+        *(root / "audit").glob("*.jsonl"),
         *(root / ".sheetstage").rglob("*.json"),
     ]
     texts = outputs + [p.read_text(errors="replace") for p in artifacts]
@@ -312,8 +312,7 @@ def test_an_inline_allow_reason_is_audited_once(
     assert snapshotted.cli("snapshot", "--sheet", "47") in (0, 1)
     assert snapshotted.cli("validate", "--sheet", "47") == 0
     assert snapshotted.cli("validate", "--sheet", "47") == 0
-    trail = [json.loads(line) for line in snapshotted.workspace.audit_path.read_text().splitlines()]
-    allows = [e for e in trail if e["action"] == "allow-phi"]
+    allows = [e for e in snapshotted.trail() if e["action"] == "allow-phi"]
     assert len(allows) == 1 and allows[0]["detail"].endswith("vendor line")
     assert "268-4411" not in allows[0]["detail"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.emulator.seed import demo_sheets
-from services.workspace import Workspace
+from services.workspace import Workspace, current_user
 from tests.conftest import Demo, write_config
 
 SHEETS = {s.number: s for s in demo_sheets()}
@@ -51,7 +51,7 @@ def test_first_batch_snapshots_470_projects_in_one_commit_and_reports_every_stat
         production
     )
     assert {p.split("/")[1] for p in changed if p.startswith("staging-sheets/")} == set(staging)
-    assert "audit/audit.jsonl" in changed and "state.json" in changed
+    assert f"audit/{current_user()}.jsonl" in changed and "state.json" in changed
 
     report = drift_json(demo, capsys)
     assert isinstance(report, list) and len(report) == 235
@@ -162,7 +162,7 @@ def test_a_file_name_that_escapes_the_sheet_folder_is_refused_and_nothing_is_wri
 
     err = capsys.readouterr().err
     assert (
-        "FAILED staging sheet 003: refused: file name '../../x' would leave the sheet folder" in err
+        "FAILED staging sheet 003: refused: file name '../../*' would leave the sheet folder" in err
     )
     root = demo.workspace.root
     assert not (root / "x.gs").exists() and not (root.parent / "x.gs").exists()
@@ -268,7 +268,8 @@ def test_roles_file_writable_by_others_is_ignored_and_said_so(
     snapshotted.workspace.roles_path.chmod(0o666)
     assert snapshotted.cli("snapshot", "--sheet", "1") == 5
     err = capsys.readouterr().err
-    assert "ignoring" in err and "chmod go-w" in err
+    assert "can be written by users other than its owner" in err and "chmod go-w" in err
+    assert "everyone is read-only" in err
 
 
 def test_workspace_push_goes_to_the_backup_remote_and_a_rejection_is_reported(
@@ -316,10 +317,7 @@ def test_workspace_push_goes_to_the_backup_remote_and_a_rejection_is_reported(
     assert snapshotted.cli("snapshot", "--sheet", "10") == 1
     err = capsys.readouterr().err
     assert "rejected" in err and str(remote) in err
-    trail = snapshotted.workspace.audit_path.read_text().splitlines()
-    assert json.loads(trail[-2])["action"] == "push" or any(
-        json.loads(line)["action"] == "push" for line in trail
-    )
+    assert any(entry["action"] == "push" for entry in snapshotted.trail())
 
 
 def test_each_run_appends_its_row_to_the_activity_log_and_resync_adds_only_missing_rows(
@@ -331,13 +329,14 @@ def test_each_run_appends_its_row_to_the_activity_log_and_resync_adds_only_missi
     log = log_spreadsheet_id()
     snapshots = store.get_values(log, "Snapshots")["values"]
     alerts = store.get_values(log, "Alerts")["values"]
-    assert snapshots[0][0] == "Event ID" and len(snapshots) == 2
+    assert snapshots[0][0] == "Event ID" and len(snapshots) == 3  # init and the first run
     assert len(alerts) == 1 + 7  # five production edits and two PHI blocks, once each
-    trail = [json.loads(line) for line in snapshotted.workspace.audit_path.read_text().splitlines()]
-    assert snapshots[1][0] == str(next(e["seq"] for e in trail if e["action"] == "snapshot"))
+    snapshot = next(e for e in snapshotted.trail() if e["action"] == "snapshot")
+    assert snapshots[2][0] == f"{snapshot['user']}:{snapshot['seq']}"
+    assert len(snapshots[2][7]) == 64  # the line's SHA-256: the log witnesses the trail
 
     # a lost append: the row is gone from the sheet; the next run puts exactly it back
-    store.update_values(log, [{"range": "Alerts!A3:G3", "values": [[""] * 7]}])
+    store.update_values(log, [{"range": "Alerts!A3:H3", "values": [[""] * 8]}])
     rows_before = store.get_values(log, "Alerts").get("values", [])
     store.close()
     assert snapshotted.cli("--batch") == 0
@@ -345,7 +344,7 @@ def test_each_run_appends_its_row_to_the_activity_log_and_resync_adds_only_missi
     snapshots = store.get_values(log, "Snapshots")["values"]
     ids = [r[0] for r in store.get_values(log, "Alerts")["values"][1:] if r and r[0]]
     store.close()
-    assert len(snapshots) == 3
+    assert len(snapshots) == 4
     assert len(ids) == 7 and len(set(ids)) == 7
     assert len(rows_before) == 8
 
@@ -390,9 +389,9 @@ def test_drift_threshold_alert_fires_once_when_crossed(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = snapshotted.config_path
-    config.write_text(config.read_text() + "\n[alerts]\ndrift_threshold = 10\n")
+    config.write_text(config.read_text() + "\n[alerts]\ndrift_threshold = 9\n")
     assert snapshotted.cli("--batch") == 1
-    assert "ALERT drift-threshold: 12 sheets have drifted" in capsys.readouterr().err
+    assert "ALERT drift-threshold: 10 sheets have drifted" in capsys.readouterr().err
     assert snapshotted.cli("--batch") == 0
 
 

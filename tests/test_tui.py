@@ -20,7 +20,7 @@ from sheetstage_tui.app import SheetStageApp
 from tests.conftest import Demo
 
 SHEETS = {s.number: s for s in demo_sheets()}
-DRIFTED = {12, 31, 47, 64, 88, 119, 140, 150, 177, 199, 203, 215}
+DRIFTED = {12, 31, 47, 64, 88, 119, 140, 177, 203, 215}  # 150, 199: held back, unknown
 PROD_EDITED = {31, 64, 119, 177, 215}
 
 
@@ -67,7 +67,7 @@ async def test_main_screen_lists_all_235_sheets_with_their_states(snapshotted: D
         assert cell(app, 0, "phi") == "✓ clean"  # the snapshot gate scanned its code
         assert cell(app, 150, "phi") == "✗ blocked"
         assert cell(app, 0, "deploy") == "· none"
-        assert "✓223 ▲7 !3 ⇅2 ?0" in banner(app)
+        assert "✓223 ▲5 !3 ⇅2 ?2" in banner(app)
         assert "MAY WRITE PRODUCTION" in banner(app)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
 
-from services.workspace import UnsafeFileName, Workspace, disk_name
+from services.workspace import UnsafeFileName, Workspace, current_user, disk_name
 from sheetstage_tui.errors import LockHeldError
 from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 from tests.conftest import Demo
@@ -17,7 +18,8 @@ SHEET = Sheet(4, "Test sheet", "1" + "a" * 43, "1" + "b" * 56, "1" + "c" * 43, "
 
 def test_init_creates_the_layout_with_identity_and_group_sharing(demo: Demo) -> None:
     root = demo.workspace.root
-    for name in ("registry.toml", "roles.toml", "state.json", "audit/audit.jsonl"):
+    trail = f"audit/{current_user()}.jsonl"
+    for name in ("registry.toml", "roles.toml", "state.json", trail):
         assert (root / name).is_file(), name
     for name in ("production-sheets", "staging-sheets", ".sheetstage"):
         assert (root / name).is_dir(), name
@@ -27,8 +29,23 @@ def test_init_creates_the_layout_with_identity_and_group_sharing(demo: Demo) -> 
     assert reader.get_value("user", "name") == "sheetstage"
     assert ".sheetstage/" in (root / ".gitignore").read_text()
     assert not repo.is_dirty(untracked_files=True)
-    first = json.loads((root / "audit/audit.jsonl").read_text().splitlines()[0])
+    first = json.loads((root / trail).read_text().splitlines()[0])
     assert first["seq"] == 1 and first["action"] == "init" and first["prev"] == "0" * 64
+    assert first["user"] == current_user()
+    modes = {
+        name: stat.S_IMODE((root / name).stat().st_mode)
+        for name in (".", "audit", trail, "roles.toml", ".git/config", "state.json")
+    }
+    assert modes == {
+        ".": 0o2775,  # members write here; new files inherit the group
+        "audit": 0o3775,  # and no one deletes another person's trail
+        trail: 0o644,
+        "roles.toml": 0o644,
+        ".git/config": 0o644,
+        "state.json": 0o664,
+    }
+    assert stat.S_IMODE((root / ".git/hooks/pre-commit").stat().st_mode) == 0o755
+    assert "Audit-Heads: " + trail in repo.head.commit.message
     state = json.loads((root / "state.json").read_text())
     assert len(state["sheets"]) == 235 and all("baseline" in s for s in state["sheets"].values())
 

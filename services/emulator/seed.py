@@ -15,6 +15,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from services.activity_log import HEADER as LOG_HEADER
+from services.activity_log import TABS as LOG_TABS
 from services.emulator.store import EmulatorStore, rfc3339
 from sheetstage_tui.models import (
     DriftState,
@@ -30,8 +32,6 @@ DEVELOPER = "developer@practice.example"
 SOMEONE_ELSE = "someone.else@practice.example"
 MANAGER = "practice.manager@practice.example"
 SCHEDULER = "scheduler@practice.example"
-LOG_TABS = ("Snapshots", "Deployments", "Rollbacks", "PHI Checks", "Test Data", "Alerts")
-LOG_HEADER = ["Event ID", "Time (UTC)", "User", "Action", "Sheets", "Result", "Detail"]
 
 STAGED = (12, 47, 88, 140, 203)
 PROD_MODIFIED = (31, 119, 177)
