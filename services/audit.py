@@ -318,10 +318,10 @@ class TrailCheck:
 
     def describe(self) -> str:
         where = f"audit/{self.name}"
+        if self.untrusted:  # whose file it is comes before what it says
+            return f"{where}: NOT TRUSTED: {self.untrusted}"
         if self.broken_line is not None:
             return f"{where}: BROKEN at line {self.broken_line}: {self.reason}"
-        if self.untrusted:
-            return f"{where}: NOT TRUSTED: {self.untrusted}"
         kind = "history (grants nothing)" if self.person is None else "intact"
         parts = [f"{self.lines} lines", f"{self.anchored} anchored by commits"]
         if self.witnessed:

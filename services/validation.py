@@ -55,17 +55,16 @@ def scanner_for(config: Config, workspace: Workspace | None) -> Scanner:
 
 def scan(config: Config, paths: Sequence[Path], staged: bool = False) -> ScanResult:
     workspace = open_workspace(config)
-    scanner = scanner_for(config, workspace)
     if not staged:
-        return scanner.scan_paths(paths, Path.cwd())
+        return scanner_for(config, workspace).scan_paths(paths, Path.cwd())
     here = Path.cwd()
     if (here / ".git").is_dir() and (here / "registry.toml").is_file():
         workspace = Workspace(here)  # a git hook runs in the workspace it guards
-        scanner = scanner_for(config, workspace)
     if workspace is None:
         raise UsageError(
             f"scan --staged needs the workspace at {config.workspace}; run `sheetstage init`"
         )
+    scanner = scanner_for(config, workspace)
     result = ScanResult()
     for name, data in workspace.staged_files():
         result.extend(scanner.scan_bytes(data, name))
