@@ -157,7 +157,9 @@ def load_user_credentials(token_file: Path, token_uri: str = "") -> Credentials:
             "run `sheetstage login` to write a new one"
         ) from None
     if token_uri:
+        expiry = credentials.expiry
         credentials = credentials.with_token_uri(token_uri)
+        credentials.expiry = expiry  # the copy drops it, and a token without one never expires
     return credentials
 
 
@@ -210,6 +212,7 @@ class GoogleClient:
             for api, version in (("script", "v1"), ("drive", "v3"), ("sheets", "v4"))
         }
         self._auth_lock = threading.Lock()
+        self._auth_failure: str | None = None
 
     # plumbing ----------------------------------------------------------------------------
 
@@ -226,18 +229,32 @@ class GoogleClient:
         return http
 
     def authenticate(self) -> None:
-        """Make sure there is a valid access token (refreshing once, before threads start)."""
+        """Make sure there is a valid access token (refreshing once, before threads start).
+
+        Every refresh we start goes through here, so a token endpoint that cannot be reached
+        or that refuses the token is one AuthError line, never a traceback; after a failure
+        every later call fails the same way instead of asking the endpoint again."""
         with self._auth_lock:
+            if self._auth_failure is not None:
+                raise AuthError(self._auth_failure)
             if self.credentials.valid:
                 return
+            endpoint = self.credentials.token_uri
+            request = google_auth_httplib2.Request(httplib2.Http(timeout=self.settings.timeout_s))
             try:
-                self.credentials.refresh(google_auth_httplib2.Request(httplib2.Http(timeout=30)))
+                self.credentials.refresh(request)
             except google.auth.exceptions.RefreshError as error:
-                raise AuthError(
-                    f"Google refused the stored credentials ({error}); run `sheetstage login`"
-                ) from None
-            except (OSError, httplib2.HttpLib2Error) as error:
-                raise AuthError(f"cannot reach the token endpoint ({error})") from None
+                self._auth_failure = _refused(endpoint, error)
+            except (
+                google.auth.exceptions.TransportError,
+                OSError,
+                httplib2.HttpLib2Error,
+            ) as error:
+                self._auth_failure = _unreachable(endpoint, error)
+            except google.auth.exceptions.GoogleAuthError as error:
+                self._auth_failure = _refused(endpoint, error)
+            if self._auth_failure is not None:
+                raise AuthError(self._auth_failure)
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking client call on the client's own thread pool."""
@@ -253,6 +270,8 @@ class GoogleClient:
         while True:
             attempt += 1
             self._pacers[quota].wait()
+            if not self.credentials.valid:
+                self.authenticate()  # expired mid-run: refreshed here, not inside the request
             try:
                 with self._in_flight:
                     result = request.execute(http=self._http(), num_retries=0)
@@ -262,11 +281,12 @@ class GoogleClient:
             except HttpError as http_error:
                 error = _classify(what, http_error, attempt)
                 retry_after = _retry_after(http_error)
-            except google.auth.exceptions.RefreshError as refresh_error:
-                raise AuthError(
-                    f"{what}: Google refused the stored credentials ({refresh_error}); "
-                    "run `sheetstage login`"
-                ) from None
+            except google.auth.exceptions.RefreshError as refresh_error:  # after a 401
+                endpoint = self.credentials.token_uri
+                raise AuthError(f"{what}: {_refused(endpoint, refresh_error)}") from None
+            except google.auth.exceptions.TransportError as token_error:  # after a 401
+                endpoint = self.credentials.token_uri
+                raise AuthError(f"{what}: {_unreachable(endpoint, token_error)}") from None
             except (TimeoutError, OSError, httplib2.HttpLib2Error) as transport_error:
                 error = TransportError(what, 0, "transport", str(transport_error), attempt)
                 retry_after = None
@@ -336,6 +356,32 @@ class GoogleClient:
         values = self._services["sheets"].spreadsheets().values()
         request = values.batchUpdate(spreadsheetId=spreadsheet_id, body=body)
         return self._execute("sheets-write", f"values.batchUpdate {spreadsheet_id}", request)
+
+
+def _unreachable(endpoint: str | None, error: Exception) -> str:
+    return (
+        f"cannot reach the token endpoint {endpoint or 'of Google'} ({_one_line(error)}); "
+        "check the network or [google] token_uri"
+    )
+
+
+def _refused(endpoint: str | None, error: Exception) -> str:
+    return (
+        f"the token endpoint {endpoint or 'of Google'} refused the stored credentials "
+        f"({_one_line(error)}); run `sheetstage login`"
+    )
+
+
+def _one_line(error: Exception) -> str:
+    """google-auth puts the endpoint's answer (or the transport's error) first in args."""
+    if isinstance(error, google.auth.exceptions.GoogleAuthError) and error.args:
+        detail = error.args[0]
+        text = str(detail)
+        if isinstance(detail, Exception):
+            text = f"{type(detail).__name__}: {text}"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())[:300]
 
 
 def retry_delay(settings: ClientConfig, attempt: int, retry_after: float | None) -> float:

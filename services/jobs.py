@@ -22,10 +22,12 @@ from services.emulator.store import EmulatorStore
 from services.google_client import GoogleApiError
 from services.registry import (
     IdMapper,
+    ImportPlan,
     RegistryProblem,
-    parse_import_file,
+    load_registry,
+    plan_import,
+    read_import_file,
     render_registry,
-    validate_rows,
 )
 from services.session import Session, emulator_state_file
 from services.state import VERSION as STATE_VERSION
@@ -333,22 +335,31 @@ def print_summary(result: JobResult, stream: TextIO | None = None) -> None:
 # registry -----------------------------------------------------------------------------------
 
 
-def import_registry(session: Session, path: Path) -> int:
+def import_registry(session: Session, path: Path, allow_removals: bool = False) -> ImportPlan:
+    """The import planned against registry.toml as it is under the lock. A refused plan (no
+    rows, a bad row, removals without allow_removals) writes nothing; a plan that changes
+    nothing commits nothing."""
     session.access.require("registry")
-    rows = parse_import_file(path)
-    sheets = validate_rows(rows, str(path))
+    exported = read_import_file(path)
     workspace = session.workspace
     with workspace.lock(session.config.git.lock_timeout_s):
-        text = render_registry(sheets, session.registry.activity_log_spreadsheet_id)
+        current = load_registry(workspace.registry_path)
+        plan = plan_import(
+            current, exported.rows, exported.columns, str(path), allow_removals=allow_removals
+        )
+        if plan.changes_nothing:
+            return plan
+        text = render_registry(plan.sheets, current.activity_log_spreadsheet_id)
         atomic_write(workspace.registry_path, text.encode())
+        summary = f"{len(plan.sheets)} sheets from {path.name} ({plan.tally()})"
         trail = session.trail()
-        trail.append("registry-import", detail=f"{len(sheets)} sheets from {path.name}")
+        trail.append("registry-import", detail=summary)
         workspace.commit(
-            f"registry: import {len(sheets)} sheets from {path.name}",
+            f"registry: import {summary}",
             ["registry.toml", relative(workspace, trail.path)],
             user=trail.person,
         )
-    return len(sheets)
+    return plan
 
 
 async def _check_one(session: Session, sheet, env: Environment) -> RegistryProblem | None:

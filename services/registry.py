@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,11 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("owner", "reference_ranges")
 MAX_SHEETS = 1000
+MAX_NAME = 200
+# not plain text: control and format characters (newline, tab, DEL, U+202E RIGHT-TO-LEFT
+# OVERRIDE, zero-width joiners), surrogates, and Unicode's own line and paragraph separators
+_NOT_PLAIN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+_PLAIN_FIX = "write it as plain text on one line"
 _GOOGLE_ID = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 _RANGE = re.compile(r"^(?:'[^']+'|[^!']+)(?:![A-Z]*\d*(?::[A-Z]*\d*)?)?$")
 
@@ -137,8 +144,17 @@ def render_registry(sheets: Sequence[Sheet], activity_log_spreadsheet_id: str = 
     return header + tomli_w.dumps(document)
 
 
-def parse_import_file(path: Path) -> list[dict[str, Any]]:
-    """Rows of a CSV (header row) or JSON (list of objects) registry file."""
+@dataclass(frozen=True)
+class ImportFile:
+    """A registry export as read: its rows, and the columns it has (a CSV's header; for JSON,
+    every key some object has)."""
+
+    rows: list[dict[str, Any]]
+    columns: frozenset[str]
+
+
+def read_import_file(path: Path) -> ImportFile:
+    """A CSV (header row) or JSON (list of objects) registry file; not yet validated."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -156,7 +172,7 @@ def parse_import_file(path: Path) -> list[dict[str, Any]]:
             raise UsageError(
                 f"{path}: expected a JSON list of objects with {', '.join(REQUIRED_COLUMNS)}"
             )
-        return rows
+        return ImportFile(rows, frozenset(key for row in rows for key in row))
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -168,7 +184,31 @@ def parse_import_file(path: Path) -> list[dict[str, Any]]:
                 f"{path}: row {reader.line_num} has more cells than the header; fix it"
             )
         rows.append(dict(row))
-    return rows
+    return ImportFile(rows, frozenset(reader.fieldnames or ()))
+
+
+def plain_text_problem(value: str) -> str | None:
+    """Why `value` is not a plain-text sheet name, with the fix (None when it is one). Names
+    end up in listings, commit messages, the TUI and terminals: nothing that moves the
+    cursor, reorders text or reads as a path."""
+    for char in value:
+        if char in "/\\":
+            return f"contains the path separator {char!r}; use a name without / or \\"
+    control = _control_character(value)
+    if control:
+        return f"contains {control}; {_PLAIN_FIX}"
+    if value != value.strip():
+        return "starts or ends with whitespace; remove it"
+    if len(value) > MAX_NAME:
+        return f"is {len(value)} characters long; shorten it to {MAX_NAME} or fewer"
+    return None
+
+
+def _control_character(value: str) -> str | None:
+    for char in value:
+        if unicodedata.category(char) in _NOT_PLAIN:
+            return f"U+{ord(char):04X} ({unicodedata.name(char, 'a control character')})"
+    return None
 
 
 def validate_rows(rows: Sequence[dict[str, Any]], origin: str) -> list[Sheet]:
@@ -193,6 +233,12 @@ def validate_rows(rows: Sequence[dict[str, Any]], origin: str) -> list[Sheet]:
         if number in seen_numbers:
             raise UsageError(f"{where}: number {number} repeats entry {seen_numbers[number]}")
         seen_numbers[number] = index
+        name = row["name"]
+        if not isinstance(name, str):
+            raise UsageError(f"{where}: name {name!r} is not text; write it as a quoted string")
+        problem = plain_text_problem(name)
+        if problem:
+            raise UsageError(f"{where}: name {name[:60]!r} {problem}")
         ids = {}
         for column in REQUIRED_COLUMNS[2:]:
             value = str(row[column]).strip()
@@ -209,21 +255,144 @@ def validate_rows(rows: Sequence[dict[str, Any]], origin: str) -> list[Sheet]:
         if isinstance(ranges, str):
             ranges = [r.strip() for r in ranges.replace(";", ",").split(",") if r.strip()]
         if not isinstance(ranges, list) or not all(
-            isinstance(r, str) and _RANGE.match(r) for r in ranges
+            isinstance(r, str) and _RANGE.match(r) and not _control_character(r) for r in ranges
         ):
             raise UsageError(
                 f"{where}: reference_ranges {ranges!r} must be A1 ranges such as 'Patients!A2:F'"
             )
+        owner = row.get("owner", "") or ""
+        if not isinstance(owner, str) or _control_character(owner):
+            raise UsageError(
+                f"{where}: owner {str(owner)[:60]!r} must be plain text, such as an email address"
+            )
         sheets.append(
             Sheet(
                 number=number,
-                name=str(row["name"]).strip(),
-                owner=str(row.get("owner", "") or "").strip(),
+                name=name,
+                owner=owner.strip(),
                 reference_ranges=tuple(ranges),
                 **ids,
             )
         )
     return sheets
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a registered sheet, before and after an import."""
+
+    field: str
+    old: str | tuple[str, ...]
+    new: str | tuple[str, ...]
+
+    def describe(self) -> str:
+        def shown(value: str | tuple[str, ...]) -> str:
+            return repr(list(value)) if isinstance(value, tuple) else repr(value)
+
+        return f"{self.field} {shown(self.old)} -> {shown(self.new)}"
+
+
+@dataclass(frozen=True)
+class SheetChange:
+    before: Sheet
+    after: Sheet
+    fields: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """What `registry import FILE` would do to registry.toml: worked out in full, and checked,
+    before anything is written."""
+
+    origin: str
+    adds: tuple[Sheet, ...]
+    changes: tuple[SheetChange, ...]
+    removals: tuple[Sheet, ...]
+    sheets: tuple[Sheet, ...]  # the registry after the import, by number
+    kept: tuple[str, ...] = ()  # optional columns the file lacks: kept from the registry
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.sheets) - len(self.adds) - len(self.changes)
+
+    @property
+    def changes_nothing(self) -> bool:
+        return not (self.adds or self.changes or self.removals)
+
+    def lines(self) -> list[str]:
+        """One line per sheet added, changed or removed, by number."""
+        lines = [f"add {s.key} {s.name}" for s in self.adds]
+        lines += [
+            f"change {c.after.key}: {', '.join(f.describe() for f in c.fields)}"
+            for c in self.changes
+        ]
+        lines += [f"remove {s.key} {s.name}" for s in self.removals]
+        return lines
+
+    def tally(self) -> str:
+        """`1 added, 2 changed, 0 removed`: for the commit message and the audit line."""
+        return f"{len(self.adds)} added, {len(self.changes)} changed, {len(self.removals)} removed"
+
+    def counts(self) -> str:
+        """The line under `lines()`."""
+        kept = f"; {' and '.join(self.kept)} kept from registry.toml" if self.kept else ""
+        return (
+            f"{self.origin}: {self.tally()}, {self.unchanged} unchanged "
+            f"({len(self.sheets)} sheets{kept})"
+        )
+
+
+_COMPARED = ("name", *REQUIRED_COLUMNS[2:], *OPTIONAL_COLUMNS)
+
+
+def plan_import(
+    current: Registry,
+    rows: Sequence[dict[str, Any]],
+    columns_present: Iterable[str],
+    origin: str,
+    *,
+    allow_removals: bool = False,
+) -> ImportPlan:
+    """Every row validated, then compared with the current registry. A file without rows is
+    refused; so are removals unless allowed. An optional column the file lacks (owner,
+    reference_ranges) keeps each sheet's current value."""
+    if not rows:
+        raise UsageError(
+            f"{origin} holds no sheets; export one row per sheet under the header "
+            "(number,name,prod_spreadsheet_id,...) and import again"
+        )
+    present = set(columns_present)
+    missing = tuple(c for c in OPTIONAL_COLUMNS if c not in present)
+    before = {s.number: s for s in current.sheets}
+    sheets = []
+    for sheet in validate_rows(rows, origin):
+        old = before.get(sheet.number)
+        if old is not None and missing:
+            sheet = dataclasses.replace(sheet, **{c: getattr(old, c) for c in missing})
+        sheets.append(sheet)
+    sheets.sort(key=lambda s: s.number)
+    kept = missing if any(s.number in before for s in sheets) else ()
+    numbers = {s.number for s in sheets}
+    removals = tuple(s for number, s in sorted(before.items()) if number not in numbers)
+    if removals and not allow_removals:
+        listed = ", ".join(s.key for s in removals[:8]) + (", ..." if len(removals) > 8 else "")
+        raise UsageError(
+            f"{origin} would remove {len(removals)} of {len(before)} sheets ({listed}); "
+            "pass --allow-removals if that is intended"
+        )
+    adds = tuple(s for s in sheets if s.number not in before)
+    changes = []
+    for sheet in sheets:
+        old = before.get(sheet.number)
+        if old is None or old == sheet:
+            continue
+        fields = tuple(
+            FieldChange(name, getattr(old, name), getattr(sheet, name))
+            for name in _COMPARED
+            if getattr(old, name) != getattr(sheet, name)
+        )
+        changes.append(SheetChange(old, sheet, fields))
+    return ImportPlan(origin, adds, tuple(changes), removals, tuple(sheets), kept)
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         "import", parents=[common], help="fill registry.toml from CSV or JSON"
     )
     registry_import.add_argument("file", type=Path)
+    registry_import.add_argument(
+        "--allow-removals",
+        action="store_true",
+        help="remove registered sheets the file does not list",
+    )
     registry_check = registry_commands.add_parser(
         "check", parents=[common], help="each script's parentId against the registry"
     )
@@ -343,8 +348,14 @@ def _registry(config: Config, args: argparse.Namespace) -> int:
 
     with _session(config, args) as opened:
         if args.registry_command == "import":
-            count = jobs.import_registry(opened, args.file)
-            _say(f"registry.toml now holds {count} sheets (committed)")
+            plan = jobs.import_registry(opened, args.file, allow_removals=args.allow_removals)
+            for line in plan.lines():
+                _say(line)
+            _say(plan.counts())
+            if plan.changes_nothing:
+                _say(f"registry.toml already matches {args.file}; nothing to commit")
+            else:
+                _say(f"registry.toml now holds {len(plan.sheets)} sheets (committed)")
             return 0
         problems = jobs.check_registry(opened)
     if args.json:

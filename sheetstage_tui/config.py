@@ -9,34 +9,67 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
+import re
 import tomllib
 import types
 import typing
+import urllib.parse
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sheetstage_tui.errors import ConfigError
 
 BACKENDS = ("emulator", "google")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a numeric setting may take; a float must also be finite (TOML has nan, inf)."""
+
+    low: float
+    high: float = math.inf
+    above: bool = False  # low itself is not allowed
+
+    def admits(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        return (value > self.low if self.above else value >= self.low) and value <= self.high
+
+    def describe(self) -> str:
+        if self.high != math.inf:
+            return f"between {self.low:g} and {self.high:g}"
+        return f"above {self.low:g}" if self.above else f"{self.low:g} or more"
+
+
+def bounded(default: T, low: float, high: float = math.inf, *, above: bool = False) -> T:
+    """A numeric setting with its allowed range (every int and float setting needs one)."""
+    return field(default=default, metadata={"bounds": Bounds(low, high, above)})
+
+
+def http_url(default: str = "") -> str:
+    """A setting that is empty or an http(s) URL."""
+    return field(default=default, metadata={"url": True})
 
 
 @dataclass(frozen=True)
 class GoogleConfig:
     token_file: Path = Path("~/.config/sheetstage/token.json")
     client_secrets_file: Path = Path("~/.config/sheetstage/client_secret.json")
-    api_endpoint: str = ""
-    token_uri: str = ""
+    api_endpoint: str = http_url()
+    token_uri: str = http_url()
 
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    latency_ms: int = 0
-    fault_rate: float = 0.0
-    quota_per_minute: int = 0
-    port: int = 0
+    latency_ms: int = bounded(0, 0)
+    fault_rate: float = bounded(0.0, 0, 1)
+    quota_per_minute: int = bounded(0, 0)
+    port: int = bounded(0, 0, 65535)
     user: str = "developer@practice.example"
     state_dir: Path = Path(".sheetstage-emulator")
     failing_scripts: tuple[str, ...] = ()
@@ -44,28 +77,28 @@ class EmulatorConfig:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    concurrency: int = 48
-    requests_per_minute: int = 0
-    sheets_requests_per_minute: int = 60
-    max_attempts: int = 6
-    max_elapsed_s: float = 300.0
-    backoff_initial_s: float = 1.0
-    backoff_cap_s: float = 32.0
-    retry_after_cap_s: float = 120.0
-    timeout_s: float = 60.0
+    concurrency: int = bounded(48, 1, 256)
+    requests_per_minute: int = bounded(0, 0)  # 0 = the emulator's quota or none
+    sheets_requests_per_minute: int = bounded(60, 1)
+    max_attempts: int = bounded(6, 1)
+    max_elapsed_s: float = bounded(300.0, 0, above=True)
+    backoff_initial_s: float = bounded(1.0, 0, above=True)
+    backoff_cap_s: float = bounded(32.0, 0, above=True)  # and at least backoff_initial_s
+    retry_after_cap_s: float = bounded(120.0, 0)
+    timeout_s: float = bounded(60.0, 0, above=True)
 
 
 @dataclass(frozen=True)
 class GitConfig:
     remote: str = ""
-    lock_timeout_s: float = 15.0
+    lock_timeout_s: float = bounded(15.0, 0)
 
 
 @dataclass(frozen=True)
 class AlertsConfig:
-    drift_threshold: int = 25
-    webhook_url: str = ""
-    webhook_timeout_s: float = 10.0
+    drift_threshold: int = bounded(25, 0)
+    webhook_url: str = http_url()
+    webhook_timeout_s: float = bounded(10.0, 0, above=True)
 
 
 TEST_CARDS = (
@@ -102,11 +135,11 @@ MRN_CONTEXT = (
 class PhiConfig:
     synthetic_prefix: str = "SYN-"
     mrn_context: tuple[str, ...] = MRN_CONTEXT
-    mrn_id_pattern: str = r"[A-Za-z]{0,3}\d{6,10}"
+    mrn_id_pattern: str = field(default=r"[A-Za-z]{0,3}\d{6,10}", metadata={"regex": True})
     allowlist: tuple[str, ...] = ()
     test_cards: tuple[str, ...] = TEST_CARDS
-    max_file_mb: float = 20.0
-    name_ratio: float = 92.0
+    max_file_mb: float = bounded(20.0, 0, above=True)
+    name_ratio: float = bounded(92.0, 50, 100)
 
 
 @dataclass(frozen=True)
@@ -211,10 +244,58 @@ def _section(path: Path, folder: Path, name: str, cls: type, table: dict[str, An
                 f"{path}: unknown key [{name}].{key}{_did_you_mean(key, sorted(hints))}"
             )
         values[key] = _value(path, folder, f"[{name}].{key}", hints[key], value)
+        _check(path, f"[{name}].{key}", _field(cls, key), values[key])
     for key, hint in hints.items():
         if key not in values and hint is Path:
             values[key] = _resolve(folder, getattr(cls(), key))
     return cls(**values)
+
+
+def _field(cls: type, name: str) -> dataclasses.Field[Any]:
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
+
+
+def _check(path: Path, key: str, spec: dataclasses.Field[Any], value: Any) -> None:
+    """The value's range or form, from its field's metadata (`bounded`, `http_url`, `regex`)."""
+
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{path}: {key} must be {expected}, not {value!r}; fix the value")
+
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        bounds = spec.metadata.get("bounds")
+        if not isinstance(bounds, Bounds):  # a numeric setting was added without a range
+            raise AssertionError(f"{key} has no bounds: declare it with bounded(...)")
+        if not bounds.admits(value):
+            finite = "" if math.isfinite(value) else " (a finite number)"
+            raise bad(bounds.describe() + finite)
+    elif spec.metadata.get("url") and value:
+        if not _is_http_url(value):
+            raise bad("empty or an http(s) URL such as https://host.example/path")
+    elif spec.metadata.get("regex"):
+        try:
+            compiled = re.compile(value)
+        except re.error as error:
+            raise ConfigError(
+                f"{path}: {key} {value!r} is not a valid regular expression ({error}); "
+                "fix the pattern (backslashes need doubling inside double quotes)"
+            ) from None
+        if compiled.fullmatch(""):
+            raise bad("a pattern that matches at least one character")
+    elif isinstance(value, tuple):
+        for index, entry in enumerate(value, start=1):
+            if not entry.strip():
+                raise ConfigError(f"{path}: {key} entry {index} is empty; remove it or fill it in")
+
+
+def _is_http_url(value: str) -> bool:
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return False
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _value(path: Path, folder: Path, key: str, hint: Any, value: Any) -> Any:
@@ -264,20 +345,23 @@ def _did_you_mean(key: str, choices: list[str]) -> str:
 
 
 def _check_ranges(path: Path, config: Config) -> None:
-    checks = [
-        ("[emulator].fault_rate", 0.0 <= config.emulator.fault_rate <= 1.0, "between 0 and 1"),
-        ("[emulator].latency_ms", config.emulator.latency_ms >= 0, "0 or more"),
-        ("[emulator].quota_per_minute", config.emulator.quota_per_minute >= 0, "0 or more"),
-        ("[emulator].port", 0 <= config.emulator.port <= 65535, "0..65535"),
-        ("[client].concurrency", 1 <= config.client.concurrency <= 256, "1..256"),
-        ("[client].max_attempts", config.client.max_attempts >= 1, "1 or more"),
-        ("[client].requests_per_minute", config.client.requests_per_minute >= 0, "0 or more"),
-        ("[client].timeout_s", config.client.timeout_s > 0, "above 0"),
-        ("[alerts].drift_threshold", config.alerts.drift_threshold >= 0, "0 or more"),
-        ("[phi].max_file_mb", config.phi.max_file_mb > 0, "above 0"),
-        ("[phi].name_ratio", 50 <= config.phi.name_ratio <= 100, "50..100"),
-        ("[phi].synthetic_prefix", bool(config.phi.synthetic_prefix), "a non-empty prefix"),
-    ]
-    for key, ok, expected in checks:
-        if not ok:
-            raise ConfigError(f"{path}: {key} must be {expected}; fix the value")
+    """The checks that span keys or need more than a range."""
+    client = config.client
+    if client.backoff_cap_s < client.backoff_initial_s:
+        raise ConfigError(
+            f"{path}: [client].backoff_cap_s ({client.backoff_cap_s:g}) must be at least "
+            f"[client].backoff_initial_s ({client.backoff_initial_s:g}); raise the cap or lower "
+            "the initial backoff"
+        )
+    if not config.phi.synthetic_prefix.strip():
+        raise ConfigError(
+            f'{path}: [phi].synthetic_prefix must be a non-empty prefix such as "SYN-"; '
+            "fix the value"
+        )
+    for index, card in enumerate(config.phi.test_cards, start=1):
+        digits = sum(c.isdigit() for c in card)
+        if not 12 <= digits <= 19 or not re.fullmatch(r"[\d -]+", card):
+            raise ConfigError(
+                f"{path}: [phi].test_cards entry {index} {card!r} is not a card number "
+                "(12 to 19 digits, spaces or dashes allowed); fix or remove it"
+            )

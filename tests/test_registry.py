@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from services.emulator.seed import demo_sheets
-from services.registry import REQUIRED_COLUMNS
+from services.registry import REQUIRED_COLUMNS, load_registry
 from tests.conftest import Demo
 
 COLUMNS = list(REQUIRED_COLUMNS)
+SHEETS = demo_sheets()
 
 
 def rows(count: int) -> list[dict[str, str]]:
@@ -37,13 +39,19 @@ def write_csv(path: Path, data: list[dict[str, str]]) -> Path:
     return path
 
 
-def test_import_csv_fills_the_registry_and_commits(demo: Demo, tmp_path: Path) -> None:
+def test_import_csv_fills_the_registry_and_commits(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = write_csv(tmp_path / "sheets.csv", rows(3))
-    assert demo.cli("registry", "import", str(source)) == 0
+    assert demo.cli("registry", "import", "--allow-removals", str(source)) == 0
     text = demo.workspace.registry_path.read_text()
     assert text.count("\n[[sheet]]\n") == 3
     assert not demo.workspace.repo.is_dirty(path="registry.toml")
-    assert "registry: import 3 sheets" in demo.workspace.repo.head.commit.message
+    message = demo.workspace.repo.head.commit.message
+    assert "registry: import 3 sheets from sheets.csv (0 added, 0 changed, 232 removed)" in message
+    err = capsys.readouterr().err
+    assert f"remove 003 {SHEETS[3].name}\n" in err
+    assert f"{source}: 0 added, 0 changed, 232 removed, 3 unchanged" in err
 
 
 def test_import_json_list(demo: Demo, tmp_path: Path) -> None:
@@ -51,10 +59,63 @@ def test_import_json_list(demo: Demo, tmp_path: Path) -> None:
     data[1]["reference_ranges"] = ["Patients!A2:F"]  # type: ignore[assignment]
     source = tmp_path / "sheets.json"
     source.write_text(json.dumps(data))
-    assert demo.cli("registry", "import", str(source)) == 0
+    assert demo.cli("registry", "import", "--allow-removals", str(source)) == 0
     assert (
         'reference_ranges = [\n    "Patients!A2:F",\n]' in demo.workspace.registry_path.read_text()
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (rows(1), "would remove 234 of 235 sheets (001, 002, 003, 004, 005, 006, 007, 008, ...)"),
+        ([], "holds no sheets; "),
+        (
+            [{**rows(1)[0], "name": "../../etc"}],
+            "sheet entry 1: name '../../etc' contains the path separator '/'",
+        ),
+    ],
+    ids=["one-row", "header-only", "path-name"],
+)
+def test_an_import_that_would_empty_the_registry_is_refused_and_changes_nothing(
+    demo: Demo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    data: list[dict[str, str]],
+    message: str,
+) -> None:
+    before = demo.workspace.registry_path.read_bytes()
+    head = demo.workspace.head()
+    source = write_csv(tmp_path / "sheets.csv", data)
+    capsys.readouterr()
+    assert demo.cli("registry", "import", str(source)) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err, err
+    assert demo.workspace.registry_path.read_bytes() == before
+    assert demo.workspace.head() == head
+    assert demo.workspace.repo.git.status("--porcelain") == ""
+
+
+def test_a_rename_shows_old_and_new_and_keeps_owner_and_reference_ranges(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = rows(len(SHEETS))
+    data[5]["name"] = "Renamed Clinic"
+    source = write_csv(tmp_path / "sheets.csv", data)  # no owner, no reference_ranges column
+    capsys.readouterr()
+    assert demo.cli("registry", "import", str(source)) == 0
+    err = capsys.readouterr().err
+    assert f"change 005: name {SHEETS[5].name!r} -> 'Renamed Clinic'\n" in err
+    assert "1 changed, 0 removed, 234 unchanged" in err
+    registry = load_registry(demo.workspace.registry_path)
+    assert registry.by_number(5).name == "Renamed Clinic"
+    assert registry.sheets == tuple(
+        dataclasses.replace(s, name="Renamed Clinic") if s.number == 5 else s for s in SHEETS
+    )
+    head = demo.workspace.head()
+    assert demo.cli("registry", "import", str(source)) == 0  # the same file again
+    assert "nothing to commit" in capsys.readouterr().err
+    assert demo.workspace.head() == head
 
 
 @pytest.mark.parametrize(
@@ -88,7 +149,7 @@ def test_registry_check_verifies_each_scripts_parent(
     demo: Demo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     assert demo.cli("registry", "check") == 0
-    data = rows(3)
+    data = rows(len(SHEETS))
     data[1]["dev3_spreadsheet_id"], data[2]["dev3_spreadsheet_id"] = (
         data[2]["dev3_spreadsheet_id"],
         data[1]["dev3_spreadsheet_id"],
