@@ -337,3 +337,75 @@ def test_phi_in_production_code_is_kept_out_of_git_too(
     assert (
         "523-71-4087" not in (root / "production-sheets" / "sheet-020_PROD" / "Code.gs").read_text()
     )
+
+
+def everything_written(demo: Demo, outputs: list[str]) -> list[str]:
+    """Every place a value could leak to: outputs, workspace files, git (objects, index,
+    messages), the activity log."""
+    root = demo.workspace.root
+    files = [
+        p.read_text(errors="replace")
+        for p in [root / "state.json", *(root / "audit").glob("*.jsonl")]
+    ]
+    git = ["git", "-C", str(root)]
+    objects = subprocess.run(
+        [*git, "cat-file", "--batch-all-objects", "--batch"], capture_output=True
+    ).stdout.decode(errors="replace")
+    index = (root / ".git" / "index").read_bytes().decode(errors="replace")
+    log = subprocess.run([*git, "log", "--all", "--format=%B"], capture_output=True, text=True)
+    store = demo.store()
+    from services.activity_log import TABS
+    from services.emulator.seed import log_spreadsheet_id
+
+    cells = json.dumps([store.get_values(log_spreadsheet_id(), f"'{tab}'") for tab in TABS])
+    store.close()
+    return [*outputs, *files, objects, index, log.stdout, cells]
+
+
+def add_staging_file(demo: Demo, number: int, name: str, source: str) -> None:
+    store = demo.store()
+    files = store.content(SHEETS[number].dev3_script_id)["files"]
+    files.append({"name": name, "type": "SERVER_JS", "source": source})
+    store.update_content(SHEETS[number].dev3_script_id, files, "developer@practice.example")
+    store.close()
+
+
+def test_phi_in_a_file_name_is_held_back_and_never_echoed(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    add_staging_file(snapshotted, 33, "Patient 523-71-4086 notes", "// nothing here\n")
+    add_staging_file(snapshotted, 34, "../Marisol Quenneville", "// escape\n")
+    capsys.readouterr()
+    assert snapshotted.cli("--batch") == 1
+    out, err = capsys.readouterr()
+    assert "ALERT phi-blocked: staging sheet 033 holds PHI (SSN)" in err
+    assert "FAILED staging sheet 034: refused: file name '../******* ***********' would" in err
+    assert not list(snapshotted.workspace.root.rglob("*523-71*"))
+
+    snapshotted.edit_script(SHEETS[9].dev3_script_id, "\n// later\n", "developer@practice.example")
+    capsys.readouterr()
+    assert snapshotted.cli("--batch") == 1  # sheet 034 still fails; the rest commits as usual
+    assert "sheet-009_DEV3/Code.gs" in " ".join(snapshotted.workspace.commit_paths("HEAD"))
+    outputs = [out, err, *capsys.readouterr()]
+    for text in everything_written(snapshotted, outputs):
+        for raw in ("523-71-4086", "523714086", "Quenneville", "Marisol"):
+            assert raw not in text
+
+
+def test_a_project_held_back_keeps_state_true_to_what_is_on_disk(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_staging(snapshotted, 40, "\n// caller SSN 523-71-4087\n")
+    capsys.readouterr()
+    assert snapshotted.cli("--batch") == 1
+    assert "1 fetched, 0 changed, 0 failed, 1 held back by the PHI gate" in capsys.readouterr().err
+    capsys.readouterr()
+    assert snapshotted.cli("drift", "--json") == 0
+    drift = {d["sheet"]: d for d in json.loads(capsys.readouterr().out)}[40]
+    assert drift["state"] == "in-sync"  # what the workspace holds: the last clean version...
+    assert "held back by the PHI gate" in drift["reason"]  # ...and why it is not the newest
+    assert snapshotted.cli("diff", "--sheet", "40") == 0
+    assert "No differences" in capsys.readouterr().err  # state, disk and diff agree
+    state = json.loads(snapshotted.workspace.state_path.read_text())["sheets"]["040"]
+    assert state["staging"]["held_back"] == state["gate"]["hash"] != state["staging"]["hash"]
+    assert snapshotted.cli("--batch") == 0  # held back again: no news, no commit

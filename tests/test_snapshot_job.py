@@ -434,3 +434,47 @@ def test_diff_command_prints_a_unified_diff_with_dev3_ids_mapped(
     assert snapshotted.cli("diff", "--sheet", "0") == 0
     out, err = capsys.readouterr()
     assert out == "" and "No differences" in err
+
+
+def test_an_alert_the_webhook_did_not_take_is_sent_by_the_next_run(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    with socket.socket() as probe:  # a port nothing listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = snapshotted.config_path
+    url = f"http://127.0.0.1:{port}/hook"
+    config.write_text(config.read_text() + f'\n[alerts]\nwebhook_url = "{url}"\n')
+    edit_production(snapshotted, 100, "hotfix", "someone.else@practice.example")
+    capsys.readouterr()
+    assert snapshotted.cli("--batch") == 1
+    assert "1 alert(s) kept in the outbox for the next run" in capsys.readouterr().err
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", port), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert snapshotted.cli("--batch") == 0  # nothing new; the stored alert goes out
+        assert snapshotted.cli("--batch") == 0
+    finally:
+        server.shutdown()
+    assert [[a["sheets"] for a in r["alerts"]] for r in received] == [[[100]]]
+    capsys.readouterr()
+    assert snapshotted.cli("alerts", "--json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["webhook_pending"] == 0 and document["report_pending"] == 0
+    assert any(a["kind"] == "prod-modified" and a["sheets"] == [100] for a in document["alerts"])
