@@ -4,25 +4,49 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import TextIO
 
 
+def duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes}m{seconds:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
 class Progress:
-    def __init__(self, label: str, stream: TextIO | None = None, width: int = 30) -> None:
+    """Called as (done, total, item). `note` says what paces the job (a quota), shown with the
+    time left, estimated from the pace so far."""
+
+    def __init__(
+        self, label: str, stream: TextIO | None = None, width: int = 30, note: str = ""
+    ) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.width = width
+        self.note = note
         self.tty = self.stream.isatty()
         self._last_tenth = -1
         self._lock = threading.Lock()
+        self._started = time.monotonic()
+
+    def _left(self, done: int, total: int) -> str:
+        if not done or done >= total:
+            return ""
+        elapsed = time.monotonic() - self._started
+        return f"~{duration(elapsed / done * (total - done))} left"
 
     def __call__(self, done: int, total: int, item: object = "") -> None:
         with self._lock:
+            extra = " · ".join(p for p in (self._left(done, total), self.note) if p)
             if self.tty:
                 filled = self.width * done // max(total, 1)
                 bar = "█" * filled + "░" * (self.width - filled)
                 text = str(item)[:30]
-                self.stream.write(f"\r{self.label} {bar} {done}/{total} {text:<30}")
+                tail = f" {extra}" if extra else ""
+                self.stream.write(f"\r{self.label} {bar} {done}/{total} {text:<30}{tail}\x1b[K")
                 if done >= total:
                     self.stream.write("\n")
                 self.stream.flush()
@@ -30,5 +54,6 @@ class Progress:
             tenth = 10 * done // max(total, 1)
             if tenth != self._last_tenth or done >= total:
                 self._last_tenth = tenth
-                self.stream.write(f"{self.label}: {done}/{total}\n")
+                tail = f" ({extra})" if extra else ""
+                self.stream.write(f"{self.label}: {done}/{total}{tail}\n")
                 self.stream.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -199,6 +200,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes it at exit
         return 0
+    except OSError as error:  # a full disk or quota, a file it may not touch: one line
+        _say(f"sheetstage: {describe_os_error(error)}")
+        return 2 if error.errno in (errno.EACCES, errno.EPERM) else 1
+    except Exception as error:
+        git = sys.modules.get("git")  # loaded only by commands that use the workspace's git
+        if git is None or not isinstance(error, git.GitCommandError):
+            raise
+        lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
+        reason = lines[-1].strip().removeprefix("stderr: ").strip("'") if lines else str(error)
+        _say(f"sheetstage: git failed ({reason}); nothing was committed: fix that and run again")
+        return 1
+
+
+def describe_os_error(error: OSError) -> str:
+    where = f" ({error.filename})" if error.filename else ""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "free some space (or raise the quota) and run again: the next run finishes the job"
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        fix = "ask the workspace's owner to add you to its group"
+    else:
+        fix = "fix that and run again: nothing half-written is committed"
+    return f"{error.strerror or error}{where}; {fix}"
 
 
 def _run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
@@ -438,7 +461,16 @@ def _validate(config: Config, args: argparse.Namespace) -> int:
     from services import validation
 
     with _session(config, args) as opened:
-        results = validation.validate(opened, None if args.all else args.sheet)
+        sheets = opened.registry.select(None if args.all else args.sheet)
+        reads = 2 * sum(1 for s in sheets if s.reference_ranges)  # DEV3 data and the reference
+        pace = config.client.sheets_requests_per_minute
+        note = f"paced by the Sheets read quota, {pace}/min ({reads} reads)" if reads else ""
+        progress = Progress("validate", note=note)
+        results = validation.validate(
+            opened,
+            None if args.all else args.sheet,
+            lambda done, total, result: progress(done, total, f"{result.sheet.key} {result.phi}"),
+        )
     if args.json:
         _emit_json({"sheets": [r.as_json() for r in results]})
     for result in results:

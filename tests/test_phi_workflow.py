@@ -409,3 +409,44 @@ def test_a_project_held_back_keeps_state_true_to_what_is_on_disk(
     state = json.loads(snapshotted.workspace.state_path.read_text())["sheets"]["040"]
     assert state["staging"]["held_back"] == state["gate"]["hash"] != state["staging"]["hash"]
     assert snapshotted.cli("--batch") == 0  # held back again: no news, no commit
+
+
+def test_validation_reads_without_the_workspace_lock_and_once_per_spreadsheet(
+    snapshotted: Demo,
+) -> None:
+    """Reads never wait for the workspace lock: a validation reads every sheet while another
+    run holds it, and takes it only to write its results. Each spreadsheet is read once."""
+    import threading
+
+    from services import validation
+    from services.session import session
+
+    snapshotted.fast_sheets()
+    holder = snapshotted.workspace
+    done: list[int] = []
+    results: list[list[validation.SheetValidation]] = []
+    with session(snapshotted.config) as opened:
+        worker = threading.Thread(
+            target=lambda: results.append(
+                validation.validate(opened, ["12", "150"], lambda d, t, r: done.append(d))
+            )
+        )
+        with holder.lock():
+            assert snapshotted.cli("drift") == 0  # reading commands do not wait at all
+            assert snapshotted.cli("diff", "--sheet", "12") == 0
+            worker.start()
+            for _ in range(600):
+                if len(done) == 2:
+                    break
+                worker.join(0.1)
+            assert done == [1, 2] and worker.is_alive()  # read everything, waits to write
+        worker.join(60)
+        assert emulator_counts(opened)["values_batch_get"] == 2 * 2 + 1  # + the activity log
+    assert [r.sheet.number for r in results[0]] == [12, 150]
+    assert snapshotted.trail()[-1]["action"] == "validate"
+
+
+def emulator_counts(opened) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    emulator = opened.backend.emulator
+    assert emulator is not None
+    return dict(emulator.gate.counts)

@@ -84,12 +84,14 @@ class _Gate:
     rng: random.Random = field(default_factory=random.Random)
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
 
-    def admit(self, script_id: str | None) -> None:
+    def admit(self, script_id: str | None, route: str = "") -> None:
         settings = self.settings
         if settings.latency_ms:
             time.sleep(settings.latency_ms / 1000)
         with self.lock:
             self.counts["calls"] += 1
+            if route:
+                self.counts[route] += 1
             if settings.quota_per_minute:
                 now = time.monotonic()
                 while self.calls and now - self.calls[0] >= 60:
@@ -162,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
                     args = [unquote(g) for g in match.groups()]
                     email = self._authenticate(name)
                     script_id = args[0] if name.startswith("project") else None
-                    self.server.gate.admit(script_id)
+                    self.server.gate.admit(script_id, name)
                     body = json.loads(raw_body) if raw_body else {}
                     result = getattr(self, name)(email, query, body, *args)
                     self._send(200, result)
