@@ -1,0 +1,99 @@
+"""Roles: who someone is (the OS account; `--as` for the emulator's simulated people), what
+they may do, and the files a privileged action refuses to trust."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from services.workspace import current_user
+from sheetstage_tui.app import SheetStageApp
+from tests.conftest import Demo
+
+ME = current_user()
+
+
+def test_a_simulated_person_acts_under_their_own_trail_with_a_banner(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert snapshotted.cli("--as", "dana", "snapshot", "--sheet", "3") == 0
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "SIMULATED: dana (emulator only)"
+    assert [e["user"] for e in snapshotted.trail("dana")] == ["dana"]
+    assert os.stat(snapshotted.trail_path("dana")).st_uid == snapshotted.workspace.owner_uid
+    assert snapshotted.cli("audit", "verify") == 0
+    assert "audit/dana.jsonl: intact" in capsys.readouterr().err
+
+    assert snapshotted.cli("--as", "dana", "acknowledge", "--sheet", "1", "--finding", "x",
+                           "--reason", "r") == 5  # fmt: skip
+    assert "acknowledge refused: you are dana (simulated) with developer" in capsys.readouterr().err
+
+
+def test_as_is_refused_for_google_and_for_people_not_in_roles(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert snapshotted.cli("--as", "ghost", "drift") == 2
+    assert "--as ghost: not in roles.toml (it lists dana, " in capsys.readouterr().err
+    token = snapshotted.root / "token.json"
+    token.write_text("{}")
+    token.chmod(0o600)
+    snapshotted.config_path.write_text(
+        f'backend = "google"\nworkspace = "workspace"\n[google]\ntoken_file = "{token}"\n'
+    )
+    assert snapshotted.cli("--as", "dana", "drift") == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert 'simulated people exist only with backend = "emulator"' in err
+
+
+def test_roles_says_who_has_what_and_which_file_is_not_trusted(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert snapshotted.cli("roles") == 0
+    out = capsys.readouterr().out
+    assert f"you: {ME}, practice_manager, Google account practice.manager@practice.example" in out
+    assert "dana" in out and "developer@practice.example" in out
+    assert "trusted files: roles.toml, .git/config, hooks and the config are in order" in out
+
+    git_config = snapshotted.workspace.root / ".git" / "config"
+    git_config.chmod(0o664)
+    assert snapshotted.cli("roles") == 0
+    out = capsys.readouterr().out
+    assert f"not trusted: {git_config} can be written by users other than its owner" in out
+
+
+def test_privileged_actions_refuse_a_config_others_could_have_written(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roles = snapshotted.workspace.roles_path
+    roles.write_text(roles.read_text().replace("service_account = [", 'service_account = ["svc"'))
+    snapshotted.config_path.chmod(0o666)
+    capsys.readouterr()
+    assert snapshotted.cli("acknowledge", "--sheet", "1", "--finding", "x", "--reason", "r") == 5
+    err = capsys.readouterr().err
+    assert "acknowledge refused:" in err and "chmod go-w" in err and "config.toml" in err
+    assert snapshotted.cli("--as", "svc", "snapshot", "--sheet", "1") == 5  # all it runs counts
+    assert snapshotted.cli("snapshot", "--sheet", "1") == 0  # a manager's snapshot is no risk
+
+
+async def test_the_tui_banner_says_who_is_simulated(snapshotted: Demo) -> None:
+    app = SheetStageApp(snapshotted.config, as_user="dana")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        banner = str(app.banner())
+        assert "SIMULATED: dana (emulator only)" in banner and "staging only" in banner
+
+
+def test_a_new_demo_lists_the_simulated_developer(demo: Demo) -> None:
+    from services.access import read_roles
+
+    roles = read_roles(demo.workspace)
+    assert roles.problem == ""
+    assert roles.people == {ME: frozenset({"practice_manager"}), "dana": frozenset({"developer"})}
+    assert json.dumps(roles.accounts) == json.dumps(
+        {ME: "practice.manager@practice.example", "dana": "developer@practice.example"}
+    )
