@@ -12,11 +12,17 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.workspace import Workspace, account_name, current_user, untrusted_reason
+from services.workspace import (
+    UntrustedFile,
+    Workspace,
+    account_name,
+    current_user,
+    read_trusted,
+    untrusted_reason,
+)
 from sheetstage_tui.errors import RefusedError, UsageError
 
 DEVELOPER = "developer"
@@ -105,11 +111,11 @@ class RolesFile:
 
 def read_roles(workspace: Workspace) -> RolesFile:
     path = workspace.roles_path
-    problem = untrusted_reason(path, {0, workspace.owner_uid}, workspace.owner)
-    if problem:
-        return RolesFile(problem=f"{problem}; everyone is read-only until then")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = read_trusted(path, {0, workspace.owner_uid}, workspace.owner)
+        data = tomllib.loads(text)
+    except UntrustedFile as problem:
+        return RolesFile(problem=f"{problem}; everyone is read-only until then")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         return RolesFile(problem=f"{path} is unreadable ({error}); everyone is read-only")
     people: dict[str, set[str]] = {}
@@ -135,29 +141,39 @@ def read_roles(workspace: Workspace) -> RolesFile:
     return RolesFile({u: frozenset(r) for u, r in people.items()}, dict(accounts))
 
 
+def config_problem(workspace: Workspace, config_file: Path) -> str:
+    """Why the config in use cannot be trusted ("" when it can): it says where code, alerts
+    and credentials go, so only root, the workspace's owner or the runner may have written it."""
+    runner = os.geteuid()
+    owners = {0, workspace.owner_uid, runner}
+    return untrusted_reason(config_file, owners, account_name(runner))
+
+
 def trust_problems(workspace: Workspace, config_file: Path) -> list[str]:
     """Files sheetstage executes or believes that someone else could have written."""
     owner = {0, workspace.owner_uid}
-    problems = []
-    roles = untrusted_reason(workspace.roles_path, owner, workspace.owner)
-    if roles:
-        problems.append(roles)
-    git_config = workspace.git_config_problem()
-    if git_config:
-        problems.append(git_config)
-    problems += workspace.hook_problems()
-    runner = os.geteuid()
-    config = untrusted_reason(config_file, owner | {runner}, account_name(runner))
-    if config:
-        problems.append(config)
+    candidates = [
+        untrusted_reason(workspace.roles_path, owner, workspace.owner),
+        workspace.git_config_problem(),
+        *workspace.hook_problems(),
+        config_problem(workspace, config_file),
+        *workspace.uncommitted_problems(),
+    ]
+    problems = [problem for problem in candidates if problem]
+    audit_dir = workspace.audit_dir
     try:
-        mode = workspace.audit_dir.stat().st_mode
+        info = audit_dir.stat()
     except FileNotFoundError:
-        mode = stat.S_ISVTX
-    if mode & stat.S_IWGRP and not mode & stat.S_ISVTX:
+        return problems
+    if info.st_uid not in owner:
         problems.append(
-            f"{workspace.audit_dir} lets members delete each other's trails; its owner should "
-            f"run `chmod +t {workspace.audit_dir}`"
+            f"{audit_dir} is owned by {account_name(info.st_uid)}; only root or "
+            f"{workspace.owner} may own it: put the trails back in a folder of theirs"
+        )
+    elif info.st_mode & stat.S_IWGRP and not info.st_mode & stat.S_ISVTX:
+        problems.append(
+            f"{audit_dir} lets members delete each other's trails; its owner should run "
+            f"`chmod +t {audit_dir}`"
         )
     return problems
 
@@ -180,6 +196,10 @@ class Access:
     def who(self) -> str:
         return f"{self.user} (simulated)" if self.simulated else self.user
 
+    def privileged(self, action: str) -> bool:
+        """Actions that change production or grant something, and all a service account runs."""
+        return action in PRIVILEGED or SERVICE_ACCOUNT in self.roles
+
     def can(self, action: str) -> bool:
         if self.read_only:
             return False
@@ -197,8 +217,7 @@ class Access:
                 f"{action} refused: you are {self.who} with {self.role_text}; it needs {needed} "
                 f"({fix})"
             )
-        privileged = action in PRIVILEGED or self.roles == {SERVICE_ACCOUNT}
-        if privileged and self.untrusted:
+        if self.privileged(action) and self.untrusted:
             more = len(self.untrusted) - 1
             also = f" (and {more} more: `sheetstage roles` lists them)" if more else ""
             raise RefusedError(
@@ -253,20 +272,3 @@ def check_simulation(workspace: Workspace, roles: RolesFile, backend: str, as_us
 def simulated_people(roles: RolesFile, backend: str) -> set[str]:
     """People whose trail may be held by the workspace's owner (emulator backend only)."""
     return roles.listed if backend == "emulator" else set()
-
-
-def describe_roles(
-    roles: RolesFile, access: Access, problems: Iterable[str]
-) -> list[tuple[str, str, str]]:
-    """(account, roles, Google account) per listed person, for `sheetstage roles`."""
-    rows = []
-    for user in sorted(set(roles.people) | set(roles.accounts)):
-        held = ", ".join(sorted(roles.people.get(user, ()))) or "none (read-only)"
-        rows.append((user, held, roles.accounts.get(user, "")))
-    return rows
-
-
-def banner(access: Access) -> str:
-    if access.simulated:
-        return f"SIMULATED: {access.user} (emulator only)"
-    return ""

@@ -47,7 +47,7 @@ def tab_for(action: str) -> str:
 class SyncResult:
     appended: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    witness: dict[str, str] | None = None  # event id -> line hash, when the log was read
+    witness: dict[str, set[str]] | None = None  # event id -> line hashes, when the log was read
 
 
 def _quoted(tab: str) -> str:
@@ -73,49 +73,61 @@ def row(entry: AuditEntry) -> list[str | int]:
     ]
 
 
-def read_log(client: GoogleClient, spreadsheet_id: str) -> dict[str, dict[str, str]]:
-    """Per tab: event id -> the line hash its row recorded ("" in rows of older versions)."""
+Log = dict[str, dict[str, set[str]]]
+"""Per tab: event id -> the line hashes its rows recorded (a row can be appended twice)."""
+
+
+def read_log(client: GoogleClient, spreadsheet_id: str) -> Log:
     columns = client.batch_get_values(spreadsheet_id, [f"{_quoted(t)}!A:H" for t in TABS])
-    log = {}
+    log: Log = {}
     for tab, rows in zip(TABS, columns, strict=True):
-        log[tab] = {
-            str(r[0]): (str(r[7]) if len(r) > 7 else "") for r in rows[1:] if r and str(r[0])
-        }
+        log[tab] = {}
+        for row in rows[1:]:
+            if row and str(row[0]):
+                digest = str(row[7]) if len(row) > 7 else ""
+                log[tab].setdefault(str(row[0]), set()).add(digest)
     return log
 
 
-def witness_of(log: dict[str, dict[str, str]]) -> dict[str, str]:
-    """The rows that witness a person's trail line: `USER:seq` ids with a line hash."""
-    return {
-        event: digest
-        for rows in log.values()
-        for event, digest in rows.items()
-        if ":" in event and _HASH.match(digest)
-    }
+def witness_of(log: Log) -> dict[str, set[str]]:
+    """The rows that witness a person's trail line: `USER:seq` ids with line hashes. A line
+    matching any row of its id is witnessed, so a row someone appended later cannot void it."""
+    witness: dict[str, set[str]] = {}
+    for rows in log.values():
+        for event, digests in rows.items():
+            found = {d for d in digests if _HASH.match(d)}
+            if ":" in event and found:
+                witness.setdefault(event, set()).update(found)
+    return witness
 
 
-def read_witness(client: GoogleClient, spreadsheet_id: str) -> dict[str, str]:
-    return witness_of(read_log(client, spreadsheet_id))
-
-
-def sync(client: GoogleClient, spreadsheet_id: str, entries: Sequence[AuditEntry]) -> SyncResult:
+def sync(
+    client: GoogleClient,
+    spreadsheet_id: str,
+    entries: Sequence[AuditEntry],
+    log: Log | None = None,
+) -> SyncResult:
+    """Append the rows the log lacks. `log` is the log as this run already read it (one Sheets
+    read saved); a row another run appended meanwhile may then be sent twice, which the
+    event id makes harmless: verify checks every copy."""
     result = SyncResult()
     if not spreadsheet_id:
         result.problems.append(
             "no activity log: set [activity_log].spreadsheet_id in registry.toml"
         )
         return result
-    try:
-        log = read_log(client, spreadsheet_id)
-    except GoogleApiError as error:
-        result.problems.append(f"activity log not updated: {error.describe()}")
-        return result
+    if log is None:
+        try:
+            log = read_log(client, spreadsheet_id)
+        except GoogleApiError as error:
+            result.problems.append(f"activity log not updated: {error.describe()}")
+            return result
     result.witness = witness_of(log)
+    present = {event for rows in log.values() for event in rows}
     missing: dict[str, list[AuditEntry]] = {tab: [] for tab in TABS}
     for entry in entries:
-        tab = tab_for(entry.action)
-        if entry.event_id not in log[tab]:
-            missing[tab].append(entry)
+        if entry.event_id not in present:
+            missing[tab_for(entry.action)].append(entry)
     for tab in TABS:
         if not missing[tab]:
             continue
@@ -130,6 +142,7 @@ def sync(client: GoogleClient, spreadsheet_id: str, entries: Sequence[AuditEntry
             )
             continue
         result.appended[tab] = len(missing[tab])
-        result.witness.update({e.event_id: e.line_hash for e in missing[tab]})
+        for entry in missing[tab]:
+            result.witness.setdefault(entry.event_id, set()).add(entry.line_hash)
         crashpoints.reached("activity-log")
     return result

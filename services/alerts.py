@@ -114,36 +114,33 @@ def active_alerts(
 
 
 def raise_new(
-    alerts: Sequence[Alert],
-    state: State,
-    trail: AuditTrail,
-    outbox: Outbox,
-    settings: AlertsConfig,
-) -> list[Alert]:
+    alerts: Sequence[Alert], state: State, trail: AuditTrail, outbox: Outbox
+) -> list[OutboxItem]:
     """Record the alerts that are new: each goes to the outbox first (so a killed run loses
-    none), then to the audit trail; state.json then holds every active alert."""
+    none), then to the audit trail; state.json then holds every active alert. An alert a
+    killed run stored but never confirmed is picked up, not raised twice."""
     previous = state.alerts
-    new = [a for a in alerts if a.key not in previous]
-    channels = [REPORT, *([WEBHOOK] if settings.webhook_url else [])]
-    for alert in new:
-        item = outbox.get(alert.key) or outbox.put(alert, channels)
+    raised = []
+    for alert in alerts:
+        if alert.key in previous:
+            continue
+        item = outbox.unconfirmed(alert.key) or outbox.put(alert)
         if not item.event_id:
             entry = trail.append(
                 "alert", sheets=alert.sheets, result=alert.kind, detail=alert.message
             )
-            outbox.set_event(item, entry.event_id)
+            item = outbox.set_event(item, entry.event_id)
+        raised.append(item)
     now = utc_now()
     state.alerts = {a.key: previous.get(a.key) or {**a.as_json(), "since": now} for a in alerts}
-    return new
+    return raised
 
 
 def deliver(outbox: Outbox, settings: AlertsConfig) -> list[str]:
-    """Send what the webhook has not received yet; what fails stays for the next run."""
+    """Send what the webhook has not received yet; what fails, or finds no webhook in this
+    run's config, stays for a run that can send it."""
     items = outbox.pending(WEBHOOK)
-    if not items:
-        return []
-    if not settings.webhook_url:
-        outbox.done(items, WEBHOOK)  # the webhook was removed from the config
+    if not items or not settings.webhook_url:
         return []
     problem = post_webhook(settings, [item.alert for item in items])
     if problem:
@@ -153,7 +150,7 @@ def deliver(outbox: Outbox, settings: AlertsConfig) -> list[str]:
 
 
 REPORT = "report"  # shown to a person: a command's summary, the TUI's notifications
-WEBHOOK = "webhook"
+WEBHOOK = "webhook"  # sent by the first run whose config names a webhook
 
 
 @dataclass(frozen=True)
@@ -163,33 +160,42 @@ class OutboxItem:
     event_id: str
     pending: tuple[str, ...]
     raised: int = 0  # time.time_ns() when stored: the outbox keeps alerts in order
+    confirmed: bool = False  # state.json records it as active (its run got that far)
 
 
 class Outbox:
-    """`.sheetstage/outbox/`: one file per raised alert, kept until every channel has it."""
+    """`.sheetstage/outbox/`: one file per raised alert (each time it is raised), kept until
+    every channel has it."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.folder = workspace.internal / "outbox"
 
-    def _path(self, key: str) -> Path:
-        return self.folder / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
-
     def _save(self, item: OutboxItem) -> OutboxItem:
         document = {**item.alert.as_json(), "key": item.alert.key}
         document |= {"event_id": item.event_id, "pending": list(item.pending)}
-        document["raised"] = item.raised
+        document |= {"raised": item.raised, "confirmed": item.confirmed}
         atomic_write(item.path, json.dumps(document, sort_keys=True).encode())
         return item
 
-    def put(self, alert: Alert, channels: Sequence[str]) -> OutboxItem:
-        item = OutboxItem(self._path(alert.key), alert, "", tuple(channels), time.time_ns())
-        return self._save(item)
+    def put(self, alert: Alert) -> OutboxItem:
+        raised = time.time_ns()
+        name = hashlib.sha256(f"{alert.key}\0{raised}".encode()).hexdigest()[:20]
+        return self._save(
+            OutboxItem(self.folder / f"{name}.json", alert, "", (REPORT, WEBHOOK), raised)
+        )
 
-    def get(self, key: str) -> OutboxItem | None:
-        return _load(self._path(key))
+    def unconfirmed(self, key: str) -> OutboxItem | None:
+        """An alert of this key stored by a run that was killed before recording it."""
+        return next((i for i in self.items() if i.alert.key == key and not i.confirmed), None)
 
-    def set_event(self, item: OutboxItem, event_id: str) -> None:
-        self._save(dataclasses.replace(item, event_id=event_id))
+    def set_event(self, item: OutboxItem, event_id: str) -> OutboxItem:
+        return self._save(dataclasses.replace(item, event_id=event_id))
+
+    def confirm(self, items: Sequence[OutboxItem]) -> None:
+        for item in items:
+            current = _load(item.path)
+            if current is not None:
+                self._save(dataclasses.replace(current, confirmed=True))
 
     def items(self) -> list[OutboxItem]:
         """Every stored alert, oldest first."""
@@ -223,7 +229,8 @@ def _load(path: Path) -> OutboxItem | None:
         )
         pending = tuple(str(c) for c in data.get("pending", []))
         event = str(data.get("event_id", ""))
-        return OutboxItem(path, alert, event, pending, int(data.get("raised", 0)))
+        raised, confirmed = int(data.get("raised", 0)), bool(data.get("confirmed", False))
+        return OutboxItem(path, alert, event, pending, raised, confirmed)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

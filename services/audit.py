@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any
 
 from services import crashpoints
 from services.chain import GENESIS, complete_lines, line_hash
+from services.chain import head as chain_head
 from services.workspace import (
     AUDIT_DIR,
     OWN_FILE,
@@ -258,6 +259,7 @@ class TrailFile:
     path: Path
     lines: list[bytes]
     tail: bytes  # after the last newline: a line still being written
+    regular: bool = True  # False: a symbolic link or other non-file, never read
 
     @property
     def name(self) -> str:
@@ -276,25 +278,22 @@ class TrailFile:
 
 
 def read_trails(workspace: Workspace) -> list[TrailFile]:
+    """Every trail file; a symbolic link is never followed (it is reported, not read)."""
     trails = []
     for path in sorted(workspace.audit_dir.glob("*.jsonl")):
         try:
-            data = path.read_bytes()
+            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError:
-            data = b""
+            trails.append(TrailFile(path, [], b"", regular=False))
+            continue
+        try:
+            regular = stat.S_ISREG(os.fstat(descriptor).st_mode)
+            data = _read_all(descriptor) if regular else b""
+        finally:
+            os.close(descriptor)
         lines, tail = complete_lines(data)
-        trails.append(TrailFile(path, lines, tail))
+        trails.append(TrailFile(path, lines, tail, regular))
     return trails
-
-
-def all_entries(workspace: Workspace, legacy: bool = False) -> list[AuditEntry]:
-    """Every line of every person's trail (the legacy history too, with `legacy`)."""
-    return [
-        entry
-        for trail in read_trails(workspace)
-        if legacy or trail.person is not None
-        for entry in trail.entries()
-    ]
 
 
 # verifying ----------------------------------------------------------------------------------
@@ -309,7 +308,7 @@ class TrailCheck:
     reason: str = ""
     untrusted: str = ""
     in_progress: bool = False
-    anchored: int = 0
+    anchored: int = 0  # lines a consistent commit recorded, as they are now
     witnessed: int = 0
 
     @property
@@ -323,7 +322,7 @@ class TrailCheck:
         if self.broken_line is not None:
             return f"{where}: BROKEN at line {self.broken_line}: {self.reason}"
         kind = "history (grants nothing)" if self.person is None else "intact"
-        parts = [f"{self.lines} lines", f"{self.anchored} anchored by commits"]
+        parts = [_count(self.lines, "line"), f"{self.anchored} anchored by commits"]
         if self.witnessed:
             parts.append(f"{self.witnessed} witnessed by the activity log")
         if self.in_progress:
@@ -331,19 +330,27 @@ class TrailCheck:
         return f"{where}: {kind}, " + ", ".join(parts)
 
 
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
 @dataclass
 class AuditReport:
     checks: list[TrailCheck]
     files: dict[str, TrailFile] = field(default_factory=dict)
+    history: list[str] = field(default_factory=list)  # commits that are breaks themselves
     notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(check.ok for check in self.checks)
+        return all(check.ok for check in self.checks) and not self.history
 
     @property
     def broken(self) -> list[TrailCheck]:
         return [check for check in self.checks if not check.ok]
+
+    def check_of(self, person: str) -> TrailCheck | None:
+        return next((c for c in self.checks if c.person == person), None)
 
     def intact_people(self) -> set[str]:
         return {c.person for c in self.checks if c.ok and c.person is not None}
@@ -351,73 +358,82 @@ class AuditReport:
     def counting(self, holders: Collection[str], action: str) -> Iterator[AuditEntry]:
         """Lines of `action` (result ok) that grant something: in the intact trail of a person
         in `holders` (who holds the needed role now). Legacy history never counts."""
-        for person in sorted(self.intact_people() & set(holders)):
+        for entry in self.trusted_entries(holders):
+            if entry.action == action and entry.result == "ok":
+                yield entry
+
+    def trusted_entries(self, people: Collection[str] | None = None) -> Iterator[AuditEntry]:
+        """The lines of intact trails (of `people`, or everyone's): what the activity log may
+        witness and what may grant anything."""
+        for person in sorted(self.intact_people()):
             trail = self.files.get(f"{person}.jsonl")
-            if trail is None:
+            if trail is None or (people is not None and person not in people):
                 continue
-            for entry in trail.entries():
-                if entry.action == action and entry.result == "ok":
-                    yield entry
+            yield from (entry for entry in trail.entries() if entry.user == person)
 
     def summary(self) -> str:
         if self.ok:
             return f"audit trail intact: {len(self.checks)} trail file(s) verified"
-        names = ", ".join(f"audit/{c.name}" for c in self.broken)
-        return (
-            f"audit trail broken in {names}: no approval or role of "
-            f"{'its owner' if len(self.broken) == 1 else 'their owners'} counts until it is "
-            "restored (`git log -p -- audit/`)"
-        )
+        parts = []
+        if self.broken:
+            names = ", ".join(f"audit/{c.name}" for c in self.broken)
+            whose = "its owner" if len(self.broken) == 1 else "their owners"
+            parts.append(
+                f"broken in {names}: no approval or role of {whose} counts until it is "
+                "restored (`git log -p -- audit/`)"
+            )
+        if self.history:
+            parts.append(f"{len(self.history)} commit(s) in the history are breaks themselves")
+        return "audit trail " + "; ".join(parts)
 
 
 def verify(
     workspace: Workspace,
     *,
     simulated: Collection[str] = (),
-    witness: Mapping[str, str] | None = None,
+    witness: Mapping[str, Collection[str]] | None = None,
     remote: str = "",
 ) -> AuditReport:
     """Check every trail: its chain, its owner and mode, that it still holds exactly what every
     commit (and the remote's history) anchored, and what the activity log witnessed.
 
     `simulated` names people whose trail may be owned by the workspace's owner (the emulator's
-    simulated people); `witness` maps activity-log event ids to line hashes."""
-    notes: list[str] = []
-    files = {trail.name: trail for trail in read_trails(workspace)}
-    anchors = _anchors(workspace, remote, notes)
-    names = sorted(set(files) | {path.removeprefix("audit/") for path in anchors})
-    checks = []
+    simulated people); `witness` maps activity-log event ids to the line hashes of their
+    rows. An anchor that its own commit does not hold, or a commit that rewrote earlier
+    lines, is a break of the history (reported, never blamed on a person: anyone can
+    commit)."""
+    report = AuditReport([], {trail.name: trail for trail in read_trails(workspace)})
+    anchors = _anchors(workspace, remote, report)
+    names = sorted(set(report.files) | {path.removeprefix("audit/") for path in anchors})
     for name in names:
-        trail = files.get(name)
+        trail = report.files.get(name)
         if trail is None:
-            count, _, commit = max(anchors[f"audit/{name}"])
-            checks.append(
-                TrailCheck(
-                    name,
-                    None if name == LEGACY_NAME else name.removesuffix(".jsonl"),
-                    0,
-                    1,
-                    f"the file is gone; commit {commit[:10]} recorded {count} lines",
-                )
-            )
-            continue
-        checks.append(
-            _check_file(
-                workspace, trail, anchors.get(f"audit/{name}", set()), witness or {}, simulated
-            )
+            trail = TrailFile(workspace.audit_dir / name, [], b"")
+            report.files[name] = trail
+            gone = True
+        else:
+            gone = False
+        check = _check_file(
+            workspace, trail, anchors.get(f"audit/{name}", set()), witness or {}, report
         )
+        if gone and check.broken_line is not None:
+            check.reason = "the file is gone; " + check.reason
+        if trail.person is not None and not gone:
+            check.untrusted = _ownership_problem(workspace, trail, trail.person, simulated)
+        report.checks.append(check)
     if witness is None:
-        notes.append("activity log not read: lines not yet in a commit were checked by chain only")
-    return AuditReport(checks, files, notes)
+        report.notes.append(
+            "activity log not read: lines not yet in a commit were checked by chain only"
+        )
+    return report
 
 
 Anchor = tuple[int, str, str]  # (line count, head hash, commit)
 
 
-def _anchors(workspace: Workspace, remote: str, notes: list[str]) -> dict[str, set[Anchor]]:
-    """Every anchor recorded along the local history (and the remote's), per trail path;
-    a commit whose anchors shrink or disagree with its parent's becomes a mismatch below,
-    since the file cannot agree with both."""
+def _anchors(workspace: Workspace, remote: str, report: AuditReport) -> dict[str, set[Anchor]]:
+    """Every anchor recorded along the local history (and the remote's), per trail path. A
+    commit that records fewer lines of a trail than an earlier commit is a history break."""
     histories = [workspace.anchor_history("HEAD")]
     if remote:
         try:
@@ -425,73 +441,145 @@ def _anchors(workspace: Workspace, remote: str, notes: list[str]) -> dict[str, s
             if sha:
                 histories.append(workspace.anchor_history(sha))
         except PushError as error:
-            notes.append(f"backup not checked: {error}")
+            report.notes.append(f"backup not checked: {error}")
     found: dict[str, set[Anchor]] = {}
     for history in histories:
-        for commit in history:
+        most: dict[str, tuple[int, str]] = {}
+        for commit in reversed(history):  # oldest first
             for path, (count, head) in (commit.heads or {}).items():
+                earlier = most.get(path)
+                if earlier is not None and count < earlier[0]:
+                    _history_break(
+                        report,
+                        f"commit {commit.commit[:10]} records {count} lines of {path}, fewer "
+                        f"than commit {earlier[1][:10]} before it",
+                    )
+                else:
+                    most[path] = (count, commit.commit)
                 found.setdefault(path, set()).add((count, head, commit.commit))
     return found
+
+
+def _history_break(report: AuditReport, problem: str) -> None:
+    if problem not in report.history:
+        report.history.append(problem)
 
 
 def _check_file(
     workspace: Workspace,
     trail: TrailFile,
     anchors: set[Anchor],
-    witness: Mapping[str, str],
-    simulated: Collection[str],
+    witness: Mapping[str, Collection[str]],
+    report: AuditReport,
 ) -> TrailCheck:
     person = trail.person
     check = TrailCheck(trail.name, person, len(trail.lines), in_progress=bool(trail.tail))
-    breaks: list[tuple[int, str]] = []
-    chain = _chain_break(person, trail.lines)
-    if chain is not None:
-        breaks.append(chain)
     hashes = [line_hash(raw) for raw in trail.lines]
     relative = f"audit/{trail.name}"
-    for count, head, commit in sorted(anchors):
+    breaks: list[tuple[int, str]] = []  # evidence from outside the file: exact lines
+    matched: dict[int, str] = {}  # line count -> a commit whose anchor the file still matches
+    for count, head, commit in sorted(anchors, key=lambda a: (a[0], a[2])):
         if count <= len(hashes) and (count == 0 or hashes[count - 1] == head):
             check.anchored = max(check.anchored, count)
+            matched[count] = commit
             continue
-        recorded = workspace.file_at(commit, relative)
-        line = _first_difference(trail.lines, recorded) if recorded is not None else count
+        recorded = _consistent_copy(workspace, commit, relative, count, head, report)
+        if recorded is None:
+            continue
+        line = _first_difference(trail.lines, recorded)
         what = "is missing" if line > len(trail.lines) else "was changed"
         breaks.append(
             (line, f"line {line} {what} after commit {commit[:10]} recorded {count} lines")
         )
+    witnessed: set[int] = set()
     if person is not None:
-        for event, recorded_hash in witness.items():
+        for event, recorded in witness.items():
             who, _, seq = event.rpartition(":")
             if who != person or not seq.isdigit() or int(seq) < 1:
                 continue
             number = int(seq)
-            if number > len(hashes):
+            if number <= len(hashes) and hashes[number - 1] in recorded:
+                witnessed.add(number)
+            elif number > len(hashes):
                 breaks.append((number, f"line {number} is missing; the activity log holds it"))
-            elif hashes[number - 1] != recorded_hash:
+            elif _committed_line(workspace, relative, matched, number) == trail.lines[number - 1]:
+                report.notes.append(f"activity log row {event} differs from the committed line")
+            else:
                 breaks.append(
                     (number, f"line {number} differs from what the activity log recorded")
                 )
-            else:
-                check.witnessed += 1
-        check.untrusted = _ownership_problem(workspace, trail.path, person, simulated)
+        check.witnessed = len(witnessed)
+    chain = _chain_break(person, trail.lines, lambda n: n in matched or n in witnessed)
+    if chain is not None:
+        breaks.append(chain)
+    if not trail.regular:
+        breaks.append((1, "not a regular file (a symbolic link?): never read"))
     if breaks:
         check.broken_line, check.reason = min(breaks, key=lambda b: b[0])
     return check
 
 
-def _chain_break(person: str | None, lines: Sequence[bytes]) -> tuple[int, str] | None:
+def _committed_line(
+    workspace: Workspace, path: str, matched: Mapping[int, str], number: int
+) -> bytes | None:
+    """Line `number` as a commit the file still agrees with recorded it (None: none did)."""
+    covering = [commit for count, commit in matched.items() if count >= number]
+    if not covering:
+        return None
+    recorded = workspace.file_at(covering[0], path) or b""
+    lines, _ = complete_lines(recorded)
+    return lines[number - 1] if number <= len(lines) else None
+
+
+def _consistent_copy(
+    workspace: Workspace, commit: str, path: str, count: int, head: str, report: AuditReport
+) -> bytes | None:
+    """The trail as `commit` holds it, when the commit's anchor is honest: its own copy has
+    those lines and extends its parent's copy. None (and a history break) otherwise."""
+    recorded = workspace.file_at(commit, path)
+    if recorded is None or chain_head(recorded) != (count, head):
+        _history_break(
+            report,
+            f"commit {commit[:10]} claims {path} holds {count} lines that its own copy does not "
+            "hold: a forged or damaged commit, whose claim is ignored",
+        )
+        return None
+    parent = workspace.file_at(f"{commit}^", path)
+    if parent is not None:
+        before, _ = complete_lines(parent)
+        if complete_lines(recorded)[0][: len(before)] != before:
+            _history_break(
+                report,
+                f"commit {commit[:10]} changed earlier lines of {path}: the history was rewritten "
+                "there, and its claim is ignored",
+            )
+            return None
+    return recorded
+
+
+def _chain_break(
+    person: str | None, lines: Sequence[bytes], vouched: Callable[[int], bool]
+) -> tuple[int, str] | None:
+    """The first line where the chain does not hold. When a line's `prev` does not match the
+    line before it, that earlier line was changed, unless a commit or the activity log vouches
+    for it (`vouched`): then the line itself was."""
     previous = GENESIS
     for number, raw in enumerate(lines, start=1):
         entry = parse_line(raw)
         if entry is None:
             return number, "not a valid audit entry"
         if entry.seq > number:
+            later = [parse_line(line) for line in lines[number:]]
+            if any(e is not None and e.seq == number for e in later):
+                return number, f"holds seq {entry.seq}: lines were reordered"
             return number, f"line {number} is missing (seq jumps to {entry.seq})"
         if entry.seq < number:
             return number, f"holds seq {entry.seq}: lines were reordered or repeated"
         if entry.prev != previous:
             if number == 1:
                 return 1, "its prev is not the start of a chain"
+            if vouched(number - 1):
+                return number, f"its prev no longer matches line {number - 1}"
             return number - 1, f"was changed: line {number}'s prev no longer matches it"
         if person is not None and entry.user != person:
             return number, f"names {entry.user!r} in {person}'s trail: a forged line"
@@ -508,10 +596,10 @@ def _first_difference(lines: Sequence[bytes], recorded: bytes) -> int:
 
 
 def _ownership_problem(
-    workspace: Workspace, path: Path, person: str, simulated: Collection[str]
+    workspace: Workspace, trail: TrailFile, person: str, simulated: Collection[str]
 ) -> str:
     try:
-        info = os.lstat(path)
+        info = os.lstat(trail.path)
     except FileNotFoundError:
         return "the file is gone"
     if not stat.S_ISREG(info.st_mode):
@@ -525,5 +613,17 @@ def _ownership_problem(
             "the workspace's owner should move it aside"
         )
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return f"others can write it; its owner should run `chmod 644 {path}`"
+        return f"others can write it; its owner should run `chmod 644 {trail.path}`"
     return ""
+
+
+def trails_to_commit(workspace: Workspace, simulated: Collection[str]) -> list[str]:
+    """Every trail owned as it should be: each commit records them all, as their owners wrote
+    them (no one else can write them), so the anchors describe the commit's own files."""
+    return [
+        f"audit/{trail.name}"
+        for trail in read_trails(workspace)
+        if trail.person is not None
+        and trail.regular
+        and not _ownership_problem(workspace, trail, trail.person, simulated)
+    ]

@@ -5,6 +5,7 @@ Nothing here imports textual: the scheduler's `--batch` path runs through this m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -14,12 +15,13 @@ from pathlib import Path
 from typing import TextIO
 
 from services import activity_log, alerts, audit, drift, snapshot, validation
-from services.access import read_roles, render_roles, simulated_people
+from services.access import render_roles
 from services.audit import AuditReport
 from services.chain import GENESIS
 from services.emulator.seed import DEVELOPER, MANAGER, DemoSeed, seed_demo
 from services.emulator.store import EmulatorStore
 from services.google_client import GoogleApiError
+from services.phi import Severity
 from services.registry import (
     IdMapper,
     ImportPlan,
@@ -32,9 +34,18 @@ from services.registry import (
 from services.session import Session, emulator_state_file
 from services.state import VERSION as STATE_VERSION
 from services.state import State, load_cache, save_cache
-from services.workspace import ORDER_FILE, PushError, Workspace, atomic_write, current_user
+from services.workspace import (
+    ORDER_FILE,
+    OWN_FILE,
+    PushError,
+    Workspace,
+    account_name,
+    atomic_write,
+    current_user,
+    make_dirs,
+)
 from sheetstage_tui.config import Config
-from sheetstage_tui.errors import UsageError
+from sheetstage_tui.errors import JobFailedError, SheetstageError, UsageError
 from sheetstage_tui.models import Environment, Sheet, SheetDrift, SnapshotReport
 
 # init ---------------------------------------------------------------------------------------
@@ -173,7 +184,7 @@ def run_snapshot(
     Google is read without the workspace lock; the lock is taken only to write."""
     workspace, config = session.workspace, session.config
     sheets = session.registry.select(sheet_numbers)
-    session.access.require("snapshot")
+    session.require("snapshot")
     mapper = IdMapper(session.registry.sheets)
     client = session.client
     started = time.monotonic()
@@ -181,19 +192,26 @@ def run_snapshot(
         snapshot.snapshot_fetch(client, workspace, mapper, sheets, envs, progress)
     )
     log_id = session.registry.activity_log_spreadsheet_id
-    witness, problems = _witness(session, log_id)
+    log, problems = _read_log(session, log_id)
+    witness = activity_log.witness_of(log) if log is not None else None
     trail = session.trail()
     report = SnapshotReport()
     outbox = alerts.Outbox(workspace)
     with workspace.lock(config.git.lock_timeout_s):
         workspace.recover_git_locks()
+        move_planted_trails(session)
         state = State.load(workspace)
         cache = load_cache(workspace)
         gate = validation.scanner_for(config, workspace)
+        if gate.reference is None or not gate.reference.digests:
+            workspace.notices.append(
+                "no production reference is cached: the PHI gate cannot tell production "
+                "patients' identifiers from others; run `sheetstage reference refresh`"
+            )
         workspace.install_pre_commit_hook(pre_commit_hook(config))
         snapshot.apply(workspace, state, cache, mapper, fetched, report, gate)
         report.duration_s = time.monotonic() - started
-        verified = verify_trails(session, witness)
+        verified = session.verify(witness)
         drift_now = drift.compute_drift(session.registry.sheets, state)
         entry = trail.append(
             "snapshot",
@@ -207,34 +225,38 @@ def run_snapshot(
         active = alerts.active_alerts(
             session.registry.sheets, state, drift_now, config.alerts, verified
         )
-        new_alerts = alerts.raise_new(active, state, trail, outbox, config.alerts)
+        raised = alerts.raise_new(active, state, trail, outbox)
         state.save(workspace)
+        outbox.confirm(
+            raised
+        )  # recorded as active: a later run raises them anew only if they recur
         save_cache(workspace, cache)
         paths = [
             *snapshot_paths(workspace, session.registry.sheets),
             *workspace.changed_paths(["state.json"]),
         ]
         if paths:  # a run that finds nothing new commits nothing; its line goes with the next
-            report.commit = workspace.commit(
-                _commit_message(report),
-                [*paths, relative(workspace, trail.path)],
-                user=trail.person,
-                check_staged=validation.commit_gate(gate),
-            )
-        if report.commit and config.git.remote:
+            try:
+                report.commit = session.commit(
+                    _commit_message(report), paths, check_staged=validation.commit_gate(gate)
+                )
+            except JobFailedError as error:
+                with contextlib.suppress(OSError):  # a full disk may refuse this line too
+                    trail.append("commit", result="failed", detail=str(error)[:300])
+                raise
+        if config.git.remote:  # also what an earlier push that failed left behind
             try:
                 workspace.push(config.git.remote)
             except PushError as error:
                 problems.append(str(error))
                 trail.append("push", result="failed", detail=str(error))
     if log_id:
-        synced = activity_log.sync(client, log_id, audit.all_entries(workspace))
-        problems += synced.problems
+        problems += session.sync_log(log)
     problems += alerts.deliver(outbox, config.alerts)
     return JobResult(
         report,
         drift_now,
-        new_alerts,
+        [item.alert for item in raised],
         [item.alert for item in outbox.pending(alerts.REPORT)],
         problems,
         list(workspace.notices),
@@ -242,27 +264,51 @@ def run_snapshot(
     )
 
 
-def _witness(session: Session, log_id: str) -> tuple[dict[str, str] | None, list[str]]:
-    """The activity log's record of trail lines (None when it cannot be read)."""
+def move_planted_trails(session: Session) -> None:
+    """A trail file that is not its person's and was never committed was planted (it would
+    lock that person out): the workspace's owner's runs move it to the quarantine."""
+    workspace = session.workspace
+    if os.geteuid() != workspace.owner_uid:
+        return
+    report = session.verify()
+    for check in report.checks:
+        planted = check.untrusted and check.person is not None
+        path = workspace.audit_dir / check.name
+        if not planted or workspace.file_at("HEAD", f"audit/{check.name}") is not None:
+            continue
+        owner = account_name(path.lstat().st_uid)
+        target = workspace.internal / "quarantine" / f"{check.name}.{audit.utc_now()}"
+        make_dirs(target.parent)
+        os.replace(path, target)
+        workspace.notices.append(
+            f"audit/{check.name} was not {check.person}'s (owned by {owner}) and never "
+            f"committed: moved to {workspace.relative(target)}"
+        )
+
+
+def _read_log(session: Session, log_id: str) -> tuple[activity_log.Log | None, list[str]]:
+    """The activity log as it is (None when it cannot be read): the witness of trail lines
+    not yet committed, and what the sync at the end leaves out."""
     if not log_id:
         return None, ["no activity log: set [activity_log].spreadsheet_id in registry.toml"]
     try:
-        return activity_log.read_witness(session.client, log_id), []
+        return activity_log.read_log(session.client, log_id), []
     except GoogleApiError as error:
         return None, [f"activity log not read: {error.describe()}"]
 
 
-def verify_trails(
-    session: Session, witness: dict[str, str] | None = None, remote: str = ""
-) -> AuditReport:
-    """Every trail checked (chains, ownership, anchors, the witness when given)."""
-    roles = read_roles(session.workspace)
-    return audit.verify(
-        session.workspace,
-        simulated=simulated_people(roles, session.config.backend),
-        witness=witness,
-        remote=remote,
-    )
+def audit_report(session: Session) -> AuditReport:
+    """`audit verify`: every trail against every witness there is, the activity log and the
+    off-site backup included when they can be reached (said so when they cannot)."""
+    log_id = session.registry.activity_log_spreadsheet_id
+    try:
+        log, notes = _read_log(session, log_id)
+    except SheetstageError as error:  # no credentials, say: verify still checks the rest
+        log, notes = None, [f"activity log not read: {error}"]
+    witness = activity_log.witness_of(log) if log is not None else None
+    report = session.verify(witness, remote=session.config.git.remote)
+    report.notes[:0] = notes
+    return report
 
 
 def reported(session: Session, shown: Sequence[alerts.Alert]) -> None:
@@ -289,10 +335,6 @@ def snapshot_paths(workspace: Workspace, sheets: Sequence[Sheet]) -> list[str]:
         if folder in expected and (path in expected[folder] or deleted):
             chosen.append(path)
     return chosen
-
-
-def relative(workspace: Workspace, path: Path) -> str:
-    return str(path.relative_to(workspace.root))
 
 
 def _commit_message(report: SnapshotReport) -> str:
@@ -323,9 +365,13 @@ def print_summary(result: JobResult, stream: TextIO | None = None) -> None:
         print(f"ALERT {alert.kind}: {alert.message}{earlier}", file=out)
     for problem in result.problems:
         print(f"problem: {problem}", file=out)
+    carried = len(result.to_report) - len(new & {a.key for a in result.to_report})
+    shown = f"{len(result.to_report)} alert(s)" + (
+        f", {carried} of them from an interrupted run" if carried else " raised"
+    )
     reasons = [
         f"{len(report.failures)} failed fetch(es)" if report.failures else "",
-        f"{len(result.to_report)} new alert(s)" if result.to_report else "",
+        shown if result.to_report else "",
         f"{len(result.problems)} problem(s)" if result.problems else "",
     ]
     why = ", ".join(r for r in reasons if r) or "clean"
@@ -339,7 +385,7 @@ def import_registry(session: Session, path: Path, allow_removals: bool = False) 
     """The import planned against registry.toml as it is under the lock. A refused plan (no
     rows, a bad row, removals without allow_removals) writes nothing; a plan that changes
     nothing commits nothing."""
-    session.access.require("registry")
+    session.require("registry")
     exported = read_import_file(path)
     workspace = session.workspace
     with workspace.lock(session.config.git.lock_timeout_s):
@@ -349,17 +395,28 @@ def import_registry(session: Session, path: Path, allow_removals: bool = False) 
         )
         if plan.changes_nothing:
             return plan
+        _refuse_phi_in_names(session, plan)
         text = render_registry(plan.sheets, current.activity_log_spreadsheet_id)
-        atomic_write(workspace.registry_path, text.encode())
+        atomic_write(workspace.registry_path, text.encode(), OWN_FILE)
         summary = f"{len(plan.sheets)} sheets from {path.name} ({plan.tally()})"
-        trail = session.trail()
-        trail.append("registry-import", detail=summary)
-        workspace.commit(
-            f"registry: import {summary}",
-            ["registry.toml", relative(workspace, trail.path)],
-            user=trail.person,
-        )
+        session.trail().append("registry-import", detail=summary)
+        session.commit(f"registry: import {summary}", ["registry.toml"])
+    session.sync_log()
     return plan
+
+
+def _refuse_phi_in_names(session: Session, plan: ImportPlan) -> None:
+    """A sheet's name is shown everywhere: one that holds what looks like patient data is
+    refused (and never echoed)."""
+    scanner = validation.scanner_for(session.config, session.workspace)
+    for sheet in plan.sheets:
+        found = scanner.scan_text(sheet.name, "registry.toml")
+        blocking = [f for f in found if f.severity is Severity.BLOCK]
+        if blocking:
+            raise UsageError(
+                f"{plan.origin}: the name of sheet {sheet.key} holds what looks like patient "
+                f"data ({blocking[0].type} {blocking[0].excerpt}); use a name without identifiers"
+            )
 
 
 async def _check_one(session: Session, sheet, env: Environment) -> RegistryProblem | None:

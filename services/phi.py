@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import phonenumbers
 
 from sheetstage_tui.config import PhiConfig
+from sheetstage_tui.models import PhiStatus
 
 if TYPE_CHECKING:
     from services.reference import ReferenceSet
@@ -299,6 +300,23 @@ def mask(kind: FindingType, value: str) -> str:
     if kind in (FindingType.MRN, FindingType.MBI):
         return mask_digits(value, keep=3)
     return mask_digits(value, keep=4)
+
+
+def masked_path(path: str, spans: Sequence[tuple[int, int]]) -> str:
+    """A path whose parts at `spans` hold PHI, as messages may show it: each such part
+    masked whole (letters and digits become `*`, its extension kept), since a name may hold
+    more of a person than the scanner recognised."""
+    parts, start = [], 0
+    for part in path.split("/"):
+        end = start + len(part)
+        if any(s < end and e > start for s, e in spans):
+            stem, dot, extension = part.rpartition(".")
+            body = stem if dot else part
+            masked = re.sub(r"[^\W_]", "*", body)
+            part = f"{masked}.{extension}" if dot and stem else masked
+        parts.append(part)
+        start = end + 1
+    return "/".join(parts)
 
 
 # the scanner -----------------------------------------------------------------------------------
@@ -654,9 +672,7 @@ class Scanner:
         ]
         if not hits:
             return path, []
-        shown = path
-        for hit in sorted(hits, key=lambda h: h.start, reverse=True):
-            shown = shown[: hit.start] + mask(hit.type, hit.value) + shown[hit.end :]
+        shown = masked_path(path, [(h.start, h.end) for h in hits])
         findings = [
             Finding(
                 id=self.finding_id(path, hit.type, hit.normalized),
@@ -841,6 +857,14 @@ class _Innermost:
             if stop > start
         ]
         return pieces or [(offset, content, self.at(offset))]
+
+
+def status_of(findings: Sequence[Finding]) -> PhiStatus:
+    """The PHI status the open (not acknowledged) findings give."""
+    open_findings = [f for f in findings if not f.acknowledged]
+    if any(f.severity is Severity.BLOCK for f in open_findings):
+        return PhiStatus.BLOCKED
+    return PhiStatus.NEEDS_REVIEW if open_findings else PhiStatus.CLEAN
 
 
 def with_acknowledgements(

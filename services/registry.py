@@ -163,6 +163,10 @@ def read_import_file(path: Path) -> ImportFile:
         ) from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text; export it as UTF-8 CSV or JSON") from None
+    except OSError as error:  # a folder, a file it may not read
+        raise UsageError(
+            f"{path}: cannot be read ({error.strerror}); pass the CSV or JSON file itself"
+        ) from None
     if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
         try:
             rows = json.loads(text)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import errno
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services.access import Access, load_access
+from services import audit
+from services.access import Access, config_problem, load_access, read_roles, simulated_people
 from services.audit import AuditTrail
 from services.registry import Registry, load_registry
 from services.workspace import Workspace
 from sheetstage_tui.config import Config
+from sheetstage_tui.errors import RefusedError, UsageError
 
 if TYPE_CHECKING:  # the Google libraries load only when a backend is opened
     from google.oauth2.credentials import Credentials
 
+    from services.activity_log import Log
     from services.emulator.server import EmulatorServer, EmulatorSettings
     from services.google_client import GoogleClient
 
@@ -71,9 +75,18 @@ def open_backend(config: Config, account: str = "") -> Backend:
     from services.google_client import Endpoints, GoogleClient, load_user_credentials
 
     if config.backend == "emulator":
-        server = EmulatorServer(
-            emulator_state_file(config), emulator_settings(config), port=config.emulator.port
-        ).start()
+        port = config.emulator.port
+        try:
+            server = EmulatorServer(
+                emulator_state_file(config), emulator_settings(config), port=port
+            ).start()
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise UsageError(
+                f"the emulator cannot listen on 127.0.0.1:{port} ({error.strerror}); set "
+                "[emulator].port to another port, or 0 for any free one"
+            ) from None
         try:
             client = GoogleClient(
                 emulator_credentials(server, account or config.emulator.user),
@@ -110,9 +123,63 @@ class Session:
     @classmethod
     def open(cls, config: Config, read_only: bool = False, as_user: str = "") -> Session:
         workspace = Workspace.open(config.workspace)
+        problem = config_problem(workspace, config.source)
+        if problem:  # it decides where code, alerts and credentials go
+            raise RefusedError(f"refusing the config: {problem}")
         registry = load_registry(workspace.registry_path)
         access = load_access(workspace, config.source, config.backend, read_only, as_user)
         return cls(config, workspace, registry, access)
+
+    def require(self, action: str) -> None:
+        """The acting person may do `action`: their role allows it, and for a privileged
+        action no trusted file is in doubt and their own audit trail is intact (a broken
+        trail voids its owner's authority)."""
+        self.access.require(action)
+        if not self.access.privileged(action):
+            return
+        check = self.verify().check_of(self.access.user)
+        if check is not None and not check.ok:
+            raise RefusedError(
+                f"{action} refused: your audit trail is not intact ({check.describe()}); "
+                "no role of yours counts until it is restored"
+            )
+
+    def verify(
+        self, witness: Mapping[str, Collection[str]] | None = None, remote: str = ""
+    ) -> audit.AuditReport:
+        """Every trail checked: chains, owners, anchors, and the witness when given."""
+        return audit.verify(
+            self.workspace,
+            simulated=simulated_people(read_roles(self.workspace), self.config.backend),
+            witness=witness,
+            remote=remote,
+        )
+
+    def sync_log(self, log: Log | None = None) -> list[str]:
+        """The activity-log sheet gets every line of an intact trail that it lacks (the outside
+        witness of lines not yet in a commit); returns the problems, if any. `log` is the log
+        as this run read it already."""
+        from services import activity_log
+
+        log_id = self.registry.activity_log_spreadsheet_id
+        if not log_id:
+            return ["no activity log: set [activity_log].spreadsheet_id in registry.toml"]
+        entries = list(self.verify().trusted_entries())
+        return activity_log.sync(self.client, log_id, entries, log).problems
+
+    def commit(
+        self,
+        message: str,
+        paths: Sequence[str],
+        check_staged: Callable[[list[tuple[str, bytes]]], None] | None = None,
+    ) -> str | None:
+        """Commit `paths` with every trail as its owner wrote it (the caller holds the
+        workspace lock); None when nothing changed."""
+        simulated = simulated_people(read_roles(self.workspace), self.config.backend)
+        trails = audit.trails_to_commit(self.workspace, simulated)
+        return self.workspace.commit(
+            message, [*paths, *trails], user=self.access.user, check_staged=check_staged
+        )
 
     @property
     def backend(self) -> Backend:

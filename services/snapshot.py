@@ -15,7 +15,7 @@ from typing import Any
 from services import crashpoints
 from services.audit import utc_now
 from services.google_client import GoogleApiError, GoogleClient
-from services.phi import Finding, Scanner, Severity
+from services.phi import Finding, Scanner, status_of
 from services.registry import IdMapper
 from services.state import State, load_cache
 from services.workspace import UnsafeFileName, Workspace, disk_name
@@ -73,14 +73,18 @@ async def fetch(
     mapper: IdMapper,
     targets: Sequence[tuple[Sheet, Environment]],
     progress: ProgressCallback | None = None,
+    unsettled: set[str] | None = None,
 ) -> list[Fetched]:
-    """Check every target (no workspace lock: reading Google and the disk only)."""
+    """Check every target (no workspace lock: reading Google and the disk only). A project is
+    fetched when Google moved it, or when its folder is `unsettled` (None: all folders) and
+    does not hold what state.json says."""
     done = 0
     halfway = len(targets) // 2
 
     async def one(sheet: Sheet, env: Environment) -> Fetched:
         nonlocal done
-        result = await _fetch_one(client, workspace, state, cache, mapper, sheet, env)
+        check_disk = unsettled is None or sheet.folder(env) in unsettled
+        result = await _fetch_one(client, workspace, state, cache, mapper, sheet, env, check_disk)
         done += 1
         if progress is not None:
             progress(done, len(targets), result)
@@ -115,6 +119,7 @@ async def _fetch_one(
     mapper: IdMapper,
     sheet: Sheet,
     env: Environment,
+    check_disk: bool = True,
 ) -> Fetched:
     script_id = sheet.script_id(env)
     try:
@@ -125,7 +130,7 @@ async def _fetch_one(
         known = (
             cache.get(_cache_key(sheet, env)) == update_time
             and (recorded is not None or state.held_back(sheet, env) is not None)
-            and disk_hash(workspace, mapper, sheet, env) == recorded
+            and (not check_disk or disk_hash(workspace, mapper, sheet, env) == recorded)
         )
         if known:
             return Fetched(sheet, env, update_time, modified_by)
@@ -157,12 +162,7 @@ def gate_findings(
 
 def gate_record(findings: Sequence[Finding], digest: str) -> dict[str, object]:
     open_findings = [f for f in findings if not f.acknowledged]
-    if any(f.severity is Severity.BLOCK for f in open_findings):
-        status = PhiStatus.BLOCKED
-    elif open_findings:
-        status = PhiStatus.NEEDS_REVIEW
-    else:
-        status = PhiStatus.CLEAN
+    status = status_of(findings)
     shown = [
         {
             k: v
@@ -252,7 +252,18 @@ async def snapshot_fetch(
     state = State.load(workspace)
     cache = load_cache(workspace)
     targets = [(sheet, env) for env in envs for sheet in sheets]
-    return await fetch(client, workspace, state, cache, mapper, targets, progress)
+    unsettled = unsettled_folders(workspace)
+    return await fetch(client, workspace, state, cache, mapper, targets, progress, unsettled)
+
+
+def unsettled_folders(workspace: Workspace) -> set[str] | None:
+    """Sheet folders whose files may not be what state.json says: those that differ from the
+    last commit (a crash or a hand left them so). None when state.json itself differs from the
+    last commit, and every folder must be checked."""
+    if workspace.head() is None or workspace.changed_paths(["state.json"]):
+        return None
+    folders = [Environment.PRODUCTION.folder, Environment.STAGING.folder]
+    return {"/".join(path.split("/")[:2]) for path in workspace.changed_paths(folders)}
 
 
 def describe(report: SnapshotReport) -> str:

@@ -29,7 +29,12 @@ def _problem(data: object) -> str:
     """What makes `data` something other than a sheetstage state ("" when it is one)."""
     if not isinstance(data, dict):
         return f"it holds a JSON {type(data).__name__}, not an object"
-    sheets, alerts = data.get("sheets", {}), data.get("alerts", {})
+    missing = [key for key in ("version", "sheets", "alerts") if key not in data]
+    if missing:
+        return f"it lacks {', '.join(missing)}"
+    if data["version"] not in (1, VERSION):
+        return f"version {data['version']!r} is not one this sheetstage knows"
+    sheets, alerts = data["sheets"], data["alerts"]
     if not isinstance(sheets, dict):
         return "`sheets` is not an object"
     if not isinstance(alerts, dict | list):
@@ -80,8 +85,7 @@ class State:
                 f"{path} is not a sheetstage state ({problem}); restore it with "
                 "`git checkout -- state.json` in the workspace"
             )
-        data.setdefault("sheets", {})
-        data["alerts"] = _upgrade_alerts(data.get("alerts", {}))
+        data["alerts"] = _upgrade_alerts(data["alerts"])
         return cls(data)
 
     @staticmethod

@@ -11,8 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from services import activity_log, audit
-from services.access import PRACTICE_MANAGER, read_roles, simulated_people
+from services import audit
+from services.access import PRACTICE_MANAGER, RolesFile, read_roles, simulated_people
 from services.audit import AuditTrail, utc_now
 from services.google_client import GoogleApiError
 from services.phi import (
@@ -21,6 +21,7 @@ from services.phi import (
     Scanner,
     ScanResult,
     Severity,
+    status_of,
     with_acknowledgements,
 )
 from services.reference import ReferenceSet, header_ranges
@@ -68,7 +69,7 @@ def scan(config: Config, paths: Sequence[Path], staged: bool = False) -> ScanRes
     result = ScanResult()
     for name, data in workspace.staged_files():
         result.extend(scanner.scan_bytes(data, name))
-    acknowledged = acknowledged_findings(workspace, config.backend)
+    acknowledged = workspace_acknowledgements(workspace, config.backend)
     result.findings = with_acknowledgements(result.findings, acknowledged)
     return result
 
@@ -124,17 +125,22 @@ class SheetValidation:
         }
 
 
-def acknowledged_findings(workspace: Workspace, backend: str) -> dict[str, str]:
+def acknowledged_findings(report: audit.AuditReport, roles: RolesFile) -> dict[str, str]:
     """Finding id -> reason: acknowledgements that count, i.e. those in the intact trail of a
     person who is a practice manager now (editing state.json or another's trail grants
     nothing, and neither does the legacy single trail)."""
-    roles = read_roles(workspace)
-    report = audit.verify(workspace, simulated=simulated_people(roles, backend))
     return {
         entry.hashes["finding"]: entry.detail
         for entry in report.counting(roles.holders(PRACTICE_MANAGER), "acknowledge")
         if "finding" in entry.hashes
     }
+
+
+def workspace_acknowledgements(workspace: Workspace, backend: str) -> dict[str, str]:
+    """The acknowledgements that count, for a scan outside a session (the pre-commit hook)."""
+    roles = read_roles(workspace)
+    report = audit.verify(workspace, simulated=simulated_people(roles, backend))
+    return acknowledged_findings(report, roles)
 
 
 def commit_gate(scanner: Scanner) -> Callable[[list[tuple[str, bytes]]], None]:
@@ -155,13 +161,6 @@ def commit_gate(scanner: Scanner) -> Callable[[list[tuple[str, bytes]]], None]:
                 )
 
     return check
-
-
-def phi_status(findings: Sequence[Finding]) -> PhiStatus:
-    open_findings = [f for f in findings if not f.acknowledged]
-    if any(f.severity is Severity.BLOCK for f in open_findings):
-        return PhiStatus.BLOCKED
-    return PhiStatus.NEEDS_REVIEW if open_findings else PhiStatus.CLEAN
 
 
 @cache
@@ -344,7 +343,7 @@ def validate_sheet(
         except GoogleApiError as error:
             result.problems.append(f"DEV3 sheet data not read: {error.describe()}")
     result.findings = with_acknowledgements(result.findings, acknowledged)
-    result.phi = phi_status(result.findings)
+    result.phi = status_of(result.findings)
     result.problems += _manifest_problems(staging, folder)
     result.problems += _parse_problems(staging, folder)
     result.problems += _production_id_problems(staging, folder, session.registry.sheets)
@@ -366,13 +365,14 @@ def validate(
 
     Reading Google and the workspace takes no lock (a long `--all`, paced by the Sheets
     quota, blocks no one); the results are written under the workspace lock at the end."""
-    session.access.require("validate")
+    session.require("validate")
     sheets = session.registry.select(numbers)
     workspace, config = session.workspace, session.config
     scanner = scanner_for(config, workspace)
     mapper = IdMapper(session.registry.sheets)
     state = State.load(workspace)
-    acknowledged = acknowledged_findings(workspace, config.backend)  # once for the whole run
+    report = session.verify()
+    acknowledged = acknowledged_findings(report, read_roles(workspace))  # once for the run
     results = []
     for sheet in sheets:
         results.append(validate_sheet(session, sheet, scanner, state, mapper, acknowledged))
@@ -398,17 +398,9 @@ def validate(
             detail=detail,
         )
         _audit_inline_allows(trail, results, acknowledged)
-        workspace.commit(
-            f"validate: {detail}",
-            ["state.json", str(trail.path.relative_to(workspace.root))],
-            user=trail.person,
-        )
+        session.commit(f"validate: {detail}", ["state.json"])
     if session.registry.activity_log_spreadsheet_id:
-        activity_log.sync(
-            session.client,
-            session.registry.activity_log_spreadsheet_id,
-            audit.all_entries(workspace),
-        )
+        session.sync_log()
     return results
 
 
@@ -416,11 +408,9 @@ def _audit_inline_allows(
     trail: AuditTrail, results: Sequence[SheetValidation], acknowledged: dict[str, str]
 ) -> None:
     """Each inline `allow-phi` reason enters the audit trail once (by finding id)."""
-    known = {
-        e.hashes.get("finding")
-        for e in audit.all_entries(trail.workspace)
-        if e.action == "allow-phi"
-    }
+    own = [t for t in audit.read_trails(trail.workspace) if t.person == trail.person]
+    entries = [e for t in own for e in t.entries()]  # a record no one else can write
+    known = {e.hashes.get("finding") for e in entries if e.action == "allow-phi"}
     for result in results:
         for finding in result.findings:
             inline = finding.acknowledged and finding.id not in acknowledged
@@ -437,7 +427,7 @@ def _audit_inline_allows(
 
 def acknowledge(session: Session, number: str, finding_id: str, reason: str) -> Finding:
     """A practice manager acknowledges a review finding of the sheet's last validation."""
-    session.access.require("acknowledge")
+    session.require("acknowledge")
     if not reason.strip():
         raise UsageError("acknowledge needs --reason TEXT: say why this is not patient data")
     sheet = session.registry.select([number])[0]
@@ -459,19 +449,15 @@ def acknowledge(session: Session, number: str, finding_id: str, reason: str) -> 
                 f"finding {finding_id} is a block finding ({finding.get('type')}): it cannot be "
                 "acknowledged; remove the value from staging"
             )
-        trail = session.trail()
-        trail.append(
+        session.trail().append(
             "acknowledge",
             sheets=[sheet.number],
             hashes={"finding": finding_id},
             result="ok",
             detail=reason.strip()[:200],
         )
-        workspace.commit(
-            f"acknowledge: finding {finding_id} of sheet {sheet.key}",
-            [str(trail.path.relative_to(workspace.root))],
-            user=trail.person,
-        )
+        session.commit(f"acknowledge: finding {finding_id} of sheet {sheet.key}", [])
+    session.sync_log()
     return Finding(
         id=finding_id,
         path=str(finding.get("path", "")),
@@ -488,7 +474,7 @@ def acknowledge(session: Session, number: str, finding_id: str, reason: str) -> 
 def refresh_reference(session: Session) -> int:
     """Read every production sheet's reference ranges (paced under the Sheets quota) and cache
     only HMAC digests of their identifiers."""
-    session.access.require("validate")
+    session.require("validate")
     workspace = session.workspace
     reference = ReferenceSet(workspace.hmac_key())
     sheets = [s for s in session.registry.sheets if s.reference_ranges]

@@ -4,6 +4,7 @@ git), with atomic file writes, the exact Apps Script <-> disk round trip and the
 from __future__ import annotations
 
 import contextlib
+import errno
 import grp
 import json
 import os
@@ -96,16 +97,47 @@ def untrusted_reason(path: Path, trusted_uids: Collection[int], owner: str) -> s
         return f"{path} is missing"
     if stat.S_ISLNK(info.st_mode):
         return f"{path} is a symbolic link; only a regular file counts: replace the link"
+    return _untrusted_stat(path, info, trusted_uids, owner)
+
+
+def _untrusted_stat(
+    path: Path, info: os.stat_result, trusted_uids: Collection[int], owner: str
+) -> str:
     if not stat.S_ISREG(info.st_mode):
         return f"{path} is not a regular file; move it away"
     if info.st_uid not in trusted_uids:
+        who = "root" if owner == "root" else f"root or {owner}"
         return (
-            f"{path} is owned by {account_name(info.st_uid)}; only root or {owner} may own it: "
+            f"{path} is owned by {account_name(info.st_uid)}; only {who} may own it: "
             f"check its content, then `chown {owner} {path}`"
         )
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         return f"{path} can be written by users other than its owner; run `chmod go-w {path}`"
     return ""
+
+
+class UntrustedFile(Exception):
+    """A file sheetstage was about to believe, that someone else could have written."""
+
+
+def read_trusted(path: Path, trusted_uids: Collection[int], owner: str) -> str:
+    """A trusted file's text, checked and read through one descriptor (never a symlink), so
+    it cannot be swapped between the check and the read."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        raise UntrustedFile(f"{path} is missing") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UntrustedFile(
+                f"{path} is a symbolic link; only a regular file counts: replace the link"
+            ) from None
+        raise
+    with os.fdopen(descriptor, "rb") as handle:
+        problem = _untrusted_stat(path, os.fstat(descriptor), trusted_uids, owner)
+        if problem:
+            raise UntrustedFile(problem)
+        return handle.read().decode("utf-8")
 
 
 def masked_name(name: object) -> str:
@@ -209,6 +241,7 @@ class Workspace:
             str(self.internal / "locks" / "workspace.lock"), mode=SHARED_FILE, is_singleton=False
         )
         self.notices: list[str] = []  # what recovery did, for the caller to show
+        self._checked_config: tuple[int, ...] | None = None
 
     # layout ------------------------------------------------------------------------------
 
@@ -454,13 +487,33 @@ class Workspace:
 
     @property
     def repo(self) -> git.Repo:
-        """The repository, opened only when its config can be trusted: git runs what
-        .git/config names (filters, pagers), and sheetstage runs git as whoever runs it."""
+        """The repository, opened only while what git reads from it can be trusted: git runs
+        what .git/config names (filters, pagers), and sheetstage runs git as whoever runs it.
+        The check is repeated whenever .git/config is another file than the one checked."""
+        config = self.root / ".git" / "config"
+        try:
+            info = os.lstat(config)
+            seen: tuple[int, ...] | None = (
+                info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size, info.st_mode, info.st_uid
+            )  # fmt: skip
+        except FileNotFoundError:
+            seen = None
+        if self._repo is not None and seen == self._checked_config:
+            return self._repo
+        problem = self.git_config_problem()
+        if problem:
+            raise RefusedError(f"git refused: {problem}")
+        self._checked_config = seen
         if self._repo is None:
-            problem = self.git_config_problem()
-            if problem:
-                raise RefusedError(f"git refused: {problem}")
             self._repo = git.Repo(self.root)
+            git_dir = str(self.root / ".git")
+            # the repository is this folder's .git and nothing it points elsewhere (commondir)
+            self._repo.git.update_environment(
+                GIT_DIR=git_dir,
+                GIT_COMMON_DIR=git_dir,
+                GIT_WORK_TREE=str(self.root),
+                GIT_LITERAL_PATHSPECS="1",  # file names from Google are names, not patterns
+            )
             # hooks are for people committing by hand: sheetstage scans what it stages itself
             self._repo.git.set_persistent_git_options(
                 c=[
@@ -473,15 +526,33 @@ class Workspace:
         return self._repo
 
     def git_config_problem(self) -> str:
-        """Why .git/config cannot be trusted, or ""."""
-        path = self.root / ".git" / "config"
+        """Why what git reads from .git cannot be trusted, or ""."""
+        git_dir = self.root / ".git"
+        path = git_dir / "config"
         problem = untrusted_reason(path, {0, self.owner_uid}, self.owner)
         if problem:
             return problem
         text = path.read_text(encoding="utf-8", errors="replace").lower()
         if "[include" in text:
             return f"{path} includes other files ([include]); remove that section"
+        if (git_dir / "commondir").exists():
+            return f"{git_dir / 'commondir'} points git elsewhere; remove it"
         return ""
+
+    def uncommitted_problems(self) -> list[str]:
+        """registry.toml and roles.toml change only through their own commands or a reviewed
+        commit: before a privileged action believes them, each must be what was committed."""
+        if self.git_config_problem() or self.head() is None:
+            return []  # git cannot be asked (reported apart), or nothing was committed yet
+        return [
+            f"{self.root / name} differs from the last commit (never reviewed, or someone "
+            f"changed git's copy): see `git diff {name}`, then commit it by hand or "
+            f"`git checkout -- {name}`"
+            for name in self.changed_paths(["registry.toml", "roles.toml"])
+        ]
+
+    def relative(self, path: Path) -> str:
+        return str(path.relative_to(self.root))
 
     def hook_problems(self) -> list[str]:
         hooks = self.root / ".git" / "hooks"
@@ -553,8 +624,8 @@ class Workspace:
         hook = self.root / ".git" / "hooks" / "pre-commit"
         if hook.is_file() and hook.read_text(encoding="utf-8") == script:
             return
-        if os.geteuid() != self.owner_uid and hook.exists():
-            return
+        if os.geteuid() != self.owner_uid:
+            return  # a hook anyone else wrote would be untrusted
         atomic_write(hook, script.encode("utf-8"), mode=HOOK_MODE)
 
     def commit(
@@ -617,10 +688,12 @@ class Workspace:
 
     def _anchor_lines(self) -> list[str]:
         """`Audit-Heads: audit/NAME.jsonl COUNT HASH` for every trail in the index."""
-        listing = self.repo.git.ls_files("-s", "-z", "--", "audit/*.jsonl")
+        listing = self.repo.git.ls_files("-s", "-z", "--", "audit")
         lines = []
         for record in filter(None, listing.split("\0")):
             info, path = record.split("\t", 1)
+            if not path.endswith(".jsonl") or path.count("/") != 1:
+                continue
             sha = info.split()[1]
             data = self.repo.odb.stream(bytes.fromhex(sha)).read()
             lines.append(anchor_line(path, data))
@@ -725,7 +798,7 @@ def _git_reason(error: git.GitCommandError) -> str:
 def _locks_held_by_running_git(locks: Sequence[Path]) -> dict[Path, str]:
     """Locks a running git process may hold. A git whose open files this account cannot see
     (another user's) is assumed to hold all of them."""
-    wanted = {str(lock): lock for lock in locks}
+    wanted = {os.path.realpath(lock): lock for lock in locks}
     held: dict[Path, str] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
@@ -745,8 +818,8 @@ def _locks_held_by_running_git(locks: Sequence[Path]) -> dict[Path, str]:
         except OSError:
             continue
         for target in targets:
-            if target in wanted:
-                held[wanted[target]] = f"pid {proc.name}"
+            if os.path.realpath(target) in wanted:
+                held[wanted[os.path.realpath(target)]] = f"pid {proc.name}"
     return held
 
 

@@ -114,6 +114,7 @@ class SheetStageApp(App[int]):
         self.config = config
         self.read_only = read_only
         self.as_user = as_user
+        self.trail_problem = ""  # the acting person's own trail does not verify
         self.session: Session | None = None
         self.rows: list[SheetRow] = []
         self.mapper = IdMapper(())
@@ -129,8 +130,18 @@ class SheetStageApp(App[int]):
         except SheetstageError as error:
             self.push_screen(MessageScreen("sheetstage cannot start", str(error)))
             return
-        if self.session.access.warning:
-            self.notify(self.session.access.warning, severity="warning", timeout=10)
+        access = self.session.access
+        for warning in [access.warning, *access.untrusted[:1]]:
+            if warning:
+                self.notify(warning, severity="warning", timeout=10)
+        own = self.session.verify().check_of(access.user)
+        if own is not None and not own.ok:
+            self.trail_problem = own.describe()
+            self.notify(
+                f"your audit trail is not intact: {self.trail_problem}",
+                severity="error",
+                timeout=20,
+            )
         self.push_screen(SheetsScreen())
 
     def _watch_hangup(self) -> None:
@@ -204,17 +215,20 @@ class SheetStageApp(App[int]):
         if self.session is None:
             return Text("")
         access = self.session.access
-        who = f" {access.user} · {access.role_text} · {self.config.backend} "
-        simulated = (
-            [(f" SIMULATED: {access.user} (emulator only) ", "bold black on magenta"), " "]
-            if access.simulated
-            else []
-        )
+        if access.simulated:  # the tag names the person and the backend already
+            lead = [(f" SIMULATED: {access.user} (emulator only) ", "bold black on magenta")]
+            who = f" {access.role_text} "
+        else:
+            lead, who = [], f" {access.user} · {access.role_text} · {self.config.backend} "
+        if self.trail_problem:
+            return Text.assemble(
+                *lead, (" ✗ TRAIL BROKEN: NO AUTHORITY ", "bold white on red"), who
+            )
         if access.read_only or not access.roles:
-            return Text.assemble(*simulated, (" READ-ONLY ", "bold black on yellow"), who)
+            return Text.assemble(*lead, (" READ-ONLY ", "bold black on yellow"), who)
         if access.can("deploy"):
-            return Text.assemble(*simulated, (" ● MAY WRITE PRODUCTION ", "bold white on red"), who)
-        return Text.assemble(*simulated, (" staging only ", "bold black on cyan"), who)
+            return Text.assemble(*lead, (" ● MAY WRITE PRODUCTION ", "bold white on red"), who)
+        return Text.assemble(*lead, (" staging only ", "bold black on cyan"), who)
 
     # actions ---------------------------------------------------------------------------------
 
@@ -263,7 +277,7 @@ class SheetStageApp(App[int]):
         if self.session is None:
             return False
         try:
-            self.session.access.require(action)
+            self.session.require(action)
         except SheetstageError as error:
             self.notify(str(error), severity="error", timeout=8)
             return False

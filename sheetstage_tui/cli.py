@@ -204,13 +204,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"sheetstage: {describe_os_error(error)}")
         return 2 if error.errno in (errno.EACCES, errno.EPERM) else 1
     except Exception as error:
-        git = sys.modules.get("git")  # loaded only by commands that use the workspace's git
-        if git is None or not isinstance(error, git.GitCommandError):
-            raise
-        lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
-        reason = lines[-1].strip().removeprefix("stderr: ").strip("'") if lines else str(error)
-        _say(f"sheetstage: git failed ({reason}); nothing was committed: fix that and run again")
-        return 1
+        git, sqlite3 = sys.modules.get("git"), sys.modules.get("sqlite3")  # when loaded
+        if git is not None and isinstance(error, git.GitCommandError):
+            lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
+            reason = lines[-1].strip().removeprefix("stderr: ").strip("'") if lines else error
+            _say(f"sheetstage: git failed ({reason}); nothing was committed: fix that, run again")
+            return 1
+        if sqlite3 is not None and isinstance(error, sqlite3.Error):  # the emulator's state
+            _say(f"sheetstage: the emulator's state failed ({error}); fix that and run again")
+            return 1
+        raise
 
 
 def describe_os_error(error: OSError) -> str:
@@ -271,6 +274,8 @@ def _session(config: Config, args: argparse.Namespace) -> Iterator[Session]:
             _say(f"SIMULATED: {opened.access.user} (emulator only)")
         if opened.access.warning:
             _say(f"sheetstage: {opened.access.warning}")
+        for problem in opened.access.untrusted:
+            _say(f"sheetstage: not trusted: {problem} (privileged actions refuse until then)")
         yield opened
 
 
@@ -510,24 +515,13 @@ def _reference(config: Config, args: argparse.Namespace) -> int:
 
 def _audit(config: Config, args: argparse.Namespace) -> int:
     from services import jobs
-    from services.google_client import GoogleApiError
 
     with _session(config, args) as opened:
-        witness: dict[str, str] | None = None
-        log_id = opened.registry.activity_log_spreadsheet_id
-        try:
-            if log_id:
-                from services.activity_log import read_witness
-
-                witness = read_witness(opened.client, log_id)
-        except (GoogleApiError, SheetstageError) as error:
-            _say(
-                f"activity log not read ({error}): lines after the last commit are checked "
-                "by their chain only"
-            )
-        report = jobs.verify_trails(opened, witness, remote=config.git.remote)
+        report = jobs.audit_report(opened)
     for check in report.checks:
         _say(check.describe())
+    for problem in report.history:
+        _say(f"history BROKEN: {problem}")
     for note in report.notes:
         _say(f"note: {note}")
     _say(report.summary())

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sheetstage_tui.errors import ConfigError
 
 BACKENDS = ("emulator", "google")
+HOUR_S, DAY_S = 3600.0, 86400.0  # no wait or timeout needs more: a typo of a few zeros does
 T = TypeVar("T")
 
 
@@ -41,9 +42,14 @@ class Bounds:
         return (value > self.low if self.above else value >= self.low) and value <= self.high
 
     def describe(self) -> str:
-        if self.high != math.inf:
-            return f"between {self.low:g} and {self.high:g}"
-        return f"above {self.low:g}" if self.above else f"{self.low:g} or more"
+        low, high = _number(self.low), _number(self.high)
+        if self.high == math.inf:
+            return f"above {low}" if self.above else f"{low} or more"
+        return f"above {low} and at most {high}" if self.above else f"between {low} and {high}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def bounded(default: T, low: float, high: float = math.inf, *, above: bool = False) -> T:
@@ -66,9 +72,9 @@ class GoogleConfig:
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    latency_ms: int = bounded(0, 0)
+    latency_ms: int = bounded(0, 0, 600_000)
     fault_rate: float = bounded(0.0, 0, 1)
-    quota_per_minute: int = bounded(0, 0)
+    quota_per_minute: int = bounded(0, 0, 1_000_000)
     port: int = bounded(0, 0, 65535)
     user: str = "developer@practice.example"
     state_dir: Path = Path(".sheetstage-emulator")
@@ -78,27 +84,27 @@ class EmulatorConfig:
 @dataclass(frozen=True)
 class ClientConfig:
     concurrency: int = bounded(48, 1, 256)
-    requests_per_minute: int = bounded(0, 0)  # 0 = the emulator's quota or none
-    sheets_requests_per_minute: int = bounded(60, 1)
-    max_attempts: int = bounded(6, 1)
-    max_elapsed_s: float = bounded(300.0, 0, above=True)
-    backoff_initial_s: float = bounded(1.0, 0, above=True)
-    backoff_cap_s: float = bounded(32.0, 0, above=True)  # and at least backoff_initial_s
-    retry_after_cap_s: float = bounded(120.0, 0)
-    timeout_s: float = bounded(60.0, 0, above=True)
+    requests_per_minute: int = bounded(0, 0, 1_000_000)  # 0 = the emulator's quota or none
+    sheets_requests_per_minute: int = bounded(60, 1, 1_000_000)
+    max_attempts: int = bounded(6, 1, 100)
+    max_elapsed_s: float = bounded(300.0, 0, DAY_S, above=True)
+    backoff_initial_s: float = bounded(1.0, 0, HOUR_S, above=True)
+    backoff_cap_s: float = bounded(32.0, 0, HOUR_S, above=True)  # >= backoff_initial_s
+    retry_after_cap_s: float = bounded(120.0, 0, HOUR_S)
+    timeout_s: float = bounded(60.0, 0, HOUR_S, above=True)
 
 
 @dataclass(frozen=True)
 class GitConfig:
     remote: str = ""
-    lock_timeout_s: float = bounded(15.0, 0)
+    lock_timeout_s: float = bounded(15.0, 0, HOUR_S)
 
 
 @dataclass(frozen=True)
 class AlertsConfig:
-    drift_threshold: int = bounded(25, 0)
+    drift_threshold: int = bounded(25, 0, 100_000)
     webhook_url: str = http_url()
-    webhook_timeout_s: float = bounded(10.0, 0, above=True)
+    webhook_timeout_s: float = bounded(10.0, 0, HOUR_S, above=True)
 
 
 TEST_CARDS = (
@@ -138,7 +144,7 @@ class PhiConfig:
     mrn_id_pattern: str = field(default=r"[A-Za-z]{0,3}\d{6,10}", metadata={"regex": True})
     allowlist: tuple[str, ...] = ()
     test_cards: tuple[str, ...] = TEST_CARDS
-    max_file_mb: float = bounded(20.0, 0, above=True)
+    max_file_mb: float = bounded(20.0, 0, 100_000, above=True)
     name_ratio: float = bounded(92.0, 50, 100)
 
 

@@ -289,10 +289,12 @@ def test_every_commit_anchors_every_trail_and_the_backup_refuses_rewritten_histo
     from services.workspace import create_backup_remote
 
     create_backup_remote(str(remote))
+    snapshotted.edit_script(SHEETS[11].dev3_script_id, "\n// two\n", "developer@practice.example")
+    assert snapshotted.cli("--as", "dana", "snapshot", "--sheet", "11") == 0
     snapshotted.edit_script(
         SHEETS[10].prod_script_id, "\n// one\n", "someone.else@practice.example"
     )
-    assert snapshotted.cli("--as", "dana", "snapshot", "--sheet", "10") == 1
+    assert snapshotted.cli("snapshot", "--sheet", "10") == 1  # its last line: only here
     message = snapshotted.workspace.repo.head.commit.message
     pushed_head = snapshotted.workspace.head() or ""
     for person in (ME, "dana"):
@@ -326,3 +328,64 @@ def test_every_commit_anchors_every_trail_and_the_backup_refuses_rewritten_histo
         f"audit/{ME}.jsonl: BROKEN at line {count}: line {count} is missing after commit "
         f"{pushed_head[:10]}" in err  # the backup's commit: the local one was rewritten
     )
+
+
+def test_a_commit_with_anchors_its_own_files_do_not_hold_is_a_break_of_history_not_of_a_person(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Anyone can commit: a bogus `Audit-Heads` trailer must not void the person it names."""
+    snapshotted.fast_sheets()
+    finding = review_finding(snapshotted, capsys)
+    assert (
+        snapshotted.cli(
+            "acknowledge", "--sheet", "47", "--finding", finding, "--reason", "vendor line"
+        )
+        == 0
+    )
+    root = snapshotted.workspace.root
+    git = ["git", "-C", str(root), "-c", "core.hooksPath=/dev/null"]
+    bogus = f"Audit-Heads: audit/{ME}.jsonl 999 {'a' * 64}"
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x", "-m", bogus], check=True)
+    code, err = verify(snapshotted, capsys)
+    assert code == 1
+    assert f"audit/{ME}.jsonl: intact" in err
+    assert f"claims audit/{ME}.jsonl holds 999 lines that its own copy does not hold" in err
+    assert phi_of_47(snapshotted, capsys) == "clean"  # the manager's acknowledgement stands
+
+
+def test_lines_of_a_trail_that_is_not_its_persons_never_reach_the_activity_log(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file claiming to be someone's lines cannot poison the witness of their real trail."""
+    planted = snapshotted.workspace.audit_dir / "mallory.jsonl"
+    forged = {"seq": 1, "time": "2026-11-29T12:00:00Z", "user": ME, "action": "alert",
+              "sheets": [], "hashes": {}, "result": "x", "prev": "0" * 64}  # fmt: skip
+    planted.write_text(json.dumps(forged, separators=(",", ":")) + "\n")
+    capsys.readouterr()
+    assert snapshotted.cli("--batch") in (0, 1)
+    notice = "notice: audit/mallory.jsonl was not mallory's (owned by root) and never committed"
+    assert notice in capsys.readouterr().err  # the owner's run moves a planted trail aside
+    assert not planted.exists()
+    store = snapshotted.store()
+    from services.emulator.seed import log_spreadsheet_id
+
+    alerts_tab = store.get_values(log_spreadsheet_id(), "Alerts")["values"]
+    store.close()
+    assert all(
+        row[7] != line_hash(json.dumps(forged, separators=(",", ":"))) for row in alerts_tab[1:]
+    )
+    code, err = verify(snapshotted, capsys)
+    assert code == 0 and f"audit/{ME}.jsonl: intact" in err
+
+
+def test_a_row_appended_to_the_activity_log_cannot_void_a_committed_line(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = snapshotted.store()
+    from services.emulator.seed import log_spreadsheet_id
+
+    row = [f"{ME}:3", "2026-11-29T12:00:00Z", ME, "alert", "", "x", "", "f" * 64]
+    store.append_values(log_spreadsheet_id(), "Alerts", [row])
+    store.close()
+    code, err = verify(snapshotted, capsys)
+    assert code == 0 and f"audit/{ME}.jsonl: intact" in err

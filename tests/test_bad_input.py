@@ -52,22 +52,34 @@ CASES = {
         lambda d: d.config_path.write_text(
             d.config_path.read_text().replace("backoff_cap_s = 0.05", "backoff_cap_s = -1.0")
         ),
-        "[client].backoff_cap_s must be above 0",
+        "[client].backoff_cap_s must be above 0 and at most 3600",
     ),
     "negative lock timeout": (
         lambda d: add_to_config(d, "git", "lock_timeout_s = -5.0"),
-        "[git].lock_timeout_s must be 0 or more",
+        "[git].lock_timeout_s must be between 0 and 3600",
     ),
     "state.json holding []": (
         lambda d: d.workspace.state_path.write_text("[]\n"),
         "state.json is not a sheetstage state (it holds a JSON list, not an object)",
     ),
+    "state.json holding {}": (
+        lambda d: d.workspace.state_path.write_text("{}\n"),
+        "state.json is not a sheetstage state (it lacks version, sheets, alerts)",
+    ),
+    "state.json of an unknown version": (
+        lambda d: d.workspace.state_path.write_text(
+            '{"version": 99, "sheets": {}, "alerts": {}}\n'
+        ),
+        "state.json is not a sheetstage state (version 99 is not one this sheetstage knows)",
+    ),
     "state.json with sheets as a list": (
-        lambda d: d.workspace.state_path.write_text('{"sheets": [], "alerts": {}}\n'),
+        lambda d: d.workspace.state_path.write_text('{"version": 2, "sheets": [], "alerts": {}}\n'),
         "state.json is not a sheetstage state (`sheets` is not an object)",
     ),
     "state.json with a sheet as text": (
-        lambda d: d.workspace.state_path.write_text('{"sheets": {"001": "x"}}\n'),
+        lambda d: d.workspace.state_path.write_text(
+            '{"version": 2, "sheets": {"001": "x"}, "alerts": {}}\n'
+        ),
         "state.json is not a sheetstage state (sheet 001 is not an object)",
     ),
     "registry.toml with a name holding a newline": (
@@ -156,7 +168,7 @@ def test_a_full_disk_is_one_line_and_the_next_run_finishes_the_job(
     assert sheetstage(demo, "audit", "verify").returncode == 0
 
 
-def test_alerts_of_a_killed_run_are_listed(snapshotted: Demo) -> None:
+def test_alerts_lists_the_active_alerts(snapshotted: Demo) -> None:
     result = sheetstage(snapshotted, "alerts", "--json")
     assert result.returncode == 0
     kinds = {a["kind"] for a in json.loads(result.stdout)["alerts"]}

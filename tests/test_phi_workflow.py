@@ -373,7 +373,7 @@ def add_staging_file(demo: Demo, number: int, name: str, source: str) -> None:
 def test_phi_in_a_file_name_is_held_back_and_never_echoed(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    add_staging_file(snapshotted, 33, "Patient 523-71-4086 notes", "// nothing here\n")
+    add_staging_file(snapshotted, 33, "Marisol Quenneville 523-71-4086", "// nothing here\n")
     add_staging_file(snapshotted, 34, "../Marisol Quenneville", "// escape\n")
     capsys.readouterr()
     assert snapshotted.cli("--batch") == 1

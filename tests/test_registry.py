@@ -160,3 +160,17 @@ def test_registry_check_verifies_each_scripts_parent(
     problems = json.loads(capsys.readouterr().out)["problems"]
     assert {(p["sheet"], p["env"]) for p in problems} == {(1, "staging"), (2, "staging")}
     assert "is bound to" in problems[0]["problem"]
+
+
+def test_a_sheet_name_holding_patient_data_is_refused_and_never_echoed(
+    demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = rows(3)
+    data[1]["name"] = "Smith 523-71-4086"
+    source = write_csv(tmp_path / "sheets.csv", data)
+    head = demo.workspace.head()
+    assert demo.cli("registry", "import", str(source), "--allow-removals") == 2
+    err = capsys.readouterr().err
+    assert "the name of sheet 001 holds what looks like patient data (SSN ***-**-4086)" in err
+    assert "523-71" not in err and "Smith" not in err
+    assert demo.workspace.head() == head

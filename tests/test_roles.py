@@ -66,18 +66,30 @@ def test_roles_says_who_has_what_and_which_file_is_not_trusted(
     assert f"not trusted: {git_config} can be written by users other than its owner" in out
 
 
-def test_privileged_actions_refuse_a_config_others_could_have_written(
+def test_a_config_others_could_have_written_is_refused_and_so_are_privileged_actions(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The config decides where code, alerts and credentials go (git.remote, the webhook,
+    api_endpoint): no command uses one that someone else could have written."""
+    config = snapshotted.config_path
+    config.chmod(0o666)
+    capsys.readouterr()
+    assert snapshotted.cli("snapshot", "--sheet", "1") == 5
+    assert f"refusing the config: {config} can be written by users other than" in (
+        capsys.readouterr().err
+    )
+    config.chmod(0o644)
+
+    hook = snapshotted.workspace.root / ".git" / "hooks" / "post-commit"
+    hook.write_text("#!/bin/sh\n")
+    hook.chmod(0o775)  # group-writable: someone else could have written it
     roles = snapshotted.workspace.roles_path
     roles.write_text(roles.read_text().replace("service_account = [", 'service_account = ["svc"'))
-    snapshotted.config_path.chmod(0o666)
-    capsys.readouterr()
     assert snapshotted.cli("acknowledge", "--sheet", "1", "--finding", "x", "--reason", "r") == 5
     err = capsys.readouterr().err
-    assert "acknowledge refused:" in err and "chmod go-w" in err and "config.toml" in err
+    assert "acknowledge refused:" in err and f"chmod go-w {hook}" in err
     assert snapshotted.cli("--as", "svc", "snapshot", "--sheet", "1") == 5  # all it runs counts
-    assert snapshotted.cli("snapshot", "--sheet", "1") == 0  # a manager's snapshot is no risk
+    assert snapshotted.cli("snapshot", "--sheet", "1") == 0  # a manager's snapshot runs no hook
 
 
 async def test_the_tui_banner_says_who_is_simulated(snapshotted: Demo) -> None:
@@ -97,3 +109,16 @@ def test_a_new_demo_lists_the_simulated_developer(demo: Demo) -> None:
     assert json.dumps(roles.accounts) == json.dumps(
         {ME: "practice.manager@practice.example", "dana": "developer@practice.example"}
     )
+
+
+async def test_the_tui_says_when_your_own_trail_is_broken(snapshotted: Demo) -> None:
+    path = snapshotted.trail_path()
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[2])
+    lines[2] = json.dumps({**record, "detail": "nothing happened"}, separators=(",", ":"))
+    path.write_text("\n".join(lines) + "\n")
+    app = SheetStageApp(snapshotted.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert "TRAIL BROKEN: NO AUTHORITY" in str(app.banner())
+        assert any("your audit trail is not intact" in n.message for n in app._notifications)

@@ -24,6 +24,7 @@ from tests.conftest import Demo
 
 ROOT = Path(__file__).resolve().parents[1]
 NOBODY = 65534
+ROOT_UID = 0
 GROUP = 4242  # the workspace's group for the run; nobody is made a member by setpriv
 SHEETS = {s.number: s for s in demo_sheets()}
 ME = current_user()
@@ -115,6 +116,7 @@ def shared(snapshotted: Demo) -> Iterator[SharedHost]:
         path.chmod(0o777 if path.is_dir() else 0o666)
     host = SharedHost(demo, _python_for_others() or "")
     host.add_to_roles("developer", "nobody")
+    demo.workspace.commit("roles: nobody is a developer", ["roles.toml"])  # reviewed
     try:
         yield host
     finally:
@@ -163,8 +165,8 @@ def test_a_member_cannot_make_themselves_practice_manager(
     shared.run_as(NOBODY, "ln", "-s", str(own), str(roles))
     assert shared.demo.cli("snapshot", "--sheet", "1") == 5
     assert "roles.toml is a symbolic link" in capsys.readouterr().err
-    log = shared.demo.workspace.repo.git.log("--format=%H", "--", "roles.toml").split()
-    assert len(log) == 1  # only init ever committed roles.toml
+    log = shared.demo.workspace.repo.git.log("--format=%s", "--", "roles.toml").splitlines()
+    assert log == ["roles: nobody is a developer", "init: sheetstage workspace"]  # no others
 
 
 def test_a_member_cannot_write_or_replace_anothers_trail(shared: SharedHost) -> None:
@@ -182,15 +184,74 @@ def test_a_member_cannot_write_or_replace_anothers_trail(shared: SharedHost) -> 
     assert "audit/dana.jsonl: NOT TRUSTED: owned by nobody" in no_traceback(result)
 
 
-def test_a_trail_file_is_written_only_by_its_owner(shared: SharedHost) -> None:
-    """Someone made `nobody.jsonl` before nobody did: nobody's run refuses to append to it."""
+def test_a_trail_someone_planted_is_refused_then_moved_aside_by_the_owners_run(
+    shared: SharedHost,
+) -> None:
+    """Someone made `nobody.jsonl` before nobody did: nobody's runs refuse to append to it, and
+    the workspace owner's next run moves it to the quarantine, so nobody can work again."""
     planted = shared.workspace / "audit" / "nobody.jsonl"
-    planted.write_text("")
+    stranger = 12345  # another member of the group
+    assert shared.run_as(stranger, "sh", "-c", f": > {planted}").returncode == 0
     result = shared.sheetstage(NOBODY, "snapshot", "--sheet", "1")
     assert result.returncode == 5
-    assert (
-        "belongs to root, not to you" in no_traceback(result) or "cannot be opened" in result.stderr
+    assert "a trail is written only by its owner" in no_traceback(result)
+    assert shared.sheetstage(ROOT_UID, "--batch").returncode in (0, 1)
+    assert not planted.exists()
+    assert no_traceback(shared.sheetstage(NOBODY, "snapshot", "--sheet", "1")) is not None
+    assert planted.stat().st_uid == NOBODY
+
+
+def test_git_is_never_pointed_elsewhere_nor_run_with_a_members_config(
+    shared: SharedHost, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ws = shared.workspace
+    marker = shared.demo.root / "ran"
+    evil = shared.demo.root / "evil-git"  # a git folder of a member's, with a filter
+    shutil.copytree(ws / ".git", evil)
+    with (evil / "config").open("a") as config:
+        config.write(f'[filter "x"]\n\tclean = touch {marker}\n')
+    (evil / "info" / "attributes").write_text("* filter=x\n")
+    subprocess.run(["chown", "-R", str(NOBODY), str(evil)], check=True)
+    script = f"echo {evil} > {ws}/.git/commondir"  # .git is the group's: a member may
+    assert shared.run_as(NOBODY, "sh", "-c", script).returncode == 0
+    capsys.readouterr()
+    assert shared.demo.cli("snapshot", "--sheet", "5") == 5
+    assert ".git/commondir points git elsewhere; remove it" in capsys.readouterr().err
+    assert not marker.exists()
+    (ws / ".git" / "commondir").unlink()
+
+    planted = ws / "config.toml"  # found as ./config.toml by a run started in the workspace
+    emulator = shared.demo.root / ".sheetstage-emulator"
+    text = f'workspace = "{ws}"\\n[emulator]\\nstate_dir = "{emulator}"\\n'
+    shared.run_as(NOBODY, "sh", "-c", f"printf '{text}' > {planted}")
+    result = shared.run_as(
+        ROOT_UID, shared.python, "-m", "sheetstage_tui.cli", "snapshot", "--sheet", "5", cwd=ws
     )
+    assert result.returncode == 5
+    assert "refusing the config: " in no_traceback(result) and "is owned by nobody" in result.stderr
+
+
+def test_a_members_run_never_writes_the_hook_and_a_forged_commit_is_noticed(
+    shared: SharedHost, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hook = shared.workspace / ".git" / "hooks" / "pre-commit"
+    hook.unlink()
+    shared.demo.edit_script(SHEETS[6].dev3_script_id, "\n// d\n", "developer@practice.example")
+    no_traceback(shared.sheetstage(NOBODY, "snapshot", "--sheet", "6"))
+    assert not hook.exists()  # a hook nobody wrote would be untrusted: only the owner writes it
+
+    ws = shared.workspace
+    git = ["git", "-c", f"safe.directory={ws}", "-c", "user.name=root", "-c", "user.email=r@x"]
+    forged = 'practice_manager = ["root", "nobody"]\n'
+    script = (
+        f"cd {ws} && blob=$(printf '{forged}' | {' '.join(git)} hash-object -w --stdin) && "
+        f"{' '.join(git)} update-index --cacheinfo 100644,$blob,roles.toml && "
+        f"{' '.join(git)} commit -q --no-verify -m 'roles: tidy'"
+    )
+    assert shared.run_as(NOBODY, "sh", "-c", script).returncode == 0
+    capsys.readouterr()
+    assert shared.demo.cli("acknowledge", "--sheet", "1", "--finding", "x", "--reason", "r") == 5
+    assert "roles.toml differs from the last commit" in capsys.readouterr().err
 
 
 def test_the_hook_runs_for_any_member_and_holds_no_path_of_the_installer(

@@ -373,16 +373,16 @@ def test_alerts_reach_the_webhook_once_per_new_event(
         config = snapshotted.config_path
         url = f"http://127.0.0.1:{server.server_address[1]}/hook"
         config.write_text(config.read_text() + f'\n[alerts]\nwebhook_url = "{url}"\n')
-        assert snapshotted.cli("--batch") == 0
-        assert received == []
+        assert snapshotted.cli("--batch") == 0  # nothing new to show...
+        assert len(received) == 1 and len(received[0]["alerts"]) == 7  # ...the backlog is sent
         edit_production(snapshotted, 100, "hotfix", "someone.else@practice.example")
         assert snapshotted.cli("--batch") == 1
         assert snapshotted.cli("--batch") == 0
     finally:
         server.shutdown()
-    assert len(received) == 1
-    assert received[0]["alerts"][0]["kind"] == "prod-modified"
-    assert received[0]["alerts"][0]["sheets"] == [100]
+    assert len(received) == 2
+    assert received[1]["alerts"][0]["kind"] == "prod-modified"
+    assert received[1]["alerts"][0]["sheets"] == [100]
 
 
 def test_drift_threshold_alert_fires_once_when_crossed(
@@ -452,7 +452,8 @@ def test_an_alert_the_webhook_did_not_take_is_sent_by_the_next_run(
     edit_production(snapshotted, 100, "hotfix", "someone.else@practice.example")
     capsys.readouterr()
     assert snapshotted.cli("--batch") == 1
-    assert "1 alert(s) kept in the outbox for the next run" in capsys.readouterr().err
+    # the demo's earlier alerts wait for a webhook too: no run has had one to send them to
+    assert "8 alert(s) kept in the outbox for the next run" in capsys.readouterr().err
 
     received: list[dict] = []
 
@@ -472,9 +473,27 @@ def test_an_alert_the_webhook_did_not_take_is_sent_by_the_next_run(
         assert snapshotted.cli("--batch") == 0
     finally:
         server.shutdown()
-    assert [[a["sheets"] for a in r["alerts"]] for r in received] == [[[100]]]
+    assert len(received) == 1 and len(received[0]["alerts"]) == 8
+    assert [a["sheets"] for a in received[0]["alerts"]].count([100]) == 1
     capsys.readouterr()
     assert snapshotted.cli("alerts", "--json") == 0
     document = json.loads(capsys.readouterr().out)
     assert document["webhook_pending"] == 0 and document["report_pending"] == 0
     assert any(a["kind"] == "prod-modified" and a["sheets"] == [100] for a in document["alerts"])
+
+
+def test_an_alert_that_clears_and_comes_back_is_raised_again(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failing = f'failing_scripts = ["{SHEETS[7].prod_script_id}"]'
+    snapshotted.set_emulator(failing)
+    assert snapshotted.cli("snapshot", "--sheet", "7") == 1
+    assert "ALERT snapshot-failed: snapshot of production sheet 007" in capsys.readouterr().err
+    snapshotted.set_emulator("")
+    assert snapshotted.cli("snapshot", "--sheet", "7") == 0  # recovered: the alert clears
+    snapshotted.set_emulator(failing)
+    capsys.readouterr()
+    assert snapshotted.cli("snapshot", "--sheet", "7") == 1
+    assert "ALERT snapshot-failed: snapshot of production sheet 007" in capsys.readouterr().err
+    alerts = [e for e in snapshotted.trail() if e["action"] == "alert" and e["sheets"] == [7]]
+    assert len(alerts) == 2

@@ -6,6 +6,7 @@ named `pm`, so the pictures do not depend on the clock or on who runs the tests.
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -27,6 +28,8 @@ def frozen(snapshotted: Demo, monkeypatch: pytest.MonkeyPatch) -> Demo:
     roles = snapshotted.workspace.roles_path
     roles.write_text('developer = []\npractice_manager = ["pm"]\nservice_account = []\n')
     roles.chmod(0o644)
+    git = ["git", "-C", str(roles.parent), "-c", "core.hooksPath=/dev/null"]
+    subprocess.run([*git, "commit", "-qm", "roles: pm", "--", "roles.toml"], check=True)
     monkeypatch.setattr("services.access.current_user", lambda: "pm")
     return snapshotted
 
