@@ -563,6 +563,10 @@ def _roles(config: Config, args: argparse.Namespace) -> int:
         roles = read_roles(opened.workspace)
         problems = trust_problems(opened.workspace, config.source)
         access = opened.access
+        try:
+            trails = [f"grants nothing: {check.describe()}" for check in opened.verify().broken]
+        except RefusedError as error:  # git cannot be trusted (listed above): trails unchecked
+            trails = [f"trails not checked: {error}"]
     print(
         f"you: {access.who}, {access.role_text}"
         + (f", Google account {access.account}" if access.account else "")
@@ -576,6 +580,8 @@ def _roles(config: Config, args: argparse.Namespace) -> int:
         print(f"not trusted: {problem}")
     if not problems:
         print("trusted files: roles.toml, .git/config, hooks and the config are in order")
+    for trail in trails:
+        print(trail)
     return 0
 
 

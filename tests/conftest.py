@@ -36,6 +36,7 @@ def write_config(
     text += extra
     path = root / "config.toml"
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o644)  # whatever the umask: a config others could write is refused
     return path
 
 

@@ -39,6 +39,13 @@ def edited(lines: list[str], number: int) -> list[str]:
     return lines
 
 
+def prev_edited(lines: list[str], number: int) -> list[str]:
+    record = json.loads(lines[number - 1])
+    record["prev"] = "f" * 64
+    lines[number - 1] = json.dumps(record, separators=(",", ":"))
+    return lines
+
+
 def test_entries_chain_by_the_hash_of_the_previous_line(demo: Demo) -> None:
     trail = AuditTrail(demo.workspace, ME)
     trail.append("snapshot", sheets=[3, 1, 3], detail="two sheets")
@@ -65,6 +72,7 @@ def test_verify_passes_on_an_intact_trail_and_says_what_witnessed_it(
     ("change", "broken_line"),
     [
         pytest.param(lambda lines: edited(lines, 5), 5, id="edited"),
+        pytest.param(lambda lines: prev_edited(lines, 5), 5, id="prev-edited"),
         pytest.param(lambda lines: lines[:4] + lines[5:], 5, id="deleted"),
         pytest.param(lambda lines: [*lines[:3], lines[4], lines[3], *lines[5:]], 4, id="reordered"),
         pytest.param(lambda lines: lines[:6], 7, id="truncated"),

@@ -59,6 +59,12 @@ def test_roles_says_who_has_what_and_which_file_is_not_trusted(
     assert "dana" in out and "developer@practice.example" in out
     assert "trusted files: roles.toml, .git/config, hooks and the config are in order" in out
 
+    path = snapshotted.trail_path()
+    path.write_text(path.read_text().replace('"seq":2,', '"seq":7,', 1))
+    assert snapshotted.cli("roles") == 0
+    out = capsys.readouterr().out
+    assert f"grants nothing: audit/{ME}.jsonl: BROKEN at line 2" in out
+
     git_config = snapshotted.workspace.root / ".git" / "config"
     git_config.chmod(0o664)
     assert snapshotted.cli("roles") == 0
