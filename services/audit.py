@@ -407,12 +407,9 @@ def verify(
     names = sorted(set(report.files) | {path.removeprefix("audit/") for path in anchors})
     for name in names:
         trail = report.files.get(name)
+        gone = trail is None  # commits recorded it, but it is not on disk
         if trail is None:
-            trail = TrailFile(workspace.audit_dir / name, [], b"")
-            report.files[name] = trail
-            gone = True
-        else:
-            gone = False
+            trail = report.files[name] = TrailFile(workspace.audit_dir / name, [], b"")
         check = _check_file(
             workspace, trail, anchors.get(f"audit/{name}", set()), witness or {}, report
         )

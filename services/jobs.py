@@ -227,9 +227,7 @@ def run_snapshot(
         )
         raised = alerts.raise_new(active, state, trail, outbox)
         state.save(workspace)
-        outbox.confirm(
-            raised
-        )  # recorded as active: a later run raises them anew only if they recur
+        outbox.confirm(raised)  # recorded as active: raised again only if they recur
         save_cache(workspace, cache)
         paths = [
             *snapshot_paths(workspace, session.registry.sheets),

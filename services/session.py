@@ -149,11 +149,12 @@ class Session:
     ) -> audit.AuditReport:
         """Every trail checked: chains, owners, anchors, and the witness when given."""
         return audit.verify(
-            self.workspace,
-            simulated=simulated_people(read_roles(self.workspace), self.config.backend),
-            witness=witness,
-            remote=remote,
+            self.workspace, simulated=self._simulated(), witness=witness, remote=remote
         )
+
+    def _simulated(self) -> set[str]:
+        """People whose trail the workspace's owner may hold (the emulator's)."""
+        return simulated_people(read_roles(self.workspace), self.config.backend)
 
     def sync_log(self, log: Log | None = None) -> list[str]:
         """The activity-log sheet gets every line of an intact trail that it lacks (the outside
@@ -175,8 +176,7 @@ class Session:
     ) -> str | None:
         """Commit `paths` with every trail as its owner wrote it (the caller holds the
         workspace lock); None when nothing changed."""
-        simulated = simulated_people(read_roles(self.workspace), self.config.backend)
-        trails = audit.trails_to_commit(self.workspace, simulated)
+        trails = audit.trails_to_commit(self.workspace, self._simulated())
         return self.workspace.commit(
             message, [*paths, *trails], user=self.access.user, check_staged=check_staged
         )
