@@ -45,7 +45,16 @@ _DEVELOPER_ACTIONS = frozenset(
 CAPABILITIES: dict[str, frozenset[str]] = {
     DEVELOPER: _DEVELOPER_ACTIONS,
     PRACTICE_MANAGER: _DEVELOPER_ACTIONS
-    | {"approve", "deploy", "rollback", "revert", "accept", "acknowledge", "registry"},
+    | {
+        "approve",
+        "deploy",
+        "rollback",
+        "revert",
+        "accept",
+        "acknowledge",
+        "registry",
+        "finish-interrupted",
+    },
     SERVICE_ACCOUNT: frozenset({"snapshot", "deploy-approved", "finish-interrupted"}),
 }
 PRIVILEGED = frozenset(

@@ -20,13 +20,8 @@ from services.google_client import GoogleApiError, GoogleClient
 TABS = ("Snapshots", "Deployments", "Rollbacks", "PHI Checks", "Test Data", "Alerts")
 HEADER = ["Event ID", "Time (UTC)", "User", "Action", "Sheets", "Result", "Detail", "Line SHA-256"]
 TAB_FOR_ACTION = {
-    "deploy": "Deployments",
     "request-review": "Deployments",
     "approve": "Deployments",
-    "rollback": "Rollbacks",
-    "revert": "Rollbacks",
-    "accept": "Rollbacks",
-    "adopt": "Rollbacks",
     "validate": "PHI Checks",
     "scan": "PHI Checks",
     "acknowledge": "PHI Checks",
@@ -35,12 +30,23 @@ TAB_FOR_ACTION = {
     "test": "Test Data",
     "alert": "Alerts",
 }
+TAB_FOR_PREFIX = {
+    "deploy": "Deployments",
+    **{way: "Rollbacks" for way in ("rollback", "revert", "accept", "adopt", "backup")},
+}
 DEFAULT_TAB = "Snapshots"  # snapshots and the workspace's own events (init, push, recovery)
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
-def tab_for(action: str) -> str:
-    return TAB_FOR_ACTION.get(action, DEFAULT_TAB)
+def tab_for(entry: AuditEntry) -> str:
+    """Deploy steps (deploy, deploy-update, ...) go to Deployments, every way back to
+    Rollbacks; a backup goes with the operation that took it."""
+    action = entry.action
+    if action == "backup":
+        action = entry.hashes.get("op", "backup")
+    if action in TAB_FOR_ACTION:
+        return TAB_FOR_ACTION[action]
+    return TAB_FOR_PREFIX.get(action.split("-")[0], DEFAULT_TAB)
 
 
 @dataclass
@@ -127,7 +133,7 @@ def sync(
     missing: dict[str, list[AuditEntry]] = {tab: [] for tab in TABS}
     for entry in entries:
         if entry.event_id not in present:
-            missing[tab_for(entry.action)].append(entry)
+            missing[tab_for(entry)].append(entry)
     for tab in TABS:
         if not missing[tab]:
             continue

@@ -10,6 +10,7 @@ honoured, only for 429, 5xx and rate-limit 403s, never for values.append.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import json
 import os
@@ -112,23 +113,32 @@ class Endpoints:
 
 
 class Pacer:
-    """Client-side rate limit: calls spaced evenly at `per_minute`, so a quota is paced, not
-    bounced off. Thread-safe; 0 means no limit."""
+    """Client-side rate limit matching a per-minute quota as Google counts it: at most
+    `per_minute` calls start within any minute, so a short burst goes at once and a long run
+    is paced instead of bounced off with 429s. The window is a little longer than a minute:
+    the server counts a call when it arrives, a moment after we send it. Thread-safe; 0 means
+    no limit."""
+
+    WINDOW_S = 62.0
 
     def __init__(self, per_minute: int) -> None:
-        self.interval = 60.0 / per_minute if per_minute else 0.0
-        self._next = 0.0
+        self.per_minute = per_minute
+        self._starts: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
 
     def wait(self) -> None:
-        if not self.interval:
+        if not self.per_minute:
             return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            time.sleep(slot - now)
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                while self._starts and now - self._starts[0] >= self.WINDOW_S:
+                    self._starts.popleft()
+                if len(self._starts) < self.per_minute:
+                    self._starts.append(now)
+                    return
+                delay = self._starts[0] + self.WINDOW_S - now
+            time.sleep(delay)
 
 
 def load_user_credentials(token_file: Path, token_uri: str = "") -> Credentials:
@@ -215,6 +225,11 @@ class GoogleClient:
         self._auth_failure: str | None = None
 
     # plumbing ----------------------------------------------------------------------------
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The client's own pool (blocking calls of one caller run side by side on it)."""
+        return self._executor
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from services import activity_log, alerts, audit, drift, snapshot, validation
+from services import activity_log, alerts, audit, drift, rollback, snapshot, validation
 from services.access import render_roles
 from services.audit import AuditReport
-from services.chain import GENESIS
-from services.emulator.seed import DEVELOPER, MANAGER, DemoSeed, seed_demo
+from services.chain import GENESIS, line_hash
+from services.emulator.seed import DEVELOPER, MANAGER, STAGED, DemoSeed, seed_demo
 from services.emulator.store import EmulatorStore
 from services.google_client import GoogleApiError
 from services.phi import Severity
@@ -42,7 +42,9 @@ from services.workspace import (
     account_name,
     atomic_write,
     current_user,
+    disk_name,
     make_dirs,
+    order_index,
 )
 from sheetstage_tui.config import Config
 from sheetstage_tui.errors import JobFailedError, SheetstageError, UsageError
@@ -69,19 +71,23 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
     user = current_user()
     sheets, log_id, baselines = [], "", {}
     roles = render_roles(user)
+    files: dict[str, bytes] = {}
     if demo:
         seeded = _seed_emulator(emulator_state_file(config))
         sheets, log_id, baselines = seeded.sheets, seeded.log_spreadsheet_id, seeded.baselines
         accounts = {user: MANAGER, DEMO_DEVELOPER: DEVELOPER}
         roles = render_roles(user, accounts, developer=[DEMO_DEVELOPER])
+        files |= _demo_history(seeded)
     state = {
         "version": STATE_VERSION,
         "alerts": {},
         "sheets": {f"{n:03d}": {"baseline": h} for n, h in sorted(baselines.items())},
     }
+    for number in STAGED if demo else ():
+        state["sheets"][f"{number:03d}"] |= {"deploy": "staged"}
     detail = f"{'demo ' if demo else ''}workspace with {len(sheets)} sheets"
     trail = f"audit/{user}.jsonl"
-    files = {
+    files |= {
         "registry.toml": render_registry(sheets, log_id).encode(),
         "roles.toml": roles.encode(),
         "state.json": State.render(state),
@@ -89,14 +95,43 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
         "production-sheets/.gitkeep": b"",
         "staging-sheets/.gitkeep": b"",
     }
+    trails = [path for path in files if path.startswith("audit/")]
     return Workspace.create(
         root,
         files,
-        own_files=("roles.toml", trail),
+        own_files=("roles.toml", *trails),
         remote=config.git.remote,
         user=user,
         hook=pre_commit_hook(config),
     )
+
+
+def _demo_history(seeded: DemoSeed) -> dict[str, bytes]:
+    """The demo's history: the simulated developer asked for review of the staged sheets, and
+    the sheets whose production was edited behind everyone's back hold their last deployed
+    code in the first commit (so `revert` finds it)."""
+    lines, prev = [], GENESIS
+    for seq, number in enumerate(STAGED, start=1):
+        staging, production = seeded.heads[number]
+        line = audit.render_line(
+            seq,
+            prev,
+            DEMO_DEVELOPER,
+            "request-review",
+            sheets=[number],
+            hashes={"staging": staging, "production": production},
+            detail=f"review requested: staging {staging[:12]} against production {production[:12]}",
+        )
+        lines.append(line)
+        prev = line_hash(line)
+    files = {f"audit/{DEMO_DEVELOPER}.jsonl": b"\n".join(lines) + b"\n"}
+    by_number = {sheet.number: sheet for sheet in seeded.sheets}
+    for number, project in seeded.baseline_files.items():
+        folder = by_number[number].folder(Environment.PRODUCTION)
+        for f in project:
+            files[f"{folder}/{disk_name(f.name, f.type)}"] = f.source.encode("utf-8")
+        files[f"{folder}/{ORDER_FILE}"] = order_index(project)
+    return files
 
 
 def pre_commit_hook(config: Config) -> str:
@@ -201,6 +236,7 @@ def run_snapshot(
         workspace.recover_git_locks()
         move_planted_trails(session)
         state = State.load(workspace)
+        rollback.apply_baselines(session, state)  # state.json only caches them
         cache = load_cache(workspace)
         gate = validation.scanner_for(config, workspace)
         if gate.reference is None or not gate.reference.digests:

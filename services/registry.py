@@ -91,6 +91,15 @@ class IdMapper:
             return text
         return self._pattern.sub(lambda m: self._mapping[m.group(0)], text)
 
+    def to_staging(self, text: str) -> str:
+        """Production ids -> DEV3 ids (adopting production's code into staging)."""
+        reverse = {prod: dev3 for dev3, prod in self._mapping.items()}
+        if not reverse:
+            return text
+        keys = sorted(reverse, key=len, reverse=True)
+        pattern = re.compile("|".join(map(re.escape, keys)))
+        return pattern.sub(lambda m: reverse[m.group(0)], text)
+
     def find(self, text: str) -> list[tuple[int, str, str]]:
         """(offset, dev3 id, production id) of every DEV3 id in text."""
         if self._pattern is None:

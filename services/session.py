@@ -40,6 +40,7 @@ def emulator_settings(config: Config) -> EmulatorSettings:
         fault_rate=e.fault_rate,
         quota_per_minute=e.quota_per_minute,
         failing_scripts=e.failing_scripts,
+        tampered_scripts=e.tampered_scripts,
     )
 
 

@@ -143,12 +143,18 @@ def workspace_acknowledgements(workspace: Workspace, backend: str) -> dict[str, 
     return acknowledged_findings(report, roles)
 
 
-def commit_gate(scanner: Scanner) -> Callable[[list[tuple[str, bytes]]], None]:
+def commit_gate(
+    scanner: Scanner, under: Sequence[str] = ()
+) -> Callable[[list[tuple[str, bytes]]], None]:
     """What sheetstage runs on what it has staged instead of the pre-commit hook: a staged
-    file (or file name) with block findings refuses the commit."""
+    file (or file name) with block findings refuses the commit. `under` limits the scan to
+    those folders (a deploy's commits: the code it moved; the rest is sheetstage's own,
+    masked writing, scanned by every snapshot)."""
 
     def check(staged: list[tuple[str, bytes]]) -> None:
         for name, data in staged:
+            if under and not any(name.startswith(f"{folder}/") for folder in under):
+                continue
             blocking = [
                 f for f in scanner.scan_bytes(data, name).findings if f.severity is Severity.BLOCK
             ]
@@ -296,15 +302,21 @@ def validate_sheet(
     state: State,
     mapper: IdMapper,
     acknowledged: dict[str, str],
+    live: tuple[Sequence[ScriptFile], Sequence[ScriptFile]] | None = None,
 ) -> SheetValidation:
+    """Validate the sheet's staging code as the workspace holds it, or `live` (staging,
+    production) as a deploy has just read them from Google."""
     workspace, client = session.workspace, session.client
     held_back = state.held_back(sheet, Environment.STAGING)
-    staging = [] if held_back else workspace.read_project(sheet, Environment.STAGING) or []
-    production = workspace.read_project(sheet, Environment.PRODUCTION) or []
-    result = SheetValidation(
-        sheet, PhiStatus.UNSCANNED, staging_hash=state.hash(sheet, Environment.STAGING)
-    )
-    if not staging:
+    if live is not None:
+        staging, production = list(live[0]), list(live[1])
+        staging_hash = project_hash(staging, Environment.STAGING, mapper)
+    else:
+        staging = [] if held_back else workspace.read_project(sheet, Environment.STAGING) or []
+        production = workspace.read_project(sheet, Environment.PRODUCTION) or []
+        staging_hash = state.hash(sheet, Environment.STAGING)
+    result = SheetValidation(sheet, PhiStatus.UNSCANNED, staging_hash=staging_hash)
+    if not staging and live is None:
         # not in the workspace (the PHI gate held it back, or never snapshotted): read DEV3 live
         try:
             staging = list(files_from_api(client.get_content(sheet.dev3_script_id)))

@@ -233,6 +233,14 @@ class CommitAnchors:
     heads: dict[str, tuple[int, str]] | None
 
 
+@dataclass(frozen=True)
+class TagInfo:
+    name: str
+    commit: str
+    time: str
+    message: str
+
+
 class Workspace:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -721,6 +729,50 @@ class Workspace:
                         heads[parsed[0]] = (parsed[1], parsed[2])
             history.append(CommitAnchors(commit, tuple(parents.split()), heads))
         return history
+
+    def tag(self, name: str, message: str, revision: str, user: str = "") -> None:
+        """An annotated tag (who, why, content hash in its message); never moved once made."""
+        author = user or current_user()
+        identity = {
+            "GIT_COMMITTER_NAME": author,
+            "GIT_COMMITTER_EMAIL": f"{author}@{socket.gethostname()}",
+        }
+        self.repo.git.tag("-a", name, revision, "-m", message, env=identity)
+
+    def tags(self, pattern: str) -> list[TagInfo]:
+        """Annotated tags matching `pattern` (a glob), each with its commit and message."""
+        fmt = "%(refname:short)%1f%(*objectname)%1f%(taggerdate:iso-strict)%1f%(contents)%1e"
+        out = self.repo.git.for_each_ref(
+            f"--format={fmt}", f"refs/tags/{pattern}", strip_newline_in_stdout=False
+        )
+        found = []
+        for record in out.split("\x1e"):
+            fields = record.strip("\n").split("\x1f")
+            if len(fields) == 4 and fields[1]:  # a lightweight tag has no peeled commit
+                found.append(TagInfo(fields[0], fields[1], fields[2], fields[3].strip()))
+        return found
+
+    def read_project_at(
+        self, revision: str, sheet: Sheet, env: Environment
+    ) -> list[ScriptFile] | None:
+        """A project's files as a commit holds them, byte-exact and in Apps Script order."""
+        folder = sheet.folder(env)
+        order_data = self.file_at(revision, f"{folder}/{ORDER_FILE}")
+        if order_data is None:
+            return None
+        files = []
+        for entry in json.loads(order_data.decode("utf-8")):
+            file_type = FileType(entry["type"])
+            data = self.file_at(revision, f"{folder}/{disk_name(entry['name'], file_type)}")
+            if data is None:
+                return None
+            files.append(ScriptFile(entry["name"], file_type, data.decode("utf-8")))
+        return files
+
+    def commits_touching(self, path: str, limit: int = 200) -> list[str]:
+        """The newest commits (at most `limit`) that changed anything under `path`."""
+        out = self.repo.git.log("--format=%H", f"-n{limit}", "--", path)
+        return out.split()
 
     def file_at(self, revision: str, path: str) -> bytes | None:
         """A file's exact bytes in a commit; None when the commit does not hold it."""

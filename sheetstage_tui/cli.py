@@ -9,7 +9,7 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from sheetstage_tui.config import Config, load_config
 from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
 
 if TYPE_CHECKING:
+    from services.deploy import Proposal
     from services.jobs import JobResult
     from services.session import Session
 
@@ -166,6 +167,44 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", parents=[common], help="chains, owners, commit anchors and the activity log"
     )
 
+    review_parser = commands.add_parser(
+        "request-review", parents=[common], help="ask for a review of a sheet's staging code"
+    )
+    review_parser.add_argument("--sheet", required=True, metavar="N")
+
+    approve_parser = commands.add_parser(
+        "approve", parents=[common], help="approve a requested deploy (practice manager, `yes`)"
+    )
+    approve_parser.add_argument("--sheet", required=True, metavar="N")
+
+    deploy_parser = commands.add_parser(
+        "deploy",
+        parents=[common],
+        help="deploy staging -> production in seven steps (no flag skips approval)",
+    )
+    deploy_parser.add_argument("--sheet", required=True, action="append", metavar="N")
+    deploy_parser.add_argument("--json", action="store_true")
+
+    points_parser = commands.add_parser(
+        "rollback-points", parents=[common], help="backup tags to roll back to, newest first"
+    )
+    points_parser.add_argument("--sheet", metavar="N")
+    points_parser.add_argument("--json", action="store_true")
+
+    rollback_parser = commands.add_parser(
+        "rollback", parents=[common], help="restore production (or DEV3) from a backup tag"
+    )
+    rollback_parser.add_argument("backup_id", metavar="BACKUP_ID")
+
+    for name, text in (
+        ("adopt", "copy production's edit into staging; the baseline becomes production"),
+        ("revert", "production back to the last deployed content"),
+        ("accept", "make production as it is the new baseline (practice manager)"),
+    ):
+        way = commands.add_parser(name, parents=[common], help=text)
+        way.add_argument("--sheet", required=True, metavar="N")
+        way.add_argument("--reason", metavar="TEXT", default="")
+
     alerts_parser = commands.add_parser("alerts", parents=[common], help="the active alerts")
     alerts_parser.add_argument("--json", action="store_true")
 
@@ -276,7 +315,25 @@ def _session(config: Config, args: argparse.Namespace) -> Iterator[Session]:
             _say(f"sheetstage: {opened.access.warning}")
         for problem in opened.access.untrusted:
             _say(f"sheetstage: not trusted: {problem} (privileged actions refuse until then)")
+        _settle_interrupted(opened)
         yield opened
+
+
+def _settle_interrupted(opened: Session) -> None:
+    """A deploy or rollback a killed run left half-done is reported to everyone, and finished
+    by a practice manager's or the service account's command (under the sheet's lock)."""
+    from services import deploy
+
+    for item in deploy.pending(opened):
+        _say(f"sheetstage: INTERRUPTED: {item.describe()}")
+        if item.problem or not opened.access.can("finish-interrupted"):
+            continue
+        try:
+            settled = deploy.finish(opened, item)
+        except SheetstageError as error:
+            _say(f"sheetstage: not finished: {error}")
+            continue
+        _say(f"sheetstage: finished: {settled.message}")
 
 
 def _first_snapshot(config: Config, args: argparse.Namespace) -> None:
@@ -528,6 +585,195 @@ def _audit(config: Config, args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _terminal_approver() -> Callable[[Proposal], bool] | None:
+    """A typed `yes` on the terminal (stdin); None when there is none (a scheduler, a pipe)."""
+    if not sys.stdin.isatty():
+        return None
+
+    def ask(proposal: Proposal) -> bool:
+        for line in describe_proposal(proposal):
+            _say(line)
+        verbs = {"deploy": "approve", "rollback": "roll back", "rollback-staging": "roll back"}
+        verb = verbs.get(proposal.action, proposal.action)
+        _say(f"Type yes to {verb} (anything else cancels): ")
+        try:
+            answer = sys.stdin.readline()
+        except (EOFError, KeyboardInterrupt):
+            return False
+        return answer.strip() == "yes"
+
+    return ask
+
+
+def describe_proposal(proposal: Proposal) -> list[str]:
+    sheet = proposal.sheet
+    if proposal.action == "deploy":
+        lines = [
+            f"sheet {sheet.key} {sheet.name}: deploy staging -> production",
+            f"  requested by {proposal.requested_by or 'nobody'}; staging "
+            f"{proposal.staging_hash[:12]} against production {proposal.production_hash[:12]}",
+        ]
+        checks = proposal.validation
+        if checks is not None:
+            tests = proposal.tests.summary if proposal.tests else "none (passes)"
+            lines.append(f"  validation: PHI {checks.phi}; staging tests: {tests}")
+        names = {
+            "new_urls": "new external URLs",
+            "new_recipients": "new e-mail recipients",
+            "new_scopes": "new OAuth scopes",
+            "logs_cell_values": "code that logs cell values",
+        }
+        lines.append("  risk summary:")
+        for key, label in names.items():
+            found = proposal.risks.get(key, [])
+            lines.append(f"    {label}: {', '.join(found) if found else 'none'}")
+    else:
+        lines = [
+            f"sheet {sheet.key} {sheet.name}: {proposal.action} to {proposal.target}",
+            f"  now {proposal.production_hash[:12]}; the change from now to the backup:",
+        ]
+    lines.append(f"  diff: {proposal.diff.summary()}")
+    for f in proposal.diff.files:
+        if f.changed:
+            lines.append(f"    {f.path}  {f.status}  +{f.added} -{f.removed}")
+    return lines
+
+
+def _print_steps(sheet_key: str) -> Callable[[Any], None]:
+    def show(outcome: Any) -> None:
+        mark = "ok  " if outcome.ok else "STOP"
+        _say(f"  [{mark}] {sheet_key} {outcome.step}: {outcome.detail}")
+
+    return show
+
+
+def _request_review(config: Config, args: argparse.Namespace) -> int:
+    from services import deploy
+
+    with _session(config, args) as opened:
+        entry = deploy.request_review(opened, args.sheet)
+    _say(
+        f"review requested for sheet {entry.sheets[0]:03d} ({entry.event_id}): staging "
+        f"{entry.hashes['staging'][:12]} against production {entry.hashes['production'][:12]}; "
+        "deploy status staged — a practice manager runs `sheetstage approve --sheet "
+        f"{entry.sheets[0]}`"
+    )
+    return 0
+
+
+def _approve(config: Config, args: argparse.Namespace) -> int:
+    from services import deploy
+
+    with _session(config, args) as opened:
+        entry = deploy.approve(opened, args.sheet, _terminal_approver())
+    days = config.deploy.approval_expiry_days
+    _say(
+        f"approved sheet {entry.sheets[0]:03d} ({entry.event_id}) for these exact hashes; "
+        f"used up by one deploy, lapses after {days:g} days"
+    )
+    return 0
+
+
+def _deploy(config: Config, args: argparse.Namespace) -> int:
+    from services import deploy
+
+    with _session(config, args) as opened:
+        sheets = opened.registry.select(args.sheet)  # unknown sheet: exit 2 before any work
+        approver = _terminal_approver()
+        results = deploy.deploy(
+            opened,
+            [str(s.number) for s in sheets],
+            approver,
+            lambda sheet, outcome: _print_steps(sheet.key)(outcome),
+        )
+        _show_alerts(opened)
+    if args.json:
+        _emit_json({"sheets": [r.as_json() for r in results]})
+    else:
+        print(f"{'sheet':<6} {'outcome':<12} {'exit':<5} detail")
+        for r in results:
+            detail = r.backup_tag if r.outcome == "deployed" else r.message
+            print(f"{r.sheet.key:<6} {r.outcome:<12} {r.exit_code:<5} {detail}")
+    for r in results:
+        if r.outcome != "deployed":
+            _say(f"sheetstage: sheet {r.sheet.key}: {r.message}")
+        for problem in r.problems:
+            _say(f"problem: {problem}")
+    return max((r.exit_code for r in results), default=0)
+
+
+def _show_alerts(opened: Session) -> None:
+    from services import jobs
+    from services.alerts import REPORT, Outbox
+
+    shown = [item.alert for item in Outbox(opened.workspace).pending(REPORT)]
+    for alert in shown:
+        _say(f"ALERT {alert.kind}: {alert.message}")
+    jobs.reported(opened, shown)
+
+
+def _rollback_points(config: Config, args: argparse.Namespace) -> int:
+    from services import rollback
+
+    with _session(config, args) as opened:
+        points = rollback.rollback_points(opened, args.sheet)
+    if args.json:
+        _emit_json({"points": [p.as_json() for p in points]})
+        return 0
+    for p in points:
+        print(f"{p.tag}  {p.time}  {p.who:<12} {p.hash[:12]}  {p.why}")
+    _say(f"{len(points)} rollback point(s); `sheetstage rollback TAG` restores one")
+    return 0
+
+
+def _rollback(config: Config, args: argparse.Namespace) -> int:
+    from services import rollback
+
+    with _session(config, args) as opened:
+        result = rollback.rollback(
+            opened, args.backup_id, _terminal_approver(), _print_steps(args.backup_id[-3:])
+        )
+        _show_alerts(opened)
+    return _way_back_result(result)
+
+
+def _way_back_result(result: Any) -> int:
+    print(f"{result.sheet.key}  {result.outcome}  {result.message}")
+    if result.backup_tag:
+        _say(f"what it replaced is kept as {result.backup_tag}")
+    for problem in result.problems:
+        _say(f"problem: {problem}")
+    return int(result.exit_code)
+
+
+def _adopt(config: Config, args: argparse.Namespace) -> int:
+    from services import rollback
+
+    with _session(config, args) as opened:
+        settled = rollback.adopt(opened, args.sheet)
+    _say(settled.message)
+    return settled.exit_code
+
+
+def _revert(config: Config, args: argparse.Namespace) -> int:
+    from services import rollback
+
+    with _session(config, args) as opened:
+        sheet = opened.registry.select([args.sheet])[0]
+        result = rollback.revert(opened, args.sheet, _terminal_approver(), _print_steps(sheet.key))
+        _show_alerts(opened)
+    return _way_back_result(result)
+
+
+def _accept(config: Config, args: argparse.Namespace) -> int:
+    from services import rollback
+
+    with _session(config, args) as opened:
+        settled = rollback.accept(opened, args.sheet, args.reason)
+    _say(settled.message)
+    return settled.exit_code
+
+
 def _alerts(config: Config, args: argparse.Namespace) -> int:
     from services.alerts import REPORT, WEBHOOK, Outbox
     from services.state import State
@@ -626,6 +872,14 @@ _HANDLERS = {
     "acknowledge": _acknowledge,
     "reference": _reference,
     "audit": _audit,
+    "request-review": _request_review,
+    "approve": _approve,
+    "deploy": _deploy,
+    "rollback-points": _rollback_points,
+    "rollback": _rollback,
+    "adopt": _adopt,
+    "revert": _revert,
+    "accept": _accept,
     "alerts": _alerts,
     "roles": _roles,
     "emulator": _emulator,

@@ -79,6 +79,7 @@ class EmulatorConfig:
     user: str = "developer@practice.example"
     state_dir: Path = Path(".sheetstage-emulator")
     failing_scripts: tuple[str, ...] = ()
+    tampered_scripts: tuple[str, ...] = ()  # first updateContent stored with a change (drill)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,12 @@ class AlertsConfig:
     drift_threshold: int = bounded(25, 0, 100_000)
     webhook_url: str = http_url()
     webhook_timeout_s: float = bounded(10.0, 0, HOUR_S, above=True)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    approval_expiry_days: float = bounded(7.0, 0, 365, above=True)  # an approval then lapses
+    verify_attempts: int = bounded(3, 1, 20)  # read-backs before a mismatch counts
 
 
 TEST_CARDS = (
@@ -158,6 +165,7 @@ class Config:
     client: ClientConfig = field(default_factory=ClientConfig)
     git: GitConfig = field(default_factory=GitConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
     phi: PhiConfig = field(default_factory=PhiConfig)
 
     def with_changes(self, **changes: Any) -> Config:
@@ -170,6 +178,7 @@ _SECTIONS: dict[str, type] = {
     "client": ClientConfig,
     "git": GitConfig,
     "alerts": AlertsConfig,
+    "deploy": DeployConfig,
     "phi": PhiConfig,
 }
 _TOP_LEVEL = {"backend": str, "workspace": Path}

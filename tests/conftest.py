@@ -94,7 +94,11 @@ class Demo:
         return self
 
     def set_emulator(self, emulator: str) -> None:
-        write_config(self.root, emulator=emulator)
+        """The [emulator] section becomes `emulator`; the rest of the config stays."""
+        text = self.config_path.read_text()
+        head, _, rest = text.partition("[emulator]\n")
+        tail = rest[rest.find("\n[") + 1 :] if "\n[" in rest else ""
+        self.config_path.write_text(f"{head}[emulator]\n{emulator}\n{tail}")
 
 
 def _build(tmp_path_factory: pytest.TempPathFactory, batch: bool) -> Path:

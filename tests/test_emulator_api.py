@@ -42,6 +42,7 @@ def server(tmp_path: Path) -> Iterator[EmulatorServer]:
             [MANIFEST, {"name": "Code", "type": "SERVER_JS", "source": "function onOpen() {}\n"}],
             "someone.else@practice.example",
         )
+        store.share("1" + "s" * 56, USER, "writer")  # the owner lets the developer edit
         store.create_spreadsheet("1" + "p" * 43, "Front desk", {"Sheet1": [["a"]]})
         store.create_spreadsheet("1" + "l" * 43, "Log", {"Snapshots": [["Event ID", "Detail"]]})
         yield running

@@ -177,11 +177,11 @@ def test_a_member_cannot_write_or_replace_anothers_trail(shared: SharedHost) -> 
         assert result.returncode != 0, command
     assert mine.read_bytes() == before
 
-    forged = shared.workspace / "audit" / "dana.jsonl"  # a person who has no trail yet
+    forged = shared.workspace / "audit" / "erin.jsonl"  # a person who has no trail yet
     shared.run_as(NOBODY, "sh", "-c", f"echo '{{}}' > {forged}")
     result = shared.sheetstage(NOBODY, "audit", "verify")
     assert result.returncode == 1
-    assert "audit/dana.jsonl: NOT TRUSTED: owned by nobody" in no_traceback(result)
+    assert "audit/erin.jsonl: NOT TRUSTED: owned by nobody" in no_traceback(result)
 
 
 def test_a_trail_someone_planted_is_refused_then_moved_aside_by_the_owners_run(

@@ -17,13 +17,25 @@ class A1Range:
     last_col: int | None
 
     def label(self, rows: int | None = None, cols: int | None = None) -> str:
+        """Google's spelling of the range (`Tab!A2:B3`, `'My tab'!C4`); rows/cols: the size
+        actually written, from the first cell."""
         last_row = self.last_row if rows is None else self.first_row + rows - 1
         last_col = self.last_col if cols is None else self.first_col + cols - 1
-        quoted = f"'{self.tab}'" if not re.fullmatch(r"[A-Za-z0-9_]+", self.tab) else self.tab
+        plain = re.fullmatch(r"[A-Za-z0-9_]+", self.tab)
+        tab = self.tab if plain else "'" + self.tab.replace("'", "''") + "'"
+        return f"{tab}!{self._cells(last_row, last_col)}"
+
+    def quoted(self) -> str:
+        """The range as Google's error messages spell it: the tab always quoted."""
+        tab = self.tab.replace("'", "''")
+        return f"'{tab}'!{self._cells(self.last_row, self.last_col)}"
+
+    def _cells(self, last_row: int | None, last_col: int | None) -> str:
         start = f"{column_letters(self.first_col)}{self.first_row + 1}"
-        if last_row is None or last_col is None:
-            return f"{quoted}!{start}:{column_letters(last_col if last_col is not None else 25)}"
-        return f"{quoted}!{start}:{column_letters(last_col)}{last_row + 1}"
+        if last_row == self.first_row and last_col == self.first_col:
+            return start
+        end = column_letters(last_col if last_col is not None else 25)
+        return f"{start}:{end}" if last_row is None else f"{start}:{end}{last_row + 1}"
 
 
 def column_index(letters: str) -> int:

@@ -1,6 +1,9 @@
 """Demo data for the emulator: 235 production + 235 DEV3 Apps Script projects of varied,
 realistic code, the seeded history (staged changes, production edits by someone else,
-diverged sheets, planted synthetic-looking PHI leaks) and the activity-log spreadsheet.
+diverged sheets, planted synthetic-looking PHI leaks) and the activity-log spreadsheet, with
+Google's side of the roles: developers edit DEV3 and only read production; the practice
+manager, the scheduler and the production editor edit production; the practice's domain reads
+everything and writes the activity log.
 
 Everything is derived from a fixed seed, so two demos are identical. Every person, number and
 address here is invented.
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from services.activity_log import HEADER as LOG_HEADER
 from services.activity_log import TABS as LOG_TABS
 from services.emulator.store import EmulatorStore, rfc3339
+from services.registry import IdMapper
 from sheetstage_tui.models import (
     DriftState,
     Environment,
@@ -32,6 +36,10 @@ DEVELOPER = "developer@practice.example"
 SOMEONE_ELSE = "someone.else@practice.example"
 MANAGER = "practice.manager@practice.example"
 SCHEDULER = "scheduler@practice.example"
+PRACTICE_DOMAIN = "practice.example"
+# Google's side of the roles (DESIGN.md "Roles and the shared host"): who may edit what
+PRODUCTION_WRITERS = (MANAGER, SCHEDULER, SOMEONE_ELSE)
+STAGING_WRITERS = (DEVELOPER, MANAGER)
 
 STAGED = (12, 47, 88, 140, 203)
 PROD_MODIFIED = (31, 119, 177)
@@ -535,6 +543,12 @@ class DemoSeed:
     baselines: dict[int, str]
     expected: dict[int, DriftState] = field(default_factory=dict)
     log_spreadsheet_id: str = ""
+    # per sheet: (staging hash, production hash) of the content as seeded, the staging hash
+    # taken after mapping DEV3 ids to production ids (as snapshots hash it)
+    heads: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # sheets whose production was edited after seeding: the production files before the edit
+    # (their content hash is baselines[n])
+    baseline_files: dict[int, list[ScriptFile]] = field(default_factory=dict)
 
 
 def seed_demo(store: EmulatorStore) -> DemoSeed:
@@ -549,6 +563,7 @@ def seed_demo(store: EmulatorStore) -> DemoSeed:
         store.add_user(email, name)
     seed = DemoSeed(sheets=sheets, baselines={}, log_spreadsheet_id=log_spreadsheet_id())
     by_number = {s.number: s for s in sheets}
+    mapper = IdMapper(sheets)
     for sheet in sheets:
         n = sheet.number
         lookup = by_number[(n + 1) % SHEET_COUNT] if n % 10 == 4 else None
@@ -574,15 +589,22 @@ def seed_demo(store: EmulatorStore) -> DemoSeed:
             hotfix = _code_of(production).replace(
                 "const STALE_AFTER_DAYS =", "const STALE_AFTER_DAYS = 2; // hotfix, was"
             )
+            seed.baseline_files[n] = production
             production = _replace_file(production, "Code", hotfix)
             _update(store, sheet.prod_script_id, production, SOMEONE_ELSE, _PROD_EDIT_TIME + n * 60)
             seed.expected[n] = DriftState.DIVERGED if staged_change else DriftState.PROD_MODIFIED
+        staging_in_production_ids = [
+            ScriptFile(f.name, f.type, mapper.to_production(f.source)) for f in staging
+        ]
+        seed.heads[n] = (content_hash(staging_in_production_ids), content_hash(production))
 
     store.create_spreadsheet(
         seed.log_spreadsheet_id,
         "Staging Environment Log",
         {tab: [list(LOG_HEADER)] for tab in LOG_TABS},
+        owner=MANAGER,
     )
+    store.share(seed.log_spreadsheet_id, PRACTICE_DOMAIN, "writer", type="domain")
     return seed
 
 
@@ -632,15 +654,21 @@ def _create(
     if sheet.reference_ranges:
         patients = demo_patients(sheet) if env is Environment.PRODUCTION else []
         tabs["Patients"] = [list(PATIENT_HEADER), *patients]
-    store.create_spreadsheet(spreadsheet_id, label, tabs)
+    creator = SOMEONE_ELSE if env is Environment.PRODUCTION else DEVELOPER
+    store.create_spreadsheet(spreadsheet_id, label, tabs, owner=creator)
     store.create_project(
         sheet.script_id(env),
         f"{label} script",
         spreadsheet_id,
         [_as_api(f) for f in files],
-        SOMEONE_ELSE if env is Environment.PRODUCTION else DEVELOPER,
+        creator,
         moment,
     )
+    writers = PRODUCTION_WRITERS if env is Environment.PRODUCTION else STAGING_WRITERS
+    for file_id in (spreadsheet_id, sheet.script_id(env)):
+        for writer in writers:
+            store.share(file_id, writer, "writer")
+        store.share(file_id, PRACTICE_DOMAIN, "reader", type="domain")
 
 
 def _update(

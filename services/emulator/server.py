@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from services.emulator import payload
 from services.emulator.store import EmulatorStore, InvalidArgument, NotFound
 
 _STATUS_NAMES = {
@@ -39,6 +40,20 @@ API_NOT_ENABLED = (
     "https://script.google.com/home/usersettings then retry. If you enabled this API recently, "
     "wait a few minutes for the action to propagate to our systems and retry."
 )
+NO_PERMISSION = "The caller does not have permission"
+ENTITY_NOT_FOUND = "Requested entity was not found."
+DRIVE_NO_PERMISSION = "The user does not have sufficient permissions for this file."
+# Google counts each API's calls against its own per-minute, per-user quota
+_QUOTA_NAMES = {
+    "script": ("script.googleapis.com", "Requests", "Requests per minute per user"),
+    "drive": ("drive.googleapis.com", "Queries", "Queries per minute per user"),
+    "sheets-read": ("sheets.googleapis.com", "Read requests", "Read requests per minute per user"),
+    "sheets-write": (
+        "sheets.googleapis.com",
+        "Write requests",
+        "Write requests per minute per user",
+    ),
+}
 
 
 @dataclass
@@ -47,15 +62,25 @@ class EmulatorSettings:
     fault_rate: float = 0.0
     quota_per_minute: int = 0
     failing_scripts: tuple[str, ...] = ()
+    # script ids whose next updateContent is stored altered (a read-back that differs from
+    # what was written, once per server run: a drill for the deploy's verify step)
+    tampered_scripts: tuple[str, ...] = ()
     seed: int | None = None
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, message: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        retry_after: int | None = None,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retry_after = retry_after
+        self.reason = reason or _REASONS.get(code, "unknown")
 
     def body(self) -> dict[str, Any]:
         return {
@@ -67,24 +92,54 @@ class ApiError(Exception):
                     {
                         "message": self.message,
                         "domain": "global",
-                        "reason": _REASONS.get(self.code, "unknown"),
+                        "reason": self.reason,
                     }
                 ],
             }
         }
 
 
+class OAuthError(Exception):
+    """The token endpoint's refusal, in OAuth 2's format (RFC 6749 5.2), not the APIs'."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
 @dataclass
 class _Gate:
-    """Latency, injected faults and the per-minute quota, shared by all handler threads."""
+    """Latency, injected faults and the per-minute quotas, shared by all handler threads.
+
+    `quota_per_minute` applies to each API (and user) on its own, as Google counts them.
+    counts: "calls", one per route name, "api:<api>", "429-quota", "<code>-fault"."""
 
     settings: EmulatorSettings
     lock: threading.Lock = field(default_factory=threading.Lock)
-    calls: collections.deque[float] = field(default_factory=collections.deque)
+    windows: dict[tuple[str, str], collections.deque[float]] = field(default_factory=dict)
     rng: random.Random = field(default_factory=random.Random)
     counts: collections.Counter[str] = field(default_factory=collections.Counter)
+    tampered: set[str] = field(default_factory=set)
 
-    def admit(self, script_id: str | None, route: str = "") -> None:
+    def tamper(self, script_id: str, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The files as stored: altered the first time a tampered script is written."""
+        with self.lock:
+            if script_id not in self.settings.tampered_scripts or script_id in self.tampered:
+                return files
+            self.tampered.add(script_id)
+            self.counts["tampered"] += 1
+        altered = [dict(f) for f in files]
+        code = [f for f in altered if f.get("type") == "SERVER_JS"] or altered
+        code[-1]["source"] = str(code[-1].get("source", "")) + "\n// altered after the write\n"
+        return altered
+
+    def admit(
+        self, script_id: str | None, route: str = "", api: str = "script", user: str = ""
+    ) -> None:
         settings = self.settings
         if settings.latency_ms:
             time.sleep(settings.latency_ms / 1000)
@@ -92,20 +147,24 @@ class _Gate:
             self.counts["calls"] += 1
             if route:
                 self.counts[route] += 1
+            self.counts[f"api:{api}"] += 1
             if settings.quota_per_minute:
+                calls = self.windows.setdefault((api, user), collections.deque())
                 now = time.monotonic()
-                while self.calls and now - self.calls[0] >= 60:
-                    self.calls.popleft()
-                if len(self.calls) >= settings.quota_per_minute:
+                while calls and now - calls[0] >= 60:
+                    calls.popleft()
+                if len(calls) >= settings.quota_per_minute:
                     self.counts["429-quota"] += 1
-                    wait = max(1, int(60 - (now - self.calls[0])) + 1)
+                    self.counts[f"429-quota:{api}"] += 1
+                    wait = max(1, int(60 - (now - calls[0])) + 1)
+                    service, metric, limit = _QUOTA_NAMES[api]
                     raise ApiError(
                         429,
-                        "Quota exceeded for quota metric 'Requests' and limit 'Requests per "
-                        "minute per user' of service 'emulator'.",
+                        f"Quota exceeded for quota metric '{metric}' and limit '{limit}' of "
+                        f"service '{service}' for consumer 'project_number:emulator'.",
                         retry_after=wait,
                     )
-                self.calls.append(now)
+                calls.append(now)
             fault = settings.fault_rate and self.rng.random() < settings.fault_rate
             code = self.rng.choice((429, 500, 503)) if fault else 0
         if script_id and script_id in settings.failing_scripts:
@@ -121,14 +180,31 @@ class _Gate:
             raise ApiError(code, messages[code])
 
 
-_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
-    ("GET", re.compile(r"^/v1/projects/([^/]+)$"), "project_get"),
-    ("GET", re.compile(r"^/v1/projects/([^/]+)/content$"), "project_content"),
-    ("PUT", re.compile(r"^/v1/projects/([^/]+)/content$"), "project_update"),
-    ("GET", re.compile(r"^/drive/v3/files/([^/]+)$"), "drive_get"),
-    ("GET", re.compile(r"^/v4/spreadsheets/([^/]+)/values:batchGet$"), "values_batch_get"),
-    ("POST", re.compile(r"^/v4/spreadsheets/([^/]+)/values/([^/]+):append$"), "values_append"),
-    ("POST", re.compile(r"^/v4/spreadsheets/([^/]+)/values:batchUpdate$"), "values_update"),
+# (method, path, handler, API whose quota it counts against)
+_ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
+    ("GET", re.compile(r"^/v1/projects/([^/]+)$"), "project_get", "script"),
+    ("GET", re.compile(r"^/v1/projects/([^/]+)/content$"), "project_content", "script"),
+    ("PUT", re.compile(r"^/v1/projects/([^/]+)/content$"), "project_update", "script"),
+    ("GET", re.compile(r"^/drive/v3/files/([^/]+)$"), "drive_get", "drive"),
+    ("GET", re.compile(r"^/drive/v3/files/([^/]+)/permissions$"), "drive_permissions", "drive"),
+    (
+        "GET",
+        re.compile(r"^/v4/spreadsheets/([^/]+)/values:batchGet$"),
+        "values_batch_get",
+        "sheets-read",
+    ),
+    (
+        "POST",
+        re.compile(r"^/v4/spreadsheets/([^/]+)/values/([^/]+):append$"),
+        "values_append",
+        "sheets-write",
+    ),
+    (
+        "POST",
+        re.compile(r"^/v4/spreadsheets/([^/]+)/values:batchUpdate$"),
+        "values_update",
+        "sheets-write",
+    ),
 ]
 
 
@@ -158,18 +234,20 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST" and parts.path == "/token":
                 self._send(200, self._token(raw_body))
                 return
-            for route_method, pattern, name in _ROUTES:
+            for route_method, pattern, name, api in _ROUTES:
                 match = pattern.match(parts.path)
                 if match and route_method == method:
                     args = [unquote(g) for g in match.groups()]
                     email = self._authenticate(name)
                     script_id = args[0] if name.startswith("project") else None
-                    self.server.gate.admit(script_id, name)
+                    self.server.gate.admit(script_id, name, api, email)
                     body = json.loads(raw_body) if raw_body else {}
                     result = getattr(self, name)(email, query, body, *args)
                     self._send(200, result)
                     return
             raise ApiError(404, f"The requested URL {parts.path} was not found on this server.")
+        except OAuthError as error:
+            self._send(400, error.body())
         except ApiError as error:
             headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
             self._send(error.code, error.body(), headers)
@@ -211,43 +289,71 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _token(self, raw_body: bytes) -> dict[str, Any]:
         form = parse_qs(raw_body.decode("utf-8"))
-        if form.get("grant_type", [""])[0] != "refresh_token":
-            raise ApiError(400, "unsupported_grant_type")
+        grant_type = form.get("grant_type", [""])[0]
+        if grant_type != "refresh_token":
+            raise OAuthError("unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+        refresh_token = form.get("refresh_token", [""])[0]
+        if not refresh_token:
+            raise OAuthError("invalid_request", "Missing required parameter: refresh_token")
         try:
-            token = self.server.store.exchange_refresh_token(form.get("refresh_token", [""])[0])
+            token = self.server.store.exchange_refresh_token(refresh_token)
         except NotFound:
-            raise ApiError(400, "invalid_grant: Token has been expired or revoked.") from None
+            raise OAuthError("invalid_grant", "Token has been expired or revoked.") from None
         return {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+
+    def _require(self, file_id: str, email: str, need: str, not_found: str) -> None:
+        """Google's answer to a caller without the permission: a file they cannot even read
+        does not exist for them (404); one they may read but not write is 403."""
+        store = self.server.store
+        if store.can(file_id, email, need):
+            return
+        if need == "write" and store.can(file_id, email, "read"):
+            raise ApiError(403, NO_PERMISSION)
+        raise ApiError(404, not_found)
 
     # Apps Script v1 ---------------------------------------------------------------------------
 
     def project_get(self, email: str, query: dict, body: dict, script_id: str) -> dict:
+        self._require(script_id, email, "read", ENTITY_NOT_FOUND)
         return self.server.store.project(script_id)
 
     def project_content(self, email: str, query: dict, body: dict, script_id: str) -> dict:
         if "versionNumber" in query:
             raise ApiError(400, "The emulator keeps no versions: read HEAD without versionNumber.")
+        self._require(script_id, email, "read", ENTITY_NOT_FOUND)
         return self.server.store.content(script_id)
 
-    def project_update(self, email: str, query: dict, body: dict, script_id: str) -> dict:
-        files = body.get("files")
-        if not isinstance(files, list):
-            raise ApiError(400, "Invalid JSON payload received. 'files' must be a list.")
-        return self.server.store.update_content(script_id, files, email)
+    def project_update(self, email: str, query: dict, body: Any, script_id: str) -> dict:
+        files = payload.check_content_body(body)
+        self._require(script_id, email, "write", ENTITY_NOT_FOUND)
+        self.server.store.project(script_id)  # a missing project is 404 before any check
+        payload.check_project_files(files)
+        stored = self.server.gate.tamper(script_id, files)
+        return self.server.store.update_content(script_id, stored, email)
 
     # Drive v3 ---------------------------------------------------------------------------------
 
     def drive_get(self, email: str, query: dict, body: dict, file_id: str) -> dict:
+        self._require(file_id, email, "read", f"File not found: {file_id}.")
         found = self.server.store.drive_file(file_id)
-        fields = query.get("fields", [""])[0]
-        if fields and fields != "*":
-            wanted = {f.strip() for f in fields.split(",")}
-            found = {k: v for k, v in found.items() if k in wanted}
-        return found
+        return select_fields(found, query.get("fields", [""])[0])
+
+    def drive_permissions(self, email: str, query: dict, body: dict, file_id: str) -> dict:
+        """permissions.list: for those who may share the file (owners and writers)."""
+        self._require(file_id, email, "read", f"File not found: {file_id}.")
+        self.server.store.drive_file(file_id)
+        if not self.server.store.can(file_id, email, "write"):
+            raise ApiError(403, DRIVE_NO_PERMISSION, reason="insufficientFilePermissions")
+        listing = {
+            "kind": "drive#permissionList",
+            "permissions": self.server.store.permissions(file_id),
+        }
+        return select_fields(listing, query.get("fields", [""])[0])
 
     # Sheets v4 --------------------------------------------------------------------------------
 
     def values_batch_get(self, email: str, query: dict, body: dict, spreadsheet_id: str) -> dict:
+        self._require(spreadsheet_id, email, "read", ENTITY_NOT_FOUND)
         ranges = query.get("ranges", [])
         return {
             "spreadsheetId": spreadsheet_id,
@@ -255,19 +361,23 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def values_append(
-        self, email: str, query: dict, body: dict, spreadsheet_id: str, range_text: str
+        self, email: str, query: dict, body: Any, spreadsheet_id: str, range_text: str
     ) -> dict:
-        if "valueInputOption" not in query:
-            raise ApiError(400, "'valueInputOption' is required but not specified")
-        values = body.get("values", [])
+        payload.check_value_input_option(query.get("valueInputOption", [None])[0])
+        insert_data_option = query.get("insertDataOption", ["OVERWRITE"])[0]
+        payload.check_insert_data_option(insert_data_option)
+        values = body.get("values", []) if isinstance(body, dict) else None
         if not isinstance(values, list):
             raise ApiError(400, "Invalid JSON payload received. 'values' must be a list.")
-        return self.server.store.append_values(spreadsheet_id, range_text, values)
+        self._require(spreadsheet_id, email, "write", ENTITY_NOT_FOUND)
+        return self.server.store.append_values(
+            spreadsheet_id, range_text, values, insert_data_option
+        )
 
-    def values_update(self, email: str, query: dict, body: dict, spreadsheet_id: str) -> dict:
-        if "valueInputOption" not in body:
-            raise ApiError(400, "'valueInputOption' is required but not specified")
-        responses = self.server.store.update_values(spreadsheet_id, body.get("data", []))
+    def values_update(self, email: str, query: dict, body: Any, spreadsheet_id: str) -> dict:
+        data = payload.check_batch_update_body(body)
+        self._require(spreadsheet_id, email, "write", ENTITY_NOT_FOUND)
+        responses = self.server.store.update_values(spreadsheet_id, data)
         return {
             "spreadsheetId": spreadsheet_id,
             "totalUpdatedRows": sum(r["updatedRows"] for r in responses),
@@ -276,6 +386,54 @@ class _Handler(BaseHTTPRequestHandler):
             "totalUpdatedSheets": len({r["updatedRange"].split("!")[0] for r in responses}),
             "responses": responses,
         }
+
+
+FieldMask = dict[str, "FieldMask | None"]
+
+
+def parse_fields(text: str) -> FieldMask:
+    """A partial-response `fields` value (`id,name`, `kind,permissions(id,role)`)."""
+    mask, _ = _parse_fields(text.replace(" ", ""), 0)
+    return mask
+
+
+def _parse_fields(text: str, index: int) -> tuple[FieldMask, int]:
+    mask: FieldMask = {}
+    name = ""
+    while index < len(text):
+        char = text[index]
+        index += 1
+        if char == ",":
+            if name:
+                mask.setdefault(name, None)
+            name = ""
+        elif char == "(":
+            mask[name], index = _parse_fields(text, index)
+            name = ""
+        elif char == ")":
+            break
+        else:
+            name += char
+    if name:
+        mask.setdefault(name, None)
+    return mask, index
+
+
+def select_fields(resource: dict[str, Any], fields: str) -> dict[str, Any]:
+    """Only the fields asked for, as Google's partial responses do; all without `fields`."""
+    if not fields or fields == "*":
+        return resource
+    return _select(resource, parse_fields(fields))
+
+
+def _select(value: Any, mask: FieldMask | None) -> Any:
+    if mask is None or "*" in mask:
+        return value
+    if isinstance(value, list):
+        return [_select(item, mask) for item in value]
+    if isinstance(value, dict):
+        return {key: _select(value[key], sub) for key, sub in mask.items() if key in value}
+    return value
 
 
 class _Server(ThreadingHTTPServer):

@@ -6,6 +6,8 @@ Script editor" in a test is the same write the API's updateContent makes.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import re
 import secrets
@@ -14,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,8 +46,17 @@ CREATE TABLE IF NOT EXISTS drive_files (
     created_time TEXT NOT NULL, modified_time TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tabs (
     spreadsheet_id TEXT NOT NULL, tab TEXT NOT NULL, position INTEGER NOT NULL,
-    rows_json TEXT NOT NULL, PRIMARY KEY (spreadsheet_id, tab));
+    rows_json TEXT NOT NULL, row_count INTEGER NOT NULL DEFAULT 1000,
+    column_count INTEGER NOT NULL DEFAULT 26, PRIMARY KEY (spreadsheet_id, tab));
+CREATE TABLE IF NOT EXISTS permissions (
+    file_id TEXT NOT NULL, type TEXT NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (file_id, type, principal));
 """
+DEFAULT_ROWS = 1000  # a new Google sheet's grid
+DEFAULT_COLUMNS = 26
+ROLES = ("owner", "writer", "reader")
+PERMISSION_TYPES = ("user", "domain")
+WRITE_ROLES = ("owner", "writer")
 
 
 class NotFound(LookupError):
@@ -74,7 +86,33 @@ class EmulatorStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._last_time = 0.0
+
+    def _migrate(self) -> None:
+        """A store written before tabs had a grid gets one: the default, or larger where its
+        data already reaches further."""
+        if self._has_grid_columns(self._db):
+            return
+        with self.transaction() as db:
+            if self._has_grid_columns(db):  # another process got there first
+                return
+            for column, default in (("row_count", DEFAULT_ROWS), ("column_count", DEFAULT_COLUMNS)):
+                db.execute(
+                    f"ALTER TABLE tabs ADD COLUMN {column} INTEGER NOT NULL DEFAULT {default}"
+                )
+            stored = db.execute("SELECT spreadsheet_id, tab, rows_json FROM tabs").fetchall()
+            for spreadsheet_id, tab, rows_json in stored:
+                row_count, column_count = _grid_for(json.loads(rows_json))
+                db.execute(
+                    "UPDATE tabs SET row_count = ?, column_count = ? "
+                    "WHERE spreadsheet_id = ? AND tab = ?",
+                    (row_count, column_count, spreadsheet_id, tab),
+                )
+
+    @staticmethod
+    def _has_grid_columns(db: sqlite3.Connection) -> bool:
+        return "row_count" in {row[1] for row in db.execute("PRAGMA table_info(tabs)")}
 
     def close(self) -> None:
         with self._lock:
@@ -192,6 +230,7 @@ class EmulatorStore:
                     for i, f in enumerate(files)
                 ],
             )
+            _grant(db, script_id, user, "owner", "user")  # the creator owns the project
 
     def project(self, script_id: str) -> dict[str, Any]:
         rows = self._query(
@@ -200,7 +239,7 @@ class EmulatorStore:
             (script_id,),
         )
         if not rows:
-            raise NotFound(f"Requested entity was not found. (script {script_id})")
+            raise NotFound("Requested entity was not found.")
         title, parent, created, updated, creator, modifier = rows[0]
         project: dict[str, Any] = {
             "scriptId": script_id,
@@ -294,11 +333,73 @@ class EmulatorStore:
             "modifiedTime": modified,
         }
 
+    # Drive permissions ---------------------------------------------------------------------
+
+    def share(self, file_id: str, principal: str, role: str, type: str = "user") -> None:
+        """Grant `role` on a file to a user (an e-mail) or a whole domain. Sharing again changes
+        the role, except that an owner stays owner (Drive moves ownership only on request)."""
+        if role not in ROLES:
+            raise InvalidArgument(f"Invalid permission role: {role}")
+        if type not in PERMISSION_TYPES:
+            raise InvalidArgument(f"Invalid permission type: {type}")
+        if type == "domain" and role == "owner":
+            raise InvalidArgument("A domain cannot own a file.")
+        with self.transaction() as db:
+            _grant(db, file_id, principal, role, type)
+
+    def permissions(self, file_id: str) -> list[dict[str, Any]]:
+        """The file's permissions as Drive v3's Permission resources, owner first."""
+        rows = self._query(
+            "SELECT type, principal, role FROM permissions WHERE file_id = ? "
+            "ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'writer' THEN 1 ELSE 2 END, rowid",
+            (file_id,),
+        )
+        found = []
+        for kind, principal, role in rows:
+            entry: dict[str, Any] = {
+                "kind": "drive#permission",
+                "id": _permission_id(kind, principal),
+                "type": kind,
+                "role": role,
+            }
+            if kind == "user":
+                entry["emailAddress"] = principal
+                info = self.user(principal)
+                entry["displayName"] = info["name"] if info else principal.split("@")[0]
+            else:
+                entry["domain"] = principal
+                entry["displayName"] = principal
+            found.append(entry)
+        return found
+
+    def can(self, file_id: str, email: str, need: str) -> bool:
+        """May `email` read (any role) or write (owner, writer) the file? A file with no
+        permissions at all (a store from before permissions) is open to everyone."""
+        if need not in ("read", "write"):
+            raise ValueError(f"need must be 'read' or 'write', not {need!r}")
+        rows = self._query(
+            "SELECT type, principal, role FROM permissions WHERE file_id = ?", (file_id,)
+        )
+        if not rows:
+            return True
+        email = email.lower()
+        domain = email.partition("@")[2]
+        allowed = WRITE_ROLES if need == "write" else ROLES
+        return any(
+            role in allowed and principal == (email if kind == "user" else domain)
+            for kind, principal, role in rows
+        )
+
     # Sheets -------------------------------------------------------------------------------
 
     def create_spreadsheet(
-        self, spreadsheet_id: str, title: str, tabs: dict[str, list[list[str]]]
+        self,
+        spreadsheet_id: str,
+        title: str,
+        tabs: dict[str, list[list[str]]],
+        owner: str | None = None,
     ) -> None:
+        """Each tab gets a new sheet's grid (1000 x 26), or more when its rows need it."""
         stamp = self._now()
         with self.transaction() as db:
             db.execute(
@@ -306,59 +407,108 @@ class EmulatorStore:
                 (spreadsheet_id, title, SPREADSHEET_MIME, stamp, stamp),
             )
             db.executemany(
-                "INSERT OR REPLACE INTO tabs VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO tabs "
+                "(spreadsheet_id, tab, position, rows_json, row_count, column_count) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (spreadsheet_id, tab, i, json.dumps(rows))
+                    (spreadsheet_id, tab, i, json.dumps(rows), *_grid_for(rows))
                     for i, (tab, rows) in enumerate(tabs.items())
                 ],
             )
+            if owner:
+                _grant(db, spreadsheet_id, owner, "owner", "user")
 
-    def _tab_rows(self, spreadsheet_id: str, tab: str) -> list[list[Any]]:
-        if not self._query("SELECT 1 FROM drive_files WHERE id = ?", (spreadsheet_id,)):
+    def grid(self, spreadsheet_id: str, tab: str) -> tuple[int, int]:
+        """(rows, columns) of a tab's grid."""
+        with self._lock:
+            found = self._read_tab(self._db, spreadsheet_id, tab, tab)
+        return found.row_count, found.column_count
+
+    def set_grid(self, spreadsheet_id: str, tab: str, rows: int, columns: int) -> None:
+        with self.transaction() as db:
+            self._read_tab(db, spreadsheet_id, tab, tab)
+            db.execute(
+                "UPDATE tabs SET row_count = ?, column_count = ? "
+                "WHERE spreadsheet_id = ? AND tab = ?",
+                (rows, columns, spreadsheet_id, tab),
+            )
+
+    def _read_tab(
+        self, db: sqlite3.Connection, spreadsheet_id: str, tab: str, range_text: str
+    ) -> _Tab:
+        if not db.execute("SELECT 1 FROM drive_files WHERE id = ?", (spreadsheet_id,)).fetchall():
             raise NotFound("Requested entity was not found.")
-        rows = self._query(
-            "SELECT rows_json FROM tabs WHERE spreadsheet_id = ? AND tab = ?", (spreadsheet_id, tab)
-        )
+        rows = db.execute(
+            "SELECT rows_json, row_count, column_count FROM tabs "
+            "WHERE spreadsheet_id = ? AND tab = ?",
+            (spreadsheet_id, tab),
+        ).fetchall()
         if not rows:
-            raise InvalidArgument(f"Unable to parse range: {tab}")
-        return list(json.loads(rows[0][0]))
+            raise InvalidArgument(f"Unable to parse range: {range_text}")
+        rows_json, row_count, column_count = rows[0]
+        return _Tab(tab, list(json.loads(rows_json)), int(row_count), int(column_count))
 
-    def _save_tab(self, db: sqlite3.Connection, spreadsheet_id: str, tab: str, rows: list) -> None:
+    def _save_tab(self, db: sqlite3.Connection, spreadsheet_id: str, tab: _Tab) -> None:
         db.execute(
-            "UPDATE tabs SET rows_json = ? WHERE spreadsheet_id = ? AND tab = ?",
-            (json.dumps(rows), spreadsheet_id, tab),
+            "UPDATE tabs SET rows_json = ?, row_count = ?, column_count = ? "
+            "WHERE spreadsheet_id = ? AND tab = ?",
+            (json.dumps(tab.rows), tab.row_count, tab.column_count, spreadsheet_id, tab.name),
         )
 
     def get_values(self, spreadsheet_id: str, range_text: str) -> dict[str, Any]:
         wanted = _parse_range(range_text)
-        rows = self._tab_rows(spreadsheet_id, wanted.tab)
-        last_row = len(rows) - 1 if wanted.last_row is None else wanted.last_row
-        picked = []
-        for row in rows[wanted.first_row : last_row + 1]:
-            end = len(row) if wanted.last_col is None else wanted.last_col + 1
-            picked.append([_cell_text(v) for v in row[wanted.first_col : end]])
+        with self._lock:
+            tab = self._read_tab(self._db, spreadsheet_id, wanted.tab, range_text)
+        tab.check_fits(wanted)
+        bounded = tab.bound(wanted)
+        assert bounded.last_row is not None and bounded.last_col is not None
+        picked = [
+            [_cell_text(v) for v in row[bounded.first_col : bounded.last_col + 1]]
+            for row in tab.rows[bounded.first_row : bounded.last_row + 1]
+        ]
         while picked and not any(c != "" for c in picked[-1]):
             picked.pop()
         picked = [_trim(r) for r in picked]
-        result: dict[str, Any] = {"range": wanted.label(), "majorDimension": "ROWS"}
+        result: dict[str, Any] = {"range": bounded.label(), "majorDimension": "ROWS"}
         if picked:
             result["values"] = picked
         return result
 
     def append_values(
-        self, spreadsheet_id: str, range_text: str, values: list[list[Any]]
+        self,
+        spreadsheet_id: str,
+        range_text: str,
+        values: list[list[Any]],
+        insert_data_option: str = "INSERT_ROWS",
     ) -> dict[str, Any]:
+        """values.append after the last row holding data. INSERT_ROWS inserts rows for the new
+        data, so the grid grows by as many rows; OVERWRITE grows it only where the data would
+        run past its end."""
         wanted = _parse_range(range_text)
-        with self._lock:
-            rows = self._tab_rows(spreadsheet_id, wanted.tab)
+        _check_values(values, "values")
+        width = max((len(r) for r in values), default=0)
+        with self.transaction() as db:
+            tab = self._read_tab(db, spreadsheet_id, wanted.tab, range_text)
+            tab.check_fits(wanted)
+            rows = tab.rows
             while rows and not any(_cell_text(c) != "" for c in rows[-1]):
                 rows.pop()
             first_new = len(rows)
-            rows.extend([list(r) for r in values])
-            with self.transaction() as db:
-                self._save_tab(db, spreadsheet_id, wanted.tab, rows)
-        width = max((len(r) for r in values), default=0)
-        target = a1.A1Range(wanted.tab, first_new, None, wanted.first_col, None)
+            target = a1.A1Range(
+                wanted.tab,
+                first_new,
+                first_new + max(len(values), 1) - 1,
+                wanted.first_col,
+                wanted.first_col + max(width, 1) - 1,
+            )
+            if wanted.first_col + width > tab.column_count:  # rows grow, columns do not
+                raise tab.exceeds(target)
+            rows.extend([[""] * wanted.first_col + list(r) for r in values])
+            if insert_data_option == "INSERT_ROWS":
+                tab.row_count += len(values)
+            else:
+                tab.row_count = max(tab.row_count, len(rows))
+            self._save_tab(db, spreadsheet_id, tab)
         return {
             "spreadsheetId": spreadsheet_id,
             "tableRange": a1.A1Range(wanted.tab, 0, max(first_new - 1, 0), 0, width - 1).label(),
@@ -374,24 +524,49 @@ class EmulatorStore:
     def update_values(
         self, spreadsheet_id: str, data: Iterable[dict[str, Any]]
     ) -> list[dict[str, Any]]:
+        """values.batchUpdate, all or nothing: every entry is checked (tab, range, grid) before
+        any is written, and all are written in one transaction."""
+        entries = list(data)
         responses = []
-        with self._lock:
-            for entry in data:
-                wanted = _parse_range(str(entry.get("range", "")))
+        with self.transaction() as db:
+            tabs: dict[str, _Tab] = {}
+            writes: list[tuple[_Tab, a1.A1Range, list[list[Any]]]] = []
+            for index, entry in enumerate(entries):
+                if not isinstance(entry, dict):
+                    raise InvalidArgument(f"Invalid value at 'data[{index}]'")
+                range_text = str(entry.get("range", ""))
+                wanted = _parse_range(range_text)
                 values = entry.get("values", [])
-                rows = self._tab_rows(spreadsheet_id, wanted.tab)
+                _check_values(values, f"data[{index}].values")
+                if wanted.tab not in tabs:
+                    tabs[wanted.tab] = self._read_tab(db, spreadsheet_id, wanted.tab, range_text)
+                tab = tabs[wanted.tab]
+                tab.check_fits(wanted)
+                _check_within(wanted, values)
+                width = max((len(r) for r in values), default=0)
+                if values and width:
+                    written = a1.A1Range(
+                        wanted.tab,
+                        wanted.first_row,
+                        wanted.first_row + len(values) - 1,
+                        wanted.first_col,
+                        wanted.first_col + width - 1,
+                    )
+                    tab.check_fits(written)
+                writes.append((tab, wanted, values))
+            for tab, wanted, values in writes:
                 for r, row_values in enumerate(values):
                     index = wanted.first_row + r
-                    while len(rows) <= index:
-                        rows.append([])
-                    row = rows[index]
+                    while len(tab.rows) <= index:
+                        tab.rows.append([])
+                    row = tab.rows[index]
                     for c, value in enumerate(row_values):
+                        if value is None:  # Google skips a null: the cell keeps its value
+                            continue
                         col = wanted.first_col + c
                         while len(row) <= col:
                             row.append("")
                         row[col] = value
-                with self.transaction() as db:
-                    self._save_tab(db, spreadsheet_id, wanted.tab, rows)
                 width = max((len(r) for r in values), default=0)
                 responses.append(
                     {
@@ -402,7 +577,39 @@ class EmulatorStore:
                         "updatedCells": sum(len(r) for r in values),
                     }
                 )
+            for tab in tabs.values():
+                self._save_tab(db, spreadsheet_id, tab)
         return responses
+
+
+@dataclass
+class _Tab:
+    name: str
+    rows: list[list[Any]]
+    row_count: int
+    column_count: int
+
+    def check_fits(self, wanted: a1.A1Range) -> None:
+        past = (
+            wanted.first_row >= self.row_count
+            or wanted.first_col >= self.column_count
+            or (wanted.last_row is not None and wanted.last_row >= self.row_count)
+            or (wanted.last_col is not None and wanted.last_col >= self.column_count)
+        )
+        if past:
+            raise self.exceeds(wanted)
+
+    def exceeds(self, wanted: a1.A1Range) -> InvalidArgument:
+        return InvalidArgument(
+            f"Range ({wanted.quoted()}) exceeds grid limits. Max rows: {self.row_count}, "
+            f"max columns: {self.column_count}"
+        )
+
+    def bound(self, wanted: a1.A1Range) -> a1.A1Range:
+        """An open range (`Tab`, `Tab!A:A`, `Tab!A2:F`) closed at the grid's edge."""
+        last_row = self.row_count - 1 if wanted.last_row is None else wanted.last_row
+        last_col = self.column_count - 1 if wanted.last_col is None else wanted.last_col
+        return dataclasses.replace(wanted, last_row=last_row, last_col=last_col)
 
 
 def _parse_range(text: str) -> a1.A1Range:
@@ -410,6 +617,56 @@ def _parse_range(text: str) -> a1.A1Range:
         return a1.parse(text)
     except ValueError as error:
         raise InvalidArgument(str(error)) from None
+
+
+def _check_values(values: Any, where: str) -> None:
+    if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
+        raise InvalidArgument(f"Invalid value at '{where}': a list of rows (lists) is expected.")
+
+
+def _check_within(wanted: a1.A1Range, values: list[list[Any]]) -> None:
+    """Values that run past the range they were sent for are refused, as Google does; a
+    single cell is only where the values start."""
+    if wanted.last_row == wanted.first_row and wanted.last_col == wanted.first_col:
+        return
+    if wanted.last_row is not None and len(values) > wanted.last_row - wanted.first_row + 1:
+        raise InvalidArgument(
+            f"Requested writing within range [{wanted.label()}], but tried writing to row "
+            f"[{wanted.last_row + 2}]"
+        )
+    width = max((len(r) for r in values), default=0)
+    if wanted.last_col is not None and width > wanted.last_col - wanted.first_col + 1:
+        raise InvalidArgument(
+            f"Requested writing within range [{wanted.label()}], but tried writing to column "
+            f"[{a1.column_letters(wanted.last_col + 1)}]"
+        )
+
+
+def _grid_for(rows: list[list[Any]]) -> tuple[int, int]:
+    """A new sheet's grid, or larger where the data needs it."""
+    width = max((len(r) for r in rows), default=0)
+    return max(DEFAULT_ROWS, len(rows)), max(DEFAULT_COLUMNS, width)
+
+
+def _grant(db: sqlite3.Connection, file_id: str, principal: str, role: str, kind: str) -> None:
+    principal = principal.lower()
+    held = db.execute(
+        "SELECT role FROM permissions WHERE file_id = ? AND type = ? AND principal = ?",
+        (file_id, kind, principal),
+    ).fetchall()
+    if held and held[0][0] == "owner":
+        return
+    db.execute(
+        "INSERT OR REPLACE INTO permissions (file_id, type, principal, role) VALUES (?, ?, ?, ?)",
+        (file_id, kind, principal, role),
+    )
+
+
+def _permission_id(kind: str, principal: str) -> str:
+    """Drive's permission ids are per grantee, the same on every file: digits for a user,
+    digits and a trailing 'k' for a domain."""
+    digits = str(int(hashlib.sha256(f"{kind}:{principal}".encode()).hexdigest()[:16], 16))
+    return digits[:20] + ("k" if kind == "domain" else "")
 
 
 def _cell_text(value: Any) -> str:

@@ -1,0 +1,537 @@
+"""Rollback points and the ways back (DESIGN.md "The deploy pipeline"): `rollback` to a backup
+tag, `revert` to the last deployed content, `accept` production as the new baseline, `adopt`
+production's edit into staging. Each is recorded in the trail and moves the baseline.
+
+A backup tag counts only when its creator's intact trail holds a `backup` entry with the same
+tag, commit and content hash: a tag anyone pushed or moved restores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services import crashpoints
+from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesFile, read_roles
+from services.audit import AuditReport
+from services.deploy import (
+    Approver,
+    DeployResult,
+    Journal,
+    Proposal,
+    Settled,
+    StagingTests,
+    Step,
+    StepOutcome,
+    StopDeploy,
+    api_files,
+    close_operation,
+    live_project,
+    no_staging_tests,
+    push_backup,
+    raise_alert,
+    read_back_hash,
+    take_backup,
+)
+from services.diff import diff_projects
+from services.google_client import GoogleApiError
+from services.registry import IdMapper
+from services.snapshot import gate_findings
+from services.state import State
+from services.validation import scanner_for
+from services.workspace import TagInfo
+from sheetstage_tui.errors import JobFailedError, RefusedError, UsageError
+from sheetstage_tui.models import Environment, ScriptFile, Sheet, content_hash
+
+if TYPE_CHECKING:
+    from services.session import Session
+
+TAG_PATTERNS = {Environment.PRODUCTION: "prod-backup-*", Environment.STAGING: "staging-backup-*"}
+BASELINE_ACTIONS = ("deploy", "rollback", "revert", "accept", "adopt")
+
+
+@dataclass(frozen=True)
+class BackupPoint:
+    tag: str
+    env: Environment
+    sheet: int
+    time: str
+    who: str
+    why: str
+    hash: str
+    commit: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "tag": self.tag,
+            "env": str(self.env),
+            "sheet": self.sheet,
+            "time": self.time,
+            "who": self.who,
+            "why": self.why,
+            "hash": self.hash,
+            "commit": self.commit,
+        }
+
+
+def _parse_tag(info: TagInfo, env: Environment) -> BackupPoint | None:
+    fields = {}
+    for line in info.message.splitlines():
+        key, _, value = line.partition(": ")
+        fields[key.strip()] = value.strip()
+    try:
+        sheet = int(info.name.rsplit("-sheet-", 1)[1])
+    except (IndexError, ValueError):
+        return None
+    if not {"who", "why", "hash"} <= set(fields):
+        return None
+    return BackupPoint(
+        info.name, env, sheet, info.time, fields["who"], fields["why"], fields["hash"], info.commit
+    )
+
+
+def rollback_points(
+    session: Session, number: str | None = None, report: AuditReport | None = None
+) -> list[BackupPoint]:
+    """Backup tags, newest first, that match their creator's trail entry (others are not
+    restorable and not listed)."""
+    workspace = session.workspace
+    wanted = session.registry.select([number])[0].number if number is not None else None
+    report = report or session.verify()
+    recorded = {
+        (e.hashes.get("tag"), e.hashes.get("commit"), e.hashes.get("hash"), e.user)
+        for e in report.trusted_entries()
+        if e.action == "backup"
+    }
+    points = []
+    for env, pattern in TAG_PATTERNS.items():
+        for info in workspace.tags(pattern):
+            point = _parse_tag(info, env)
+            if point is None or (wanted is not None and point.sheet != wanted):
+                continue
+            if (point.tag, point.commit, point.hash, point.who) in recorded:
+                points.append(point)
+    return sorted(points, key=lambda p: (p.time, p.tag), reverse=True)
+
+
+def baselines_from_trails(report: AuditReport, roles: RolesFile) -> dict[int, str]:
+    """Each sheet's baseline as the trails set it: the newest deploy, rollback, revert, accept
+    or adopt of production by someone whose role allows it (state.json only caches this)."""
+    allowed = {
+        "deploy": roles.holders(PRACTICE_MANAGER) | roles.holders(SERVICE_ACCOUNT),
+        "rollback": roles.holders(PRACTICE_MANAGER),
+        "revert": roles.holders(PRACTICE_MANAGER),
+        "accept": roles.holders(PRACTICE_MANAGER),
+        "adopt": roles.holders(PRACTICE_MANAGER) | roles.holders(DEVELOPER),
+    }
+    found: dict[int, tuple[str, str]] = {}
+    for entry in report.trusted_entries():
+        if (
+            entry.action not in allowed
+            or entry.result != "ok"
+            or entry.user not in allowed[entry.action]
+        ):
+            continue
+        baseline = entry.hashes.get("baseline")
+        if not baseline:
+            continue
+        for number in entry.sheets:
+            if number not in found or found[number][0] <= entry.time:
+                found[number] = (entry.time, baseline)
+    return {number: baseline for number, (_, baseline) in found.items()}
+
+
+def apply_baselines(session: Session, state: State, report: AuditReport | None = None) -> None:
+    """state.json's cached baselines set back to what the trails say."""
+    derived = baselines_from_trails(report or session.verify(), read_roles(session.workspace))
+    for sheet in session.registry.sheets:
+        if sheet.number in derived:
+            state.sheet(sheet)["baseline"] = derived[sheet.number]
+
+
+# restoring ------------------------------------------------------------------------------------
+
+
+def rollback(
+    session: Session,
+    tag: str,
+    approver: Approver | None,
+    progress: Callable[[StepOutcome], None] | None = None,
+    tests: StagingTests = no_staging_tests,
+) -> DeployResult:
+    """Restore a sheet's production (or DEV3) code from a backup tag."""
+    env = Environment.STAGING if tag.startswith("staging-backup-") else Environment.PRODUCTION
+    session.require("rollback" if env is Environment.PRODUCTION else "rollback-staging")
+    point = next((p for p in rollback_points(session) if p.tag == tag), None)
+    if point is None:
+        raise UsageError(
+            f"{tag} is not a rollback point (no such tag, or no trail entry of its creator "
+            "matches it); `sheetstage rollback-points` lists them"
+        )
+    sheet = session.registry.by_number(point.sheet)
+    files = session.workspace.read_project_at(point.commit, sheet, env)
+    if files is None or content_hash(files) != point.hash:
+        raise RefusedError(
+            f"{tag}: the commit it names does not hold the content its hash says; not restored"
+        )
+    kind = "rollback" if env is Environment.PRODUCTION else "rollback-staging"
+    return restore(session, sheet, env, files, point.tag, kind, approver, progress, tests)
+
+
+def revert(
+    session: Session,
+    number: str,
+    approver: Approver | None,
+    progress: Callable[[StepOutcome], None] | None = None,
+    tests: StagingTests = no_staging_tests,
+) -> DeployResult:
+    """Production back to its baseline (the last deployed, reverted, adopted or accepted
+    content), found in a backup tag or in the workspace's history."""
+    session.require("revert")
+    sheet = session.registry.select([number])[0]
+    state = State.load(session.workspace)
+    report = session.verify()
+    apply_baselines(session, state, report)
+    baseline = state.baseline(sheet)
+    if not baseline:
+        raise UsageError(f"sheet {sheet.key} has no baseline yet; snapshot it first")
+    source, files = _find_content(session, sheet, baseline, report)
+    if files is None:
+        raise UsageError(
+            f"sheet {sheet.key}: its baseline {baseline[:12]} is in no backup and no commit of "
+            "the workspace; use `sheetstage rollback-points --sheet "
+            f"{sheet.number}` and `sheetstage rollback TAG`, or `sheetstage accept`"
+        )
+    return restore(
+        session, sheet, Environment.PRODUCTION, files, source, "revert", approver, progress, tests
+    )
+
+
+def _find_content(
+    session: Session, sheet: Sheet, digest: str, report: AuditReport
+) -> tuple[str, list[ScriptFile] | None]:
+    workspace = session.workspace
+    for point in rollback_points(session, str(sheet.number), report):
+        if point.env is Environment.PRODUCTION and point.hash == digest:
+            files = workspace.read_project_at(point.commit, sheet, Environment.PRODUCTION)
+            if files is not None and content_hash(files) == digest:
+                return point.tag, files
+    for commit in workspace.commits_touching(sheet.folder(Environment.PRODUCTION)):
+        files = workspace.read_project_at(commit, sheet, Environment.PRODUCTION)
+        if files is not None and content_hash(files) == digest:
+            return f"commit {commit[:12]}", files
+    return "", None
+
+
+def restore(
+    session: Session,
+    sheet: Sheet,
+    env: Environment,
+    files: list[ScriptFile],
+    source: str,
+    kind: str,
+    approver: Approver | None,
+    progress: Callable[[StepOutcome], None] | None = None,
+    tests: StagingTests = no_staging_tests,
+) -> DeployResult:
+    """Steps 3-7 for a way back: the diff from now to the target, a typed `yes`, a backup of
+    what it replaces, the restore, a verify by content hash (staging tests are run and
+    reported, never a reason to undo), the log."""
+    result = DeployResult(sheet, "refused", "", 5)
+
+    def done(step: Step, ok: bool, detail: str) -> None:
+        outcome = StepOutcome(step, ok, detail)
+        result.steps.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+    target = content_hash(files)
+    try:
+        with session.workspace.sheet_lock(sheet):
+            current = live_project(session, sheet, env)
+            before = content_hash(current)
+            if before == target:
+                result.outcome, result.exit_code = "unchanged", 0
+                result.message = f"{env} sheet {sheet.key} already holds {source}; nothing to do"
+                return result
+            no_mapping = IdMapper([])
+            diff = diff_projects(sheet, current, files, no_mapping)
+            done(Step.DIFF, True, diff.summary())
+            if approver is None:
+                raise RefusedError(
+                    f"{kind} refused: it needs a typed `yes` on a terminal; run it in one"
+                )
+            proposal = Proposal(sheet, "", "", before, diff, action=kind, target=source)
+            if not approver(proposal):
+                done(Step.APPROVE, False, "not confirmed")
+                raise StopDeploy(f"not confirmed (only `yes` confirms); {env} unchanged")
+            done(Step.APPROVE, True, f"confirmed by {session.access.user}")
+            journal = Journal.start(
+                session,
+                kind,
+                sheet,
+                env,
+                before=before,
+                target=target,
+                source=source,
+            )
+            commit_of_target = _commit_holding(session, sheet, env, files, source)
+            journal.data["restore_commit"] = commit_of_target
+            try:
+                backup = take_backup(
+                    session, sheet, env, current, f"before {kind} to {source}", journal
+                )
+            except StopDeploy as error:
+                done(Step.BACKUP, False, str(error))
+                close_operation(session, journal, sheet, "stopped", str(error), {})
+                raise
+            result.backup_tag = backup.tag
+            result.problems += push_backup(session)
+            done(Step.BACKUP, True, backup.tag)
+            settled = _apply(session, journal, sheet, env, files, kind, source, tests, done)
+    except RefusedError as error:
+        result.outcome, result.message, result.exit_code = "refused", str(error), 5
+        return result
+    except (StopDeploy, JobFailedError) as error:
+        result.outcome, result.message, result.exit_code = "stopped", str(error), 1
+        return result
+    result.outcome, result.message, result.exit_code = (
+        settled.outcome,
+        settled.message,
+        settled.exit_code,
+    )
+    result.deployed_hash = settled.hash
+    result.problems += session.sync_log()
+    return result
+
+
+def _commit_holding(
+    session: Session, sheet: Sheet, env: Environment, files: Sequence[ScriptFile], source: str
+) -> str:
+    """The commit that holds the target content (so an interrupted restore can be finished)."""
+    workspace = session.workspace
+    digest = content_hash(files)
+    for point in rollback_points(session, str(sheet.number)):
+        if point.tag == source or point.hash == digest:
+            return point.commit
+    for commit in workspace.commits_touching(sheet.folder(env)):
+        found = workspace.read_project_at(commit, sheet, env)
+        if found is not None and content_hash(found) == digest:
+            return commit
+    return ""
+
+
+def _apply(
+    session: Session,
+    journal: Journal,
+    sheet: Sheet,
+    env: Environment,
+    files: list[ScriptFile],
+    kind: str,
+    source: str,
+    tests: StagingTests,
+    done: Callable[[Step, bool, str], None],
+) -> Settled:
+    target = content_hash(files)
+    entry = session.trail().append(
+        f"{kind}-update" if not kind.endswith("staging") else "rollback-staging-update",
+        sheets=[sheet.number],
+        hashes={"op": journal.id, "target": target},
+        detail=f"updateContent of {len(files)} files from {source}",
+    )
+    journal.step("update", entry)
+    crashpoints.reached("deploy-update")
+    try:
+        session.client.update_content(sheet.script_id(env), api_files(files))
+    except GoogleApiError as error:
+        done(Step.DEPLOY, False, error.describe())
+        return settle_restore(session, journal, sheet, f"updateContent failed: {error.describe()}")
+    crashpoints.reached("deploy-verify")
+    done(Step.DEPLOY, True, f"updateContent: {len(files)} files")
+    settled = settle_restore(session, journal, sheet, "", tests)
+    done(Step.VERIFY, settled.exit_code == 0, settled.message)
+    return settled
+
+
+def settle_restore(
+    session: Session,
+    journal: Journal,
+    sheet: Sheet,
+    reason: str,
+    tests: StagingTests = no_staging_tests,
+) -> Settled:
+    """Read the project again: recorded when it holds the target; otherwise the target is sent
+    once more (an interrupted restore is finished) and verified."""
+    data = journal.data
+    env = Environment(data.get("env", "production"))
+    kind = str(data["kind"])
+    target = str(data.get("target"))
+    digest, read_back = read_back_hash(session, sheet, env, target)
+    if digest != target and kind == "adopt":  # adopting is not finished for its author
+        message = f"{reason}; DEV3 holds {digest[:12]}, production's edit was not adopted"
+        close_operation(
+            session, journal, sheet, "stopped", message, {"staging": digest}, {env: read_back}
+        )
+        return Settled("stopped", message, 1)
+    if digest != target and reason:
+        files = _target_files(session, journal, sheet, env)
+        if files is None:
+            message = f"{reason}; the content to restore is in no commit: restore by hand"
+            raise_alert(session, f"{kind}-failed", sheet, f"{kind} of sheet {sheet.key}: {message}")
+            close_operation(
+                session, journal, sheet, "failed", message, {"production": digest}, {env: read_back}
+            )
+            return Settled("stopped", message, 1)
+        try:
+            session.client.update_content(sheet.script_id(env), api_files(files))
+        except GoogleApiError as error:
+            message = f"{reason}; sending it again failed ({error.describe()})"
+            raise_alert(session, f"{kind}-failed", sheet, f"{kind} of sheet {sheet.key}: {message}")
+            return Settled("stopped", message + "; the next command finishes it", 1)
+        digest, read_back = read_back_hash(session, sheet, env, target)
+    if digest != target:
+        message = (
+            f"{kind} of {env} sheet {sheet.key}: it reads back as {digest[:12]}, not "
+            f"{target[:12]}; check it now"
+        )
+        raise_alert(session, f"{kind}-failed", sheet, message)
+        close_operation(
+            session, journal, sheet, "failed", message, {"production": digest}, {env: read_back}
+        )
+        return Settled("stopped", message, 1)
+    outcome = tests(session, sheet, read_back) if env is Environment.PRODUCTION else None
+    tested = f"; staging tests: {outcome.summary}" if outcome is not None else ""
+    hashes = {"previous": str(data.get("before", "")), "source": str(data.get("source", ""))}
+    if env is Environment.PRODUCTION:
+        hashes |= {"production": digest, "baseline": digest}
+    else:
+        hashes |= {"staging": digest}
+    message = f"{env} sheet {sheet.key} restored to {data.get('source')} ({digest[:12]}){tested}"
+    status = "none" if env is Environment.PRODUCTION else None
+    close_operation(session, journal, sheet, "ok", message, hashes, {env: read_back}, status=status)
+    if env is Environment.PRODUCTION:
+        raise_alert(session, kind, sheet, f"{message} by {session.access.user}")
+    return Settled("restored", message, 0, digest)
+
+
+def _target_files(
+    session: Session, journal: Journal, sheet: Sheet, env: Environment
+) -> list[ScriptFile] | None:
+    commit = str(journal.data.get("restore_commit", ""))
+    if not commit:
+        return None
+    files = session.workspace.read_project_at(commit, sheet, env)
+    if files is None or content_hash(files) != journal.data.get("target"):
+        return None
+    return files
+
+
+# accepting and adopting production's edits ----------------------------------------------------
+
+
+def accept(session: Session, number: str, reason: str) -> Settled:
+    """A practice manager makes production as it is now the sheet's new baseline."""
+    session.require("accept")
+    if not reason.strip():
+        raise UsageError("accept needs --reason TEXT: say why production's edit is kept")
+    sheet = session.registry.select([number])[0]
+    with session.workspace.sheet_lock(sheet):
+        try:
+            production = live_project(session, sheet, Environment.PRODUCTION)
+        except StopDeploy as error:
+            raise JobFailedError(str(error)) from None
+        digest = content_hash(production)
+        state = State.load(session.workspace)
+        apply_baselines(session, state)
+        if state.baseline(sheet) == digest:
+            raise UsageError(f"sheet {sheet.key}: production is on its baseline; nothing to accept")
+        _refuse_phi(session, sheet, Environment.PRODUCTION, production, "accepted")
+        journal = Journal.start(session, "accept", sheet, Environment.PRODUCTION, target=digest)
+        hashes = {
+            "production": digest,
+            "previous": str(state.baseline(sheet) or ""),
+            "baseline": digest,
+        }
+        message = f"production of sheet {sheet.key} ({digest[:12]}) accepted: {reason.strip()}"
+        mirror = {Environment.PRODUCTION: production}
+        close_operation(session, journal, sheet, "ok", message, hashes, mirror)
+    session.sync_log()
+    return Settled("accepted", message, 0, digest)
+
+
+def adopt(session: Session, number: str) -> Settled:
+    """Copy production's edit into DEV3 (production ids mapped back to DEV3 ids) after a
+    staging backup; the baseline becomes production as it is."""
+    session.require("adopt")
+    sheet = session.registry.select([number])[0]
+    mapper = IdMapper(session.registry.sheets)
+    with session.workspace.sheet_lock(sheet):
+        try:
+            production = live_project(session, sheet, Environment.PRODUCTION)
+            staging = live_project(session, sheet, Environment.STAGING)
+        except StopDeploy as error:
+            raise JobFailedError(str(error)) from None
+        digest = content_hash(production)
+        state = State.load(session.workspace)
+        apply_baselines(session, state)
+        if state.baseline(sheet) == digest:
+            raise UsageError(f"sheet {sheet.key}: production is on its baseline; nothing to adopt")
+        _refuse_phi(session, sheet, Environment.PRODUCTION, production, "copied to staging")
+        adopted = [ScriptFile(f.name, f.type, mapper.to_staging(f.source)) for f in production]
+        target = content_hash(adopted)
+        journal = Journal.start(
+            session,
+            "adopt",
+            sheet,
+            Environment.STAGING,
+            before=content_hash(staging),
+            target=target,
+            production=digest,
+            source=f"production {digest[:12]}",
+        )
+        try:
+            take_backup(session, sheet, Environment.STAGING, staging, "before adopt", journal)
+        except StopDeploy as error:
+            close_operation(session, journal, sheet, "stopped", str(error), {})
+            raise JobFailedError(str(error)) from None
+        entry = session.trail().append(
+            "adopt-update",
+            sheets=[sheet.number],
+            hashes={"op": journal.id, "target": target},
+            detail=f"updateContent of DEV3 with production's {len(adopted)} files",
+        )
+        journal.step("update", entry)
+        try:
+            session.client.update_content(sheet.dev3_script_id, api_files(adopted))
+        except GoogleApiError as error:
+            message = f"DEV3 not updated: {error.describe()}"
+            close_operation(session, journal, sheet, "stopped", message, {})
+            raise JobFailedError(f"adopt of sheet {sheet.key} stopped: {message}") from None
+        read, read_back = read_back_hash(session, sheet, Environment.STAGING, target)
+        if read != target:
+            message = f"DEV3 reads back as {read[:12]}, not the adopted {target[:12]}"
+            close_operation(
+                session, journal, sheet, "failed", message, {}, {Environment.STAGING: read_back}
+            )
+            raise JobFailedError(f"adopt of sheet {sheet.key}: {message}; check DEV3 now")
+        hashes = {"production": digest, "staging": read, "baseline": digest}
+        message = f"production's edit of sheet {sheet.key} adopted into DEV3 ({digest[:12]})"
+        mirror = {Environment.STAGING: read_back, Environment.PRODUCTION: production}
+        close_operation(session, journal, sheet, "ok", message, hashes, mirror)
+    session.sync_log()
+    return Settled("adopted", message, 0, digest)
+
+
+def _refuse_phi(
+    session: Session, sheet: Sheet, env: Environment, files: Sequence[ScriptFile], what: str
+) -> None:
+    """Code the PHI gate holds back never reaches git or the other environment."""
+    gate = scanner_for(session.config, session.workspace)
+    blocking = [f for f in gate_findings(gate, sheet, env, files) if f.severity == "block"]
+    if blocking:
+        found = blocking[0]
+        raise JobFailedError(
+            f"{env} code of sheet {sheet.key} holds PHI ({found.type} {found.excerpt} at "
+            f"{found.path}:{found.line}); it is held back and never {what}"
+        )
