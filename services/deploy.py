@@ -402,7 +402,6 @@ def _record(
     result: str,
     detail: str,
     mirror: dict[str, str] | None = None,
-    commit_paths: Sequence[str] = (),
 ) -> AuditEntry:
     """A trail entry, state.json's mirror of the sheet's deploy status, one commit."""
     workspace = session.workspace
@@ -416,7 +415,7 @@ def _record(
             record["deploy"] = mirror["status"]
             record["review"] = {**mirror, "event": entry.event_id, "time": entry.time, **hashes}
         state.save(workspace)
-        session.commit(f"{action}: sheet {sheet.key} ({result})", ["state.json", *commit_paths])
+        session.commit(f"{action}: sheet {sheet.key} ({result})", ["state.json"])
     return entry
 
 
@@ -499,6 +498,7 @@ def take_backup(
     files: Sequence[ScriptFile],
     why: str,
     journal: Journal,
+    vouch: Mapping[str, str],
 ) -> Backup:
     """Commit the project as it is live now, tag it (annotated: who, why, content hash),
     record tag, commit and hash in the trail, push the tag when a remote is set."""
@@ -530,6 +530,7 @@ def take_backup(
             "backup",
             sheets=[sheet.number],
             hashes={
+                **vouch,  # what settling an interrupted run believes: the trail, not the journal
                 "op": journal.id,
                 "tag": name,
                 "commit": commit,
@@ -723,6 +724,7 @@ def _run_pipeline(
             production,
             f"before deploying staging {staging_hash[:12]} ({journal.id})",
             journal,
+            {"target": target_hash, "approval": approval.event_id, "staging": staging_hash},
         )
     except StopDeploy as error:
         done(Step.BACKUP, False, str(error))
@@ -1050,24 +1052,43 @@ def pending(session: Session) -> list[Interrupted]:
             Interrupted(
                 journal,
                 sheet,
-                _unmatched(report, journal) if sheet else "its sheet is not registered",
+                _unvouched(report, journal, sheet) if sheet else "its sheet is not registered",
             )
         )
     return found
 
 
-def _unmatched(report: AuditReport, journal: Journal) -> str:
-    author = str(journal.data.get("user", ""))
+def _unvouched(report: AuditReport, journal: Journal, sheet: Sheet) -> str:
+    """Why a journal must not be acted on ("" when it may). Its steps must stand in its
+    author's intact trail under its own operation id, and the operation must not be closed
+    there already; the facts settling believes (backup, before, target) are then taken from
+    the trail's backup entry, never from the file anyone in the group could have written."""
+    author, kind = str(journal.data.get("user", "")), str(journal.data.get("kind", ""))
     check = report.check_of(author)
     if check is None or not check.ok:
         return f"{author}'s trail does not verify: not acted on"
+    if not journal.id.startswith(f"{kind}-{sheet.key}-"):
+        return "its id does not name its kind and sheet: not acted on"
     trail = report.files.get(f"{author}.jsonl")
-    events = {e.event_id: e for e in (trail.entries() if trail else [])}
+    entries = list(trail.entries()) if trail else []
+    events = {e.event_id: e for e in entries}
     for step in journal.data["steps"]:
         entry = events.get(str(step.get("event")))
         if entry is None or entry.hashes.get("op") != journal.id:
             return f"its step {step.get('step')} is not in {author}'s trail: not acted on"
+        if sheet.number not in entry.sheets:
+            return f"its step {step.get('step')} is about another sheet: not acted on"
+        if entry.action == "backup":
+            backup = {key: entry.hashes.get(key, "") for key in ("tag", "commit", "hash")}
+            journal.data |= {key: entry.hashes.get(key, "") for key in _VOUCHED}
+            journal.data |= {"backup": backup, "before": backup["hash"]}
+            journal.data["env"] = entry.hashes.get("env", "production")
+    if any(e.action == kind and e.hashes.get("op") == journal.id for e in entries):
+        return f"{author}'s trail has settled it already: not acted on (remove the file)"
     return ""
+
+
+_VOUCHED = ("target", "approval", "staging", "production")
 
 
 def finish(session: Session, item: Interrupted) -> Settled:
@@ -1081,9 +1102,8 @@ def finish(session: Session, item: Interrupted) -> Settled:
         if not journal.path.exists():
             return Settled("stopped", "already settled by another run", 0)
         if not journal.reached("backup"):
-            message = "interrupted before its backup: production was not touched"
-            close_operation(session, journal, sheet, "stopped", message, {})
-            return Settled("stopped", message, 1)
+            journal.done()  # nothing was sent to Google before the backup
+            return Settled("stopped", "interrupted before its backup: nothing was changed", 0)
         reason = f"{journal.data['kind']} {journal.id} was interrupted"
         if journal.data["kind"] == "deploy":
             settled = _settle(session, journal, sheet, reason)

@@ -196,7 +196,7 @@ def revert(
     baseline = state.baseline(sheet)
     if not baseline:
         raise UsageError(f"sheet {sheet.key} has no baseline yet; snapshot it first")
-    source, files = _find_content(session, sheet, baseline, report)
+    source, files = find_content(session, sheet, Environment.PRODUCTION, baseline)
     if files is None:
         raise UsageError(
             f"sheet {sheet.key}: its baseline {baseline[:12]} is in no backup and no commit of "
@@ -208,17 +208,19 @@ def revert(
     )
 
 
-def _find_content(
-    session: Session, sheet: Sheet, digest: str, report: AuditReport
+def find_content(
+    session: Session, sheet: Sheet, env: Environment, digest: str
 ) -> tuple[str, list[ScriptFile] | None]:
+    """A project's content with this hash, from a rollback point (named) or the newest commit
+    holding it; ("", None) when the workspace has it nowhere."""
     workspace = session.workspace
-    for point in rollback_points(session, str(sheet.number), report):
-        if point.env is Environment.PRODUCTION and point.hash == digest:
-            files = workspace.read_project_at(point.commit, sheet, Environment.PRODUCTION)
+    for point in rollback_points(session, str(sheet.number)):
+        if point.env is env and point.hash == digest:
+            files = workspace.read_project_at(point.commit, sheet, env)
             if files is not None and content_hash(files) == digest:
                 return point.tag, files
-    for commit in workspace.commits_touching(sheet.folder(Environment.PRODUCTION)):
-        files = workspace.read_project_at(commit, sheet, Environment.PRODUCTION)
+    for commit in workspace.commits_touching(sheet.folder(env)):
+        files = workspace.read_project_at(commit, sheet, env)
         if files is not None and content_hash(files) == digest:
             return f"commit {commit[:12]}", files
     return "", None
@@ -276,11 +278,15 @@ def restore(
                 target=target,
                 source=source,
             )
-            commit_of_target = _commit_holding(session, sheet, env, files, source)
-            journal.data["restore_commit"] = commit_of_target
             try:
                 backup = take_backup(
-                    session, sheet, env, current, f"before {kind} to {source}", journal
+                    session,
+                    sheet,
+                    env,
+                    current,
+                    f"before {kind} to {source}",
+                    journal,
+                    {"target": target},
                 )
             except StopDeploy as error:
                 done(Step.BACKUP, False, str(error))
@@ -304,22 +310,6 @@ def restore(
     result.deployed_hash = settled.hash
     result.problems += session.sync_log()
     return result
-
-
-def _commit_holding(
-    session: Session, sheet: Sheet, env: Environment, files: Sequence[ScriptFile], source: str
-) -> str:
-    """The commit that holds the target content (so an interrupted restore can be finished)."""
-    workspace = session.workspace
-    digest = content_hash(files)
-    for point in rollback_points(session, str(sheet.number)):
-        if point.tag == source or point.hash == digest:
-            return point.commit
-    for commit in workspace.commits_touching(sheet.folder(env)):
-        found = workspace.read_project_at(commit, sheet, env)
-        if found is not None and content_hash(found) == digest:
-            return commit
-    return ""
 
 
 def _apply(
@@ -375,7 +365,7 @@ def settle_restore(
         )
         return Settled("stopped", message, 1)
     if digest != target and reason:
-        files = _target_files(session, journal, sheet, env)
+        _, files = find_content(session, sheet, env, target)
         if files is None:
             message = f"{reason}; the content to restore is in no commit: restore by hand"
             raise_alert(session, f"{kind}-failed", sheet, f"{kind} of sheet {sheet.key}: {message}")
@@ -413,18 +403,6 @@ def settle_restore(
     if env is Environment.PRODUCTION:
         raise_alert(session, kind, sheet, f"{message} by {session.access.user}")
     return Settled("restored", message, 0, digest)
-
-
-def _target_files(
-    session: Session, journal: Journal, sheet: Sheet, env: Environment
-) -> list[ScriptFile] | None:
-    commit = str(journal.data.get("restore_commit", ""))
-    if not commit:
-        return None
-    files = session.workspace.read_project_at(commit, sheet, env)
-    if files is None or content_hash(files) != journal.data.get("target"):
-        return None
-    return files
 
 
 # accepting and adopting production's edits ----------------------------------------------------
@@ -491,7 +469,10 @@ def adopt(session: Session, number: str) -> Settled:
             source=f"production {digest[:12]}",
         )
         try:
-            take_backup(session, sheet, Environment.STAGING, staging, "before adopt", journal)
+            vouch = {"target": target, "production": digest}
+            take_backup(
+                session, sheet, Environment.STAGING, staging, "before adopt", journal, vouch
+            )
         except StopDeploy as error:
             close_operation(session, journal, sheet, "stopped", str(error), {})
             raise JobFailedError(str(error)) from None

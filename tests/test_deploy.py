@@ -365,8 +365,12 @@ def test_ten_sheets_land_through_injected_faults(
     numbers = [n for n in range(100, 130) if n % 3 == 0][:10]
     for number in numbers:
         snapshotted.edit_script(SHEETS[number].dev3_script_id, f"\n// change {number}\n", DEVELOPER)
-        request(snapshotted, number)
-        approve(snapshotted, number)
+    with opened(snapshotted, "dana") as s:
+        for number in numbers:
+            deploy.request_review(s, str(number))
+    with opened(snapshotted) as s:
+        for number in numbers:
+            deploy.approve(s, str(number), yes)
     snapshotted.set_emulator("fault_rate = 0.1")
     args = [arg for n in numbers for arg in ("--sheet", str(n))]
     code = snapshotted.cli("deploy", *args, "--json")
@@ -519,3 +523,31 @@ def test_only_a_typed_yes_approves(snapshotted: Demo, answer: str) -> None:
         assert code == 0 and len(approvals) == 1
     else:
         assert code == 1 and "not approved" in printed and not approvals
+
+
+def test_a_journal_replaying_a_settled_deploy_is_not_acted_on(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A member copies the ids of a finished deploy into a journal whose facts point
+    elsewhere: the trail says it was settled, so the practice manager's command does nothing."""
+    sheet = SHEETS[STAGED[0]]
+    approve(snapshotted, sheet.number)
+    assert snapshotted.cli("deploy", "--sheet", str(sheet.number)) == 0
+    backup = next(e for e in reversed(snapshotted.trail()) if e["action"] == "backup")
+    op = backup["hashes"]["op"]
+    forged = {
+        "id": op,
+        "kind": "deploy",
+        "sheet": sheet.number,
+        "user": ME,
+        "steps": [{"step": "backup", "event": f"{ME}:{backup['seq']}", "time": backup["time"]}],
+        "target": "0" * 64,
+        "before": "1" * 64,
+    }
+    folder = snapshotted.workspace.internal / "deploys"
+    (folder / f"{op}.json").write_text(json.dumps(forged))
+    deployed = live(snapshotted, sheet.prod_script_id)
+    capsys.readouterr()
+    assert snapshotted.cli("drift") == 0
+    assert "settled it already: not acted on" in capsys.readouterr().err
+    assert live(snapshotted, sheet.prod_script_id) == deployed
