@@ -25,11 +25,12 @@ from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesF
 from services.audit import AuditEntry, AuditReport, utc_now
 from services.diff import SheetDiff, diff_projects
 from services.google_client import GoogleApiError
+from services.phi import Severity
 from services.registry import IdMapper
-from services.snapshot import files_from_api, project_hash
+from services.snapshot import files_from_api, gate_findings, project_hash
 from services.state import State
 from services.workspace import UnsafeFileName, atomic_write, make_dirs
-from sheetstage_tui.errors import JobFailedError, RefusedError, UsageError
+from sheetstage_tui.errors import JobFailedError, LockHeldError, RefusedError, UsageError
 from sheetstage_tui.models import Environment, ScriptFile, Sheet, content_hash
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ class DeployResult:
         }
 
 
-class StopDeploy(Exception):
+class StopDeploy(JobFailedError):
     """A step stopped the deploy (exit 1); production was not changed by it."""
 
 
@@ -499,33 +500,45 @@ def take_backup(
     why: str,
     journal: Journal,
     vouch: Mapping[str, str],
+    *,
+    phi_allowed: bool = False,
 ) -> Backup:
     """Commit the project as it is live now, tag it (annotated: who, why, content hash),
-    record tag, commit and hash in the trail, push the tag when a remote is set."""
+    record tag, commit and hash in the trail, push the tag when a remote is set.
+
+    Code the PHI gate blocks never reaches the disk or git: the deploy stops; a way back
+    (`phi_allowed`, which replaces that code) goes on without a backup, said so in the trail."""
     workspace, config = session.workspace, session.config
-    mapper = IdMapper(session.registry.sheets)
     digest = content_hash(files)  # raw: what a restore sends back
+    gate = validation.scanner_for(config, workspace)
+    blocking = [f for f in gate_findings(gate, sheet, env, files) if f.severity is Severity.BLOCK]
     with workspace.lock(config.git.lock_timeout_s):
-        workspace.write_project(sheet, env, files)
-        state = State.load(workspace)
-        side = state.env(sheet, env)
-        side.update(hash=project_hash(files, env, mapper), snapshot_at=utc_now())
-        side.pop("held_back", None)
-        state.save(workspace)
-        gate = validation.scanner_for(config, workspace)
-        folder = sheet.folder(env)
-        try:
+        name, commit = "", ""
+        if blocking:
+            found = blocking[0]
+            problem = (
+                f"{env} code of sheet {sheet.key} holds PHI ({found.type} {found.excerpt} at "
+                f"{found.path}:{found.line}), which never goes to git"
+            )
+            if not phi_allowed:
+                raise StopDeploy(
+                    f"no backup is possible: {problem}; roll it back to a clean point first "
+                    f"(`sheetstage rollback-points --sheet {sheet.number}`)"
+                )
+            detail = f"not backed up: {problem}"
+        else:
+            write_project_state(session, sheet, files, env)
+            folder = sheet.folder(env)
             session.commit(
                 f"backup: {env} sheet {sheet.key} before {journal.data['kind']}",
                 [folder, "state.json"],
                 check_staged=validation.commit_gate(gate, [folder]),
             )
-        except JobFailedError as error:
-            raise StopDeploy(f"the backup of {env} sheet {sheet.key} failed: {error}") from None
-        commit = workspace.head() or ""
-        name = backup_tag_name(env, sheet)
-        who = session.access.user
-        workspace.tag(name, f"who: {who}\nwhy: {why}\nhash: {digest}\n", commit, user=who)
+            commit = workspace.head() or ""
+            name = backup_tag_name(env, sheet)
+            who = session.access.user
+            workspace.tag(name, f"who: {who}\nwhy: {why}\nhash: {digest}\n", commit, user=who)
+            detail = f"{name}: {why}"
         entry = session.trail().append(
             "backup",
             sheets=[sheet.number],
@@ -537,7 +550,8 @@ def take_backup(
                 "hash": digest,
                 "env": str(env),
             },
-            detail=f"{name}: {why}",
+            result="held-back" if blocking else "ok",
+            detail=detail,
         )
         journal.step("backup", entry, backup={"tag": name, "commit": commit, "hash": digest})
     crashpoints.reached("deploy-backup")
@@ -666,7 +680,8 @@ def _run_pipeline(
     done: Callable[[Step, bool, str], None],
 ) -> None:
     access = session.access
-    action = "deploy" if access.can("deploy") else "deploy-approved"
+    scheduled = SERVICE_ACCOUNT in access.roles and not access.can("deploy")
+    action = "deploy-approved" if scheduled else "deploy"
     session.require(action)
     if action == "deploy-approved":
         approver = None  # the service account deploys only what was approved earlier
@@ -676,9 +691,9 @@ def _run_pipeline(
     production_hash = content_hash(production)
     roles = read_roles(session.workspace)
     review = review_of(session.verify(), roles, sheet, session.config.deploy.approval_expiry_days)
-    _check_review(session, sheet, review, staging_hash, production_hash, approver)
     if staging_hash == production_hash:
         raise UsageError(f"sheet {sheet.key}: production already equals staging; nothing to deploy")
+    _check_review(session, sheet, review, staging_hash, production_hash, approver)
 
     proposal = _proposal(session, sheet, staging, production, mapper, tests)
     checks = proposal.validation
@@ -890,6 +905,8 @@ def close_operation(
     what Google holds (`mirror`), one commit, the journal removed."""
     workspace = session.workspace
     kind = str(journal.data["kind"])
+    if kind == "deploy" and journal.reached("backup"):  # the approval is used up
+        hashes = {"approval": str(journal.data.get("approval", "")), **hashes}
     with workspace.lock(session.config.git.lock_timeout_s):
         entry = session.trail().append(
             kind,
@@ -1013,7 +1030,7 @@ class Interrupted:
 
     def describe(self) -> str:
         data = self.journal.data
-        steps = ", ".join(s["step"] for s in data.get("steps", [])) or "none"
+        steps = ", ".join(str(s.get("step")) for s in data.get("steps", [])) or "none"
         where = f"sheet {self.sheet.key}" if self.sheet else f"sheet {data.get('sheet')}"
         text = (
             f"{data.get('kind')} {data.get('id')} of {where} by {data.get('user')} was "
@@ -1048,6 +1065,11 @@ def pending(session: Session) -> list[Interrupted]:
             sheet: Sheet | None = session.registry.by_number(int(data.get("sheet", -1)))
         except (UsageError, ValueError, TypeError):
             sheet = None
+        if sheet is not None and _running(session, sheet):
+            continue  # a live deploy of that sheet holds its lock
+        if _settled(report, journal):
+            journal.done()  # killed after its last trail entry: nothing is left to do
+            continue
         found.append(
             Interrupted(
                 journal,
@@ -1083,9 +1105,23 @@ def _unvouched(report: AuditReport, journal: Journal, sheet: Sheet) -> str:
             journal.data |= {key: entry.hashes.get(key, "") for key in _VOUCHED}
             journal.data |= {"backup": backup, "before": backup["hash"]}
             journal.data["env"] = entry.hashes.get("env", "production")
-    if any(e.action == kind and e.hashes.get("op") == journal.id for e in entries):
-        return f"{author}'s trail has settled it already: not acted on (remove the file)"
     return ""
+
+
+def _settled(report: AuditReport, journal: Journal) -> bool:
+    """The author's trail already closes this operation (its final entry is written)."""
+    author, kind = str(journal.data.get("user", "")), str(journal.data.get("kind", ""))
+    trail = report.files.get(f"{author}.jsonl")
+    entries = trail.entries() if trail else []
+    return any(e.action == kind and e.hashes.get("op") == journal.id for e in entries)
+
+
+def _running(session: Session, sheet: Sheet) -> bool:
+    try:
+        with session.workspace.sheet_lock(sheet):
+            return False
+    except LockHeldError:
+        return True
 
 
 _VOUCHED = ("target", "approval", "staging", "production")

@@ -246,6 +246,7 @@ def run_snapshot(
             )
         workspace.install_pre_commit_hook(pre_commit_hook(config))
         snapshot.apply(workspace, state, cache, mapper, fetched, report, gate)
+        rollback.record_baselines(session, state)
         report.duration_s = time.monotonic() - started
         verified = session.verify(witness)
         drift_now = drift.compute_drift(session.registry.sheets, state)

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from services.session import Session
 
 TAG_PATTERNS = {Environment.PRODUCTION: "prod-backup-*", Environment.STAGING: "staging-backup-*"}
-BASELINE_ACTIONS = ("deploy", "rollback", "revert", "accept", "adopt")
 
 
 @dataclass(frozen=True)
@@ -99,10 +98,16 @@ def rollback_points(
     workspace = session.workspace
     wanted = session.registry.select([number])[0].number if number is not None else None
     report = report or session.verify()
+    roles = read_roles(workspace)
+    may_back_up = {  # who may make a point that production (or DEV3) is restored to
+        Environment.PRODUCTION: roles.holders(PRACTICE_MANAGER) | roles.holders(SERVICE_ACCOUNT),
+        Environment.STAGING: roles.holders(PRACTICE_MANAGER) | roles.holders(DEVELOPER),
+    }
     recorded = {
-        (e.hashes.get("tag"), e.hashes.get("commit"), e.hashes.get("hash"), e.user)
-        for e in report.trusted_entries()
-        if e.action == "backup"
+        (e.hashes.get("tag"), e.hashes.get("commit"), e.hashes.get("hash"), e.user, env)
+        for env, people in may_back_up.items()
+        for e in report.trusted_entries(people)
+        if e.action == "backup" and e.result == "ok" and e.hashes.get("env") == str(env)
     }
     points = []
     for env, pattern in TAG_PATTERNS.items():
@@ -110,14 +115,16 @@ def rollback_points(
             point = _parse_tag(info, env)
             if point is None or (wanted is not None and point.sheet != wanted):
                 continue
-            if (point.tag, point.commit, point.hash, point.who) in recorded:
+            if (point.tag, point.commit, point.hash, point.who, env) in recorded:
                 points.append(point)
     return sorted(points, key=lambda p: (p.time, p.tag), reverse=True)
 
 
 def baselines_from_trails(report: AuditReport, roles: RolesFile) -> dict[int, str]:
     """Each sheet's baseline as the trails set it: the newest deploy, rollback, revert, accept
-    or adopt of production by someone whose role allows it (state.json only caches this)."""
+    or adopt of production by someone whose role allows it, else the first production hash
+    any snapshot recorded (`baseline` entries: the first one counts, a later one moves
+    nothing). state.json only caches this."""
     allowed = {
         "deploy": roles.holders(PRACTICE_MANAGER) | roles.holders(SERVICE_ACCOUNT),
         "rollback": roles.holders(PRACTICE_MANAGER),
@@ -125,29 +132,51 @@ def baselines_from_trails(report: AuditReport, roles: RolesFile) -> dict[int, st
         "accept": roles.holders(PRACTICE_MANAGER),
         "adopt": roles.holders(PRACTICE_MANAGER) | roles.holders(DEVELOPER),
     }
-    found: dict[int, tuple[str, str]] = {}
+    moved: dict[int, tuple[str, str]] = {}
+    first: dict[int, tuple[str, str]] = {}
     for entry in report.trusted_entries():
-        if (
-            entry.action not in allowed
-            or entry.result != "ok"
-            or entry.user not in allowed[entry.action]
-        ):
+        if entry.result != "ok":
             continue
-        baseline = entry.hashes.get("baseline")
-        if not baseline:
+        if entry.action == "baseline":
+            for number in entry.sheets:
+                digest = entry.hashes.get(f"{number:03d}", "")
+                if digest and (number not in first or entry.time < first[number][0]):
+                    first[number] = (entry.time, digest)
+            continue
+        if entry.user not in allowed.get(entry.action, ()) or not entry.hashes.get("baseline"):
             continue
         for number in entry.sheets:
-            if number not in found or found[number][0] <= entry.time:
-                found[number] = (entry.time, baseline)
-    return {number: baseline for number, (_, baseline) in found.items()}
+            if number not in moved or moved[number][0] <= entry.time:
+                moved[number] = (entry.time, entry.hashes["baseline"])
+    return {number: digest for number, (_, digest) in (first | moved).items()}
 
 
-def apply_baselines(session: Session, state: State, report: AuditReport | None = None) -> None:
-    """state.json's cached baselines set back to what the trails say."""
+def apply_baselines(
+    session: Session, state: State, report: AuditReport | None = None
+) -> dict[int, str]:
+    """state.json's cached baselines set back to what the trails say; returns the baselines
+    state.json holds that no trail records yet (a first snapshot's)."""
     derived = baselines_from_trails(report or session.verify(), read_roles(session.workspace))
+    unrecorded = {}
     for sheet in session.registry.sheets:
         if sheet.number in derived:
             state.sheet(sheet)["baseline"] = derived[sheet.number]
+        elif state.baseline(sheet):
+            unrecorded[sheet.number] = str(state.baseline(sheet))
+    return unrecorded
+
+
+def record_baselines(session: Session, state: State) -> None:
+    """Baselines only state.json holds (a first snapshot's, or one from before the trails
+    recorded them) go into the runner's trail, so a later edit of state.json moves nothing."""
+    unrecorded = apply_baselines(session, state)
+    if unrecorded:
+        session.trail().append(
+            "baseline",
+            sheets=sorted(unrecorded),
+            hashes={f"{number:03d}": digest for number, digest in sorted(unrecorded.items())},
+            detail=f"first production hash of {len(unrecorded)} sheet(s) recorded as baseline",
+        )
 
 
 # restoring ------------------------------------------------------------------------------------
@@ -287,6 +316,7 @@ def restore(
                     f"before {kind} to {source}",
                     journal,
                     {"target": target},
+                    phi_allowed=True,  # the way back replaces what holds PHI
                 )
             except StopDeploy as error:
                 done(Step.BACKUP, False, str(error))
@@ -294,7 +324,7 @@ def restore(
                 raise
             result.backup_tag = backup.tag
             result.problems += push_backup(session)
-            done(Step.BACKUP, True, backup.tag)
+            done(Step.BACKUP, True, backup.tag or "not backed up: it holds PHI (see the trail)")
             settled = _apply(session, journal, sheet, env, files, kind, source, tests, done)
     except RefusedError as error:
         result.outcome, result.message, result.exit_code = "refused", str(error), 5
@@ -471,7 +501,14 @@ def adopt(session: Session, number: str) -> Settled:
         try:
             vouch = {"target": target, "production": digest}
             take_backup(
-                session, sheet, Environment.STAGING, staging, "before adopt", journal, vouch
+                session,
+                sheet,
+                Environment.STAGING,
+                staging,
+                "before adopt",
+                journal,
+                vouch,
+                phi_allowed=True,  # production's code replaces what holds PHI
             )
         except StopDeploy as error:
             close_operation(session, journal, sheet, "stopped", str(error), {})

@@ -22,6 +22,7 @@ from services.registry import IdMapper, load_registry
 from services.session import Session, session
 from services.workspace import current_user
 from sheetstage_tui.errors import RefusedError
+from sheetstage_tui.models import Environment
 from tests.conftest import Demo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +139,7 @@ def test_the_deploy_status_follows_request_approval_and_deploy(snapshotted: Demo
     record = State.load(snapshotted.workspace).data["sheets"][key]
     assert record["deploy"] == "deployed"
     assert record["baseline"] == record["production"]["hash"]
-    assert snapshotted.cli("deploy", "--sheet", str(number)) == 5  # used up by one deploy
+    assert snapshotted.cli("deploy", "--sheet", str(number)) == 2  # nothing left to deploy
 
 
 # refusals ----------------------------------------------------------------------------------------
@@ -277,6 +278,7 @@ def test_a_read_back_that_differs_is_rolled_back_automatically(
     snapshotted.set_emulator("")
     assert live(snapshotted, sheet.prod_script_id) == before
     assert snapshotted.cli("audit", "verify") == 0
+    assert snapshotted.cli("deploy", "--sheet", str(sheet.number)) == 5  # its approval is used
 
 
 def test_failing_staging_tests_after_deploy_roll_it_back(snapshotted: Demo) -> None:
@@ -439,18 +441,56 @@ def drift_json(demo: Demo) -> list[dict]:
 
 
 def test_editing_state_json_does_not_move_a_baseline(snapshotted: Demo) -> None:
+    """Neither one an accept set nor one the first snapshot found: the trails hold them."""
     from services.emulator.seed import PROD_MODIFIED
 
-    number = PROD_MODIFIED[1]
+    accepted, untouched = PROD_MODIFIED[1], PROD_MODIFIED[2]
     with opened(snapshotted) as s:
-        rollback.accept(s, str(number), "keep it")
+        rollback.accept(s, str(accepted), "keep it")
     path = snapshotted.workspace.state_path
     data = json.loads(path.read_text())
-    data["sheets"][f"{number:03d}"]["baseline"] = "f" * 64
+    data["sheets"][f"{accepted:03d}"]["baseline"] = "f" * 64
+    record = data["sheets"][f"{untouched:03d}"]
+    record["baseline"] = record["production"]["hash"]  # as if production were never edited
     path.write_text(json.dumps(data))
     snapshotted.cli("--batch")
     states = {d["sheet"]: d["state"] for d in drift_json(snapshotted)}
-    assert states[number] == "ahead"
+    assert states[accepted] == "ahead" and states[untouched] == "prod-modified"
+
+
+def test_production_code_holding_phi_is_never_backed_up_and_stops_the_deploy(
+    snapshotted: Demo,
+) -> None:
+    sheet = SHEETS[STAGED[1]]
+    approve(snapshotted, sheet.number)
+    snapshotted.edit_script(sheet.prod_script_id, "\n// call back SSN 523-71-4086\n", SOMEONE)
+    folder = snapshotted.workspace.folder(sheet, Environment.PRODUCTION)
+    on_disk = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with opened(snapshotted) as s:
+        result = deploy.deploy_sheet(s, sheet, yes)
+    assert result.exit_code in (1, 5)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == on_disk
+    assert b"523-71" not in b"".join(on_disk.values())
+    assert snapshotted.cli("--batch") == 1  # the next job still commits (and alerts the PHI)
+    assert not snapshotted.workspace.changed_paths(["state.json", "audit"])
+
+
+def test_a_backup_point_counts_only_from_someone_who_may_restore_it(snapshotted: Demo) -> None:
+    """Dana (a developer) writes a chained backup entry and tags a commit of her own: it is no
+    production rollback point."""
+    workspace = snapshotted.workspace
+    head = workspace.head()
+    tag = "prod-backup-2026-11-29-00-00-00-sheet-140"
+    digest = "a" * 64
+    workspace.tag(tag, f"who: dana\nwhy: mine\nhash: {digest}\n", str(head), user="dana")
+    with opened(snapshotted, "dana") as s:
+        s.trail().append(
+            "backup",
+            sheets=[140],
+            hashes={"tag": tag, "commit": str(head), "hash": digest, "env": "production"},
+        )
+    with opened(snapshotted) as s:
+        assert rollback.rollback_points(s) == []
 
 
 def _roles_with(demo: Demo, **people: list[str]) -> None:
@@ -549,5 +589,6 @@ def test_a_journal_replaying_a_settled_deploy_is_not_acted_on(
     deployed = live(snapshotted, sheet.prod_script_id)
     capsys.readouterr()
     assert snapshotted.cli("drift") == 0
-    assert "settled it already: not acted on" in capsys.readouterr().err
+    assert "INTERRUPTED" not in capsys.readouterr().err
+    assert not (folder / f"{op}.json").exists()  # the trail closed it: the file is garbage
     assert live(snapshotted, sheet.prod_script_id) == deployed
