@@ -113,6 +113,17 @@ class DeployResult:
     deployed_hash: str = ""
     problems: list[str] = field(default_factory=list)
 
+    def recorder(self, progress: Progress | None) -> Callable[[Step, bool, str], None]:
+        """Records each step's outcome here and passes it on to `progress`."""
+
+        def done(step: Step, ok: bool, detail: str) -> None:
+            outcome = StepOutcome(step, ok, detail)
+            self.steps.append(outcome)
+            if progress is not None:
+                progress(outcome)
+
+        return done
+
     def as_json(self) -> dict[str, object]:
         return {
             "sheet": self.sheet.number,
@@ -469,7 +480,7 @@ class Journal:
         atomic_write(self.path, json.dumps(self.data, indent=1, sort_keys=True).encode())
 
     def reached(self, name: str) -> bool:
-        return any(s["step"] == name for s in self.data["steps"])
+        return any(s.get("step") == name for s in self.data["steps"])
 
 
 def journal_folder(session: Session) -> Path:
@@ -652,13 +663,7 @@ def deploy_sheet(
     """The seven steps for one sheet. Refusals before step 1 exit 5; a stop at a step exits 1
     (production untouched, or restored from the step-4 backup and verified)."""
     result = DeployResult(sheet, "refused", "", 5)
-
-    def done(step: Step, ok: bool, detail: str) -> None:
-        outcome = StepOutcome(step, ok, detail)
-        result.steps.append(outcome)
-        if progress is not None:
-            progress(outcome)
-
+    done = result.recorder(progress)
     try:
         with session.workspace.sheet_lock(sheet):
             _run_pipeline(session, sheet, approver, tests, result, done)

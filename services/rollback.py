@@ -270,13 +270,7 @@ def restore(
     what it replaces, the restore, a verify by content hash (staging tests are run and
     reported, never a reason to undo), the log."""
     result = DeployResult(sheet, "refused", "", 5)
-
-    def done(step: Step, ok: bool, detail: str) -> None:
-        outcome = StepOutcome(step, ok, detail)
-        result.steps.append(outcome)
-        if progress is not None:
-            progress(outcome)
-
+    done = result.recorder(progress)
     target = content_hash(files)
     try:
         with session.workspace.sheet_lock(sheet):

@@ -329,11 +329,16 @@ def test_each_run_appends_its_row_to_the_activity_log_and_resync_adds_only_missi
     log = log_spreadsheet_id()
     snapshots = store.get_values(log, "Snapshots")["values"]
     alerts = store.get_values(log, "Alerts")["values"]
-    assert snapshots[0][0] == "Event ID" and len(snapshots) == 3  # init and the first run
+    # init, and the first run: the baselines it found, its snapshot
+    assert snapshots[0][0] == "Event ID" and [r[3] for r in snapshots[1:]] == [
+        "init",
+        "baseline",
+        "snapshot",
+    ]
     assert len(alerts) == 1 + 7  # five production edits and two PHI blocks, once each
     snapshot = next(e for e in snapshotted.trail() if e["action"] == "snapshot")
-    assert snapshots[2][0] == f"{snapshot['user']}:{snapshot['seq']}"
-    assert len(snapshots[2][7]) == 64  # the line's SHA-256: the log witnesses the trail
+    assert snapshots[3][0] == f"{snapshot['user']}:{snapshot['seq']}"
+    assert len(snapshots[3][7]) == 64  # the line's SHA-256: the log witnesses the trail
 
     # a lost append: the row is gone from the sheet; the next run puts exactly it back
     store.update_values(log, [{"range": "Alerts!A3:H3", "values": [[""] * 8]}])
@@ -344,7 +349,7 @@ def test_each_run_appends_its_row_to_the_activity_log_and_resync_adds_only_missi
     snapshots = store.get_values(log, "Snapshots")["values"]
     ids = [r[0] for r in store.get_values(log, "Alerts")["values"][1:] if r and r[0]]
     store.close()
-    assert len(snapshots) == 4
+    assert len(snapshots) == 5
     assert len(ids) == 7 and len(set(ids)) == 7
     assert len(rows_before) == 8
 
