@@ -706,7 +706,7 @@ def _run_pipeline(
     tests_note = proposal.tests.summary if proposal.tests else "no staging tests (passes)"
     if not checks.ok:
         done(Step.VALIDATE, False, _validation_problem(checks))
-        _stopped(session, sheet, result, Step.VALIDATE, _validation_problem(checks), staging_hash)
+        _stopped(session, sheet, Step.VALIDATE, _validation_problem(checks), staging_hash)
         raise StopDeploy(f"stopped at validate: {_validation_problem(checks)}")
     done(Step.VALIDATE, True, f"PHI clean, manifest and syntax valid; {tests_note}")
     done(Step.DIFF, True, proposal.diff.summary())
@@ -837,9 +837,7 @@ def _check_review(
     _open_request(session, sheet, staging, production)  # refuses what an inline approval cannot
 
 
-def _stopped(
-    session: Session, sheet: Sheet, result: DeployResult, step: Step, why: str, staging: str
-) -> None:
+def _stopped(session: Session, sheet: Sheet, step: Step, why: str, staging: str) -> None:
     """A deploy stopped before touching production: in the trail, and an alert."""
     with session.workspace.lock(session.config.git.lock_timeout_s):
         session.trail().append(
