@@ -439,16 +439,8 @@ def accept(session: Session, number: str, reason: str) -> Settled:
         raise UsageError("accept needs --reason TEXT: say why production's edit is kept")
     sheet = session.registry.select([number])[0]
     with session.workspace.sheet_lock(sheet):
-        try:
-            production = live_project(session, sheet, Environment.PRODUCTION)
-        except StopDeploy as error:
-            raise JobFailedError(str(error)) from None
+        production, state = _edited_production(session, sheet, "accept", "accepted")
         digest = content_hash(production)
-        state = State.load(session.workspace)
-        apply_baselines(session, state)
-        if state.baseline(sheet) == digest:
-            raise UsageError(f"sheet {sheet.key}: production is on its baseline; nothing to accept")
-        _refuse_phi(session, sheet, Environment.PRODUCTION, production, "accepted")
         journal = Journal.start(session, "accept", sheet, Environment.PRODUCTION, target=digest)
         hashes = {
             "production": digest,
@@ -469,17 +461,12 @@ def adopt(session: Session, number: str) -> Settled:
     sheet = session.registry.select([number])[0]
     mapper = IdMapper(session.registry.sheets)
     with session.workspace.sheet_lock(sheet):
+        production, _ = _edited_production(session, sheet, "adopt", "copied to staging")
+        digest = content_hash(production)
         try:
-            production = live_project(session, sheet, Environment.PRODUCTION)
             staging = live_project(session, sheet, Environment.STAGING)
         except StopDeploy as error:
             raise JobFailedError(str(error)) from None
-        digest = content_hash(production)
-        state = State.load(session.workspace)
-        apply_baselines(session, state)
-        if state.baseline(sheet) == digest:
-            raise UsageError(f"sheet {sheet.key}: production is on its baseline; nothing to adopt")
-        _refuse_phi(session, sheet, Environment.PRODUCTION, production, "copied to staging")
         adopted = [ScriptFile(f.name, f.type, mapper.to_staging(f.source)) for f in production]
         target = content_hash(adopted)
         journal = Journal.start(
@@ -533,6 +520,23 @@ def adopt(session: Session, number: str) -> Settled:
         close_operation(session, journal, sheet, "ok", message, hashes, mirror)
     session.sync_log()
     return Settled("adopted", message, 0, digest)
+
+
+def _edited_production(
+    session: Session, sheet: Sheet, action: str, what: str
+) -> tuple[list[ScriptFile], State]:
+    """Production as it is live, off its baseline and free of PHI (else refused), and the
+    state with the trails' baselines."""
+    try:
+        production = live_project(session, sheet, Environment.PRODUCTION)
+    except StopDeploy as error:
+        raise JobFailedError(str(error)) from None
+    state = State.load(session.workspace)
+    apply_baselines(session, state)
+    if state.baseline(sheet) == content_hash(production):
+        raise UsageError(f"sheet {sheet.key}: production is on its baseline; nothing to {action}")
+    _refuse_phi(session, sheet, Environment.PRODUCTION, production, what)
+    return production, state
 
 
 def _refuse_phi(

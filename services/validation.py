@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from services import audit
 from services.access import PRACTICE_MANAGER, RolesFile, read_roles, simulated_people
 from services.audit import AuditTrail, utc_now
+from services.emulator.syntax import first_error_node
 from services.google_client import GoogleApiError
 from services.phi import (
     Finding,
@@ -185,20 +186,10 @@ def _parse_problems(files: Sequence[ScriptFile], folder: str) -> list[str]:
             continue
         tree = parser.parse(f.source.encode("utf-8"))
         if tree.root_node.has_error:
-            node = _first_error(tree.root_node)
+            node = first_error_node(tree.root_node)
             line = node.start_point[0] + 1 if node is not None else 1
             problems.append(f"{folder}/{f.name}.gs:{line}: does not parse as JavaScript")
     return problems
-
-
-def _first_error(node):  # type: ignore[no-untyped-def]
-    if node.is_error or node.is_missing:
-        deeper = next((c for c in node.children if c.has_error), None)
-        return _first_error(deeper) if deeper is not None else node
-    for child in node.children:
-        if child.has_error or child.is_missing:
-            return _first_error(child)
-    return None
 
 
 def _manifest_problems(files: Sequence[ScriptFile], folder: str) -> list[str]:

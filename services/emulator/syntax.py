@@ -119,7 +119,7 @@ def tree_sitter_syntax_error(source: str) -> SyntaxProblem | None:
     tree = _parser().parse(data)
     if not tree.root_node.has_error:
         return None
-    broken = _first_error(tree.root_node)
+    broken = first_error_node(tree.root_node)
     if broken is None:
         return None
     leaves = [
@@ -160,13 +160,13 @@ def _stray_string_part(leaf: tree_sitter.Node) -> bool:
     return outside and leaf.type in _QUOTES
 
 
-def _first_error(node: tree_sitter.Node) -> tree_sitter.Node | None:
+def first_error_node(node: tree_sitter.Node) -> tree_sitter.Node | None:
     if node.is_error or node.is_missing:
         deeper = next((c for c in node.children if c.has_error), None)
-        return _first_error(deeper) if deeper is not None else node
+        return first_error_node(deeper) if deeper is not None else node
     for child in node.children:
         if child.has_error or child.is_missing:
-            return _first_error(child)
+            return first_error_node(child)
     return None
 
 
