@@ -646,10 +646,11 @@ def deploy(
     for sheet in sheets:
         report = (lambda outcome, s=sheet: progress(s, outcome)) if progress else None
         results.append(deploy_sheet(session, sheet, approver, report, tests))
+    if all(r.outcome == "refused" for r in results):
+        return results  # nothing was recorded: nothing to log
     problems = session.sync_log()
     problems += alerts.deliver(alerts.Outbox(session.workspace), session.config.alerts)
-    if problems and results:
-        results[-1].problems += problems
+    results[-1].problems += problems
     return results
 
 
@@ -665,6 +666,10 @@ def deploy_sheet(
     result = DeployResult(sheet, "refused", "", 5)
     done = result.recorder(progress)
     try:
+        action = _deploy_action(session)
+        session.require(action)  # before the lock: someone without the role touches nothing
+        if action == "deploy-approved":
+            approver = None  # the service account deploys only what was approved earlier
         with session.workspace.sheet_lock(sheet):
             _run_pipeline(session, sheet, approver, tests, result, done)
     except RefusedError as error:
@@ -684,12 +689,6 @@ def _run_pipeline(
     result: DeployResult,
     done: Callable[[Step, bool, str], None],
 ) -> None:
-    access = session.access
-    scheduled = SERVICE_ACCOUNT in access.roles and not access.can("deploy")
-    action = "deploy-approved" if scheduled else "deploy"
-    session.require(action)
-    if action == "deploy-approved":
-        approver = None  # the service account deploys only what was approved earlier
     mapper = IdMapper(session.registry.sheets)
     staging, production = _heads(session, sheet)
     staging_hash = project_hash(staging, Environment.STAGING, mapper)
@@ -800,6 +799,12 @@ def _run_pipeline(
     settled = _complete_deploy(session, journal, sheet, read_back)
     done(Step.LOG, True, settled.message)
     _finish_result(result, settled)
+
+
+def _deploy_action(session: Session) -> str:
+    access = session.access
+    scheduled = SERVICE_ACCOUNT in access.roles and not access.can("deploy")
+    return "deploy-approved" if scheduled else "deploy"
 
 
 def _check_review(

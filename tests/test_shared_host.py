@@ -310,3 +310,12 @@ def test_an_account_without_a_name_gets_one_line(shared: SharedHost) -> None:
         "sheetstage: your user id 12345 has no account name (no passwd entry); sheetstage tells "
         "people apart by account: run it under a named account"
     ]
+
+
+def test_a_developer_cannot_deploy_and_touches_nothing(shared: SharedHost) -> None:
+    locks = shared.workspace / ".sheetstage" / "locks"
+    before = sorted(p.name for p in locks.iterdir()) if locks.is_dir() else []
+    result = shared.sheetstage(NOBODY, "deploy", "--sheet", "12")
+    assert result.returncode == 5
+    assert "deploy refused: you are nobody with developer" in no_traceback(result)
+    assert (sorted(p.name for p in locks.iterdir()) if locks.is_dir() else []) == before
