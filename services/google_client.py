@@ -338,6 +338,44 @@ class GoogleClient:
 
     # Sheets v4 --------------------------------------------------------------------------------
 
+    def get_spreadsheet(
+        self,
+        spreadsheet_id: str,
+        ranges: Sequence[str] = (),
+        fields: str = "",
+        include_grid_data: bool = False,
+    ) -> dict[str, Any]:
+        """spreadsheets.get: a Spreadsheet resource. With `ranges`, only the tabs they are on
+        (and, with grid data, only those cells). Google ignores include_grid_data when
+        `fields` is given: the mask alone then decides whether grid data comes back."""
+        arguments: dict[str, Any] = {
+            "spreadsheetId": spreadsheet_id,
+            "includeGridData": include_grid_data,
+        }
+        if ranges:
+            arguments["ranges"] = [ranges] if isinstance(ranges, str) else list(ranges)
+        if fields:
+            arguments["fields"] = fields
+        request = self._services["sheets"].spreadsheets().get(**arguments)
+        return self._execute("sheets-read", f"spreadsheets.get {spreadsheet_id}", request)
+
+    def batch_update_spreadsheet(
+        self, spreadsheet_id: str, requests: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """spreadsheets.batchUpdate: the requests apply all or nothing."""
+        body = {"requests": [dict(r) for r in requests]}
+        request = (
+            self._services["sheets"]
+            .spreadsheets()
+            .batchUpdate(spreadsheetId=spreadsheet_id, body=body)
+        )
+        # Retried: Google applies a batch atomically, so a failed attempt changed nothing and a
+        # replayed updateCells writes the same cells (an appendDimension replayed after a lost
+        # answer would add its empty rows twice).
+        return self._execute(
+            "sheets-write", f"spreadsheets.batchUpdate {spreadsheet_id}", request, idempotent=True
+        )
+
     def batch_get_values(self, spreadsheet_id: str, ranges: Sequence[str]) -> list[list[list[str]]]:
         values = self._services["sheets"].spreadsheets().values()
         request = values.batchGet(spreadsheetId=spreadsheet_id, ranges=list(ranges))

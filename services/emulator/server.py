@@ -187,6 +187,13 @@ _ROUTES: list[tuple[str, re.Pattern[str], str, str]] = [
     ("PUT", re.compile(r"^/v1/projects/([^/]+)/content$"), "project_update", "script"),
     ("GET", re.compile(r"^/drive/v3/files/([^/]+)$"), "drive_get", "drive"),
     ("GET", re.compile(r"^/drive/v3/files/([^/]+)/permissions$"), "drive_permissions", "drive"),
+    ("GET", re.compile(r"^/v4/spreadsheets/([^/:]+)$"), "spreadsheets_get", "sheets-read"),
+    (
+        "POST",
+        re.compile(r"^/v4/spreadsheets/([^/:]+):batchUpdate$"),
+        "spreadsheets_batch_update",
+        "sheets-write",
+    ),
     (
         "GET",
         re.compile(r"^/v4/spreadsheets/([^/]+)/values:batchGet$"),
@@ -227,34 +234,43 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         parts = urlsplit(self.path)
-        query = parse_qs(parts.query)
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
-        try:
-            if method == "POST" and parts.path == "/token":
+        if method == "POST" and parts.path == "/token":
+            try:
                 self._send(200, self._token(raw_body))
-                return
+            except OAuthError as error:
+                self._send(400, error.body())
+            return
+        code, answer, headers, email = self._answer(method, parts.path, parts.query, raw_body)
+        # logged before the answer goes out: a caller that got it finds the row
+        self.server.store.log_request(method, unquote(parts.path), email, code)
+        self._send(code, answer, headers)
+
+    def _answer(
+        self, method: str, path: str, query_text: str, raw_body: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str], str]:
+        """(status, JSON body, extra headers, the caller's e-mail or "") for an API request."""
+        query = parse_qs(query_text)
+        email = ""
+        try:
             for route_method, pattern, name, api in _ROUTES:
-                match = pattern.match(parts.path)
+                match = pattern.match(path)
                 if match and route_method == method:
                     args = [unquote(g) for g in match.groups()]
                     email = self._authenticate(name)
                     script_id = args[0] if name.startswith("project") else None
                     self.server.gate.admit(script_id, name, api, email)
                     body = json.loads(raw_body) if raw_body else {}
-                    result = getattr(self, name)(email, query, body, *args)
-                    self._send(200, result)
-                    return
-            raise ApiError(404, f"The requested URL {parts.path} was not found on this server.")
-        except OAuthError as error:
-            self._send(400, error.body())
+                    return 200, getattr(self, name)(email, query, body, *args), {}, email
+            raise ApiError(404, f"The requested URL {path} was not found on this server.")
         except ApiError as error:
             headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
-            self._send(error.code, error.body(), headers)
+            return error.code, error.body(), headers, email
         except NotFound as error:
-            self._send(404, ApiError(404, str(error)).body())
+            return 404, ApiError(404, str(error)).body(), {}, email
         except (InvalidArgument, json.JSONDecodeError) as error:
-            self._send(400, ApiError(400, str(error)).body())
+            return 400, ApiError(400, str(error)).body(), {}, email
 
     def _send(self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None):
         data = json.dumps(payload).encode("utf-8")
@@ -352,6 +368,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     # Sheets v4 --------------------------------------------------------------------------------
 
+    def spreadsheets_get(self, email: str, query: dict, body: dict, spreadsheet_id: str) -> dict:
+        """A field mask, when given, decides alone whether grid data comes back (Google then
+        ignores includeGridData)."""
+        include = payload.check_bool(
+            query.get("includeGridData", ["false"])[0], "include_grid_data"
+        )
+        self._require(spreadsheet_id, email, "read", ENTITY_NOT_FOUND)
+        fields = query.get("fields", [""])[0]
+        if fields:
+            include = _wants_grid_data(parse_fields(fields))
+        found = self.server.store.spreadsheet(spreadsheet_id, query.get("ranges", []), include)
+        return select_fields(found, fields)
+
+    def spreadsheets_batch_update(
+        self, email: str, query: dict, body: Any, spreadsheet_id: str
+    ) -> dict:
+        requests, options = payload.check_spreadsheet_batch_update_body(body)
+        self._require(spreadsheet_id, email, "write", ENTITY_NOT_FOUND)
+        wanted = options.get("includeSpreadsheetInResponse", False)
+        return self.server.store.batch_update_spreadsheet(
+            spreadsheet_id,
+            requests,
+            response_ranges=options.get("responseRanges", []) if wanted else None,
+            response_grid_data=options.get("responseIncludeGridData", False),
+        )
+
     def values_batch_get(self, email: str, query: dict, body: dict, spreadsheet_id: str) -> dict:
         self._require(spreadsheet_id, email, "read", ENTITY_NOT_FOUND)
         ranges = query.get("ranges", [])
@@ -392,7 +434,8 @@ FieldMask = dict[str, "FieldMask | None"]
 
 
 def parse_fields(text: str) -> FieldMask:
-    """A partial-response `fields` value (`id,name`, `kind,permissions(id,role)`)."""
+    """A partial-response `fields` value (`id,name`, `kind,permissions(id,role)`,
+    `sheets.properties.title`, `sheets(data/rowData)`)."""
     mask, _ = _parse_fields(text.replace(" ", ""), 0)
     return mask
 
@@ -404,19 +447,47 @@ def _parse_fields(text: str, index: int) -> tuple[FieldMask, int]:
         char = text[index]
         index += 1
         if char == ",":
-            if name:
-                mask.setdefault(name, None)
+            _merge_field(mask, name, None)
             name = ""
         elif char == "(":
-            mask[name], index = _parse_fields(text, index)
+            sub, index = _parse_fields(text, index)
+            _merge_field(mask, name, sub)
             name = ""
         elif char == ")":
             break
         else:
             name += char
-    if name:
-        mask.setdefault(name, None)
+    _merge_field(mask, name, None)
     return mask, index
+
+
+def _merge_field(mask: FieldMask, path: str, sub: FieldMask | None) -> None:
+    """Add `a.b.c` (or `a/b/c`) with its sub-mask; a field named whole wins over parts."""
+    head, _, rest = path.replace("/", ".").partition(".")
+    if not head:
+        return
+    if rest:
+        nested: FieldMask = {}
+        _merge_field(nested, rest, sub)
+        sub = nested
+    if head in mask:
+        held = mask[head]
+        if held is not None and sub is not None:
+            for key, inner in sub.items():
+                _merge_field(held, key, inner)
+        else:
+            mask[head] = None
+    else:
+        mask[head] = sub
+
+
+def _wants_grid_data(mask: FieldMask) -> bool:
+    if "*" in mask:
+        return True
+    if "sheets" not in mask:
+        return False
+    sheets = mask["sheets"]
+    return sheets is None or "*" in sheets or "data" in sheets
 
 
 def select_fields(resource: dict[str, Any], fields: str) -> dict[str, Any]:

@@ -51,9 +51,15 @@ CREATE TABLE IF NOT EXISTS tabs (
 CREATE TABLE IF NOT EXISTS permissions (
     file_id TEXT NOT NULL, type TEXT NOT NULL, principal TEXT NOT NULL, role TEXT NOT NULL,
     PRIMARY KEY (file_id, type, principal));
+CREATE TABLE IF NOT EXISTS requests (
+    time REAL NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, user TEXT NOT NULL,
+    status INTEGER NOT NULL);
 """
 DEFAULT_ROWS = 1000  # a new Google sheet's grid
 DEFAULT_COLUMNS = 26
+MAX_CELLS = 10_000_000  # Google's limit for all tabs of a spreadsheet together
+MAX_COLUMNS = 18_278  # column ZZZ
+SPREADSHEET_SETTINGS = {"locale": "en_US", "autoRecalc": "ON_CHANGE", "timeZone": "America/Chicago"}
 ROLES = ("owner", "writer", "reader")
 PERMISSION_TYPES = ("user", "domain")
 WRITE_ROLES = ("owner", "writer")
@@ -147,6 +153,32 @@ class EmulatorStore:
                 moment = max(moment, parse_rfc3339(stored) + 0.001)
             self._last_time = moment
             return rfc3339(moment)
+
+    # the request log ----------------------------------------------------------------------
+
+    def log_request(self, method: str, path: str, user: str, status: int) -> None:
+        """One row per API request answered. A single autocommitted insert: under WAL with
+        synchronous=NORMAL it does not wait for a sync of its own."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO requests VALUES (?, ?, ?, ?, ?)",
+                (time.time(), method, path, user, status),
+            )
+
+    def request_log(self, path_contains: str = "") -> list[dict[str, Any]]:
+        """The logged requests, oldest first; only those whose path holds `path_contains`
+        (case-sensitive, e.g. a spreadsheet id) when given. Rows: {"time": epoch seconds,
+        "method", "path" (decoded, without the query), "user" ("" when unauthenticated),
+        "status"}."""
+        sql = "SELECT time, method, path, user, status FROM requests"
+        args: tuple[str, ...] = ()
+        if path_contains:
+            sql += " WHERE instr(path, ?) > 0"
+            args = (path_contains,)
+        return [
+            {"time": moment, "method": method, "path": path, "user": user, "status": status}
+            for moment, method, path, user, status in self._query(sql + " ORDER BY rowid", args)
+        ]
 
     # users and tokens ---------------------------------------------------------------------
 
@@ -581,6 +613,89 @@ class EmulatorStore:
                 self._save_tab(db, spreadsheet_id, tab)
         return responses
 
+    def _sheets(
+        self, db: sqlite3.Connection, spreadsheet_id: str, with_rows: bool = True
+    ) -> tuple[str, list[_Sheet]]:
+        """The spreadsheet's title and its tabs in order (their cells only `with_rows`)."""
+        found = db.execute("SELECT name FROM drive_files WHERE id = ?", (spreadsheet_id,))
+        title = found.fetchall()
+        if not title:
+            raise NotFound("Requested entity was not found.")
+        cells = "rows_json" if with_rows else "'[]'"
+        stored = db.execute(
+            f"SELECT tab, {cells}, row_count, column_count FROM tabs "
+            "WHERE spreadsheet_id = ? ORDER BY position, tab",
+            (spreadsheet_id,),
+        ).fetchall()
+        sheets = [
+            _Sheet(
+                _sheet_id(spreadsheet_id, tab, index),
+                index,
+                _Tab(tab, list(json.loads(rows_json)), int(row_count), int(column_count)),
+            )
+            for index, (tab, rows_json, row_count, column_count) in enumerate(stored)
+        ]
+        return str(title[0][0]), sheets
+
+    def sheet_properties(self, spreadsheet_id: str) -> list[dict[str, Any]]:
+        """Each tab's SheetProperties, in order: the first tab's sheetId is 0, the others'
+        a stable positive 31-bit number derived from the spreadsheet id and the tab."""
+        with self._lock:
+            _, sheets = self._sheets(self._db, spreadsheet_id, with_rows=False)
+        return [sheet.properties() for sheet in sheets]
+
+    def spreadsheet(
+        self, spreadsheet_id: str, ranges: Sequence[str] = (), include_grid_data: bool = False
+    ) -> dict[str, Any]:
+        """spreadsheets.get: a Spreadsheet resource. With `ranges`, only the tabs they are on,
+        and grid data for just those ranges."""
+        with self._lock:
+            title, sheets = self._sheets(self._db, spreadsheet_id, with_rows=include_grid_data)
+        return _spreadsheet_json(spreadsheet_id, title, sheets, ranges, include_grid_data)
+
+    def batch_update_spreadsheet(
+        self,
+        spreadsheet_id: str,
+        requests: Sequence[dict[str, Any]],
+        response_ranges: Sequence[str] | None = None,
+        response_grid_data: bool = False,
+    ) -> dict[str, Any]:
+        """spreadsheets.batchUpdate, all or nothing: the requests apply in order to copies of
+        the tabs (so an appendDimension makes room for a later updateCells), and the copies
+        are stored, in one transaction, only once every request has succeeded. Serves
+        appendDimension and updateCells (payload.check_spreadsheet_batch_update_body refuses
+        the other kinds). With `response_ranges` (even empty) the answer carries the
+        updatedSpreadsheet."""
+        with self.transaction() as db:
+            title, sheets = self._sheets(db, spreadsheet_id)
+            by_id = {sheet.sheet_id: sheet for sheet in sheets}
+            changed: dict[int, _Tab] = {}
+            for index, request in enumerate(requests):
+                ((kind, spec),) = request.items()
+                where = f"requests[{index}].{kind}"
+                sheet_id = _target(kind, spec).get("sheetId", 0)  # proto3: missing = 0
+                if sheet_id not in by_id:
+                    raise InvalidArgument(f"Invalid {where}: No grid with id: {sheet_id}")
+                tab = by_id[sheet_id].tab
+                if kind == "appendDimension":
+                    _append_dimension(tab, spec, where, sheets)
+                elif kind == "updateCells":
+                    _update_cells(tab, spec, where)
+                else:
+                    raise InvalidArgument(f"Invalid {where}: not served by the emulator.")
+                changed[sheet_id] = tab
+            answer: dict[str, Any] = {
+                "spreadsheetId": spreadsheet_id,
+                "replies": [{} for _ in requests],
+            }
+            if response_ranges is not None:  # built before the commit: a bad range stores nothing
+                answer["updatedSpreadsheet"] = _spreadsheet_json(
+                    spreadsheet_id, title, sheets, response_ranges, response_grid_data
+                )
+            for tab in changed.values():
+                self._save_tab(db, spreadsheet_id, tab)
+        return answer
+
 
 @dataclass
 class _Tab:
@@ -610,6 +725,212 @@ class _Tab:
         last_row = self.row_count - 1 if wanted.last_row is None else wanted.last_row
         last_col = self.column_count - 1 if wanted.last_col is None else wanted.last_col
         return dataclasses.replace(wanted, last_row=last_row, last_col=last_col)
+
+    def put(self, row: int, col: int, value: Any) -> None:
+        if value == "" and (row >= len(self.rows) or col >= len(self.rows[row])):
+            return  # already empty
+        while len(self.rows) <= row:
+            self.rows.append([])
+        cells = self.rows[row]
+        while len(cells) <= col:
+            cells.append("")
+        cells[col] = value
+
+    def tidy(self) -> None:
+        """Drop the empty cells and rows at the ends (reads trim them anyway)."""
+        self.rows = [_trim_cells(r) for r in self.rows]
+        while self.rows and not self.rows[-1]:
+            self.rows.pop()
+
+
+@dataclass
+class _Sheet:
+    sheet_id: int
+    index: int
+    tab: _Tab
+
+    def properties(self) -> dict[str, Any]:
+        return {
+            "sheetId": self.sheet_id,
+            "title": self.tab.name,
+            "index": self.index,
+            "sheetType": "GRID",
+            "gridProperties": {
+                "rowCount": self.tab.row_count,
+                "columnCount": self.tab.column_count,
+            },
+        }
+
+
+def _sheet_id(spreadsheet_id: str, tab: str, index: int) -> int:
+    if index == 0:
+        return 0
+    digest = hashlib.sha256(f"{spreadsheet_id}{tab}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31 - 1) + 1
+
+
+def _spreadsheet_json(
+    spreadsheet_id: str,
+    title: str,
+    sheets: Sequence[_Sheet],
+    ranges: Sequence[str],
+    include_grid_data: bool,
+) -> dict[str, Any]:
+    by_title = {sheet.tab.name: sheet for sheet in sheets}
+    wanted: dict[str, list[a1.A1Range]] = {}
+    for text in ranges:
+        parsed = _parse_range(text)
+        if parsed.tab not in by_title:
+            raise InvalidArgument(f"Unable to parse range: {text}")
+        by_title[parsed.tab].tab.check_fits(parsed)
+        wanted.setdefault(parsed.tab, []).append(parsed)
+    listed = []
+    for sheet in sheets:
+        if ranges and sheet.tab.name not in wanted:
+            continue
+        entry: dict[str, Any] = {"properties": sheet.properties()}
+        if include_grid_data:
+            whole = [a1.A1Range(sheet.tab.name, 0, None, 0, None)]
+            entry["data"] = [_grid_data(sheet.tab, r) for r in wanted.get(sheet.tab.name, whole)]
+        listed.append(entry)
+    return {
+        "spreadsheetId": spreadsheet_id,
+        "properties": {"title": title, **SPREADSHEET_SETTINGS},
+        "sheets": listed,
+        "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{spreadsheet_id}/edit",
+    }
+
+
+def _grid_data(tab: _Tab, wanted: a1.A1Range) -> dict[str, Any]:
+    """GridData as Google gives it: rows up to the last one holding data, each row's cells up
+    to its last value, empty ones as {}; startRow/startColumn only when not 0."""
+    bounded = tab.bound(wanted)
+    assert bounded.last_row is not None and bounded.last_col is not None
+    row_data: list[dict[str, Any]] = []
+    for row in tab.rows[bounded.first_row : bounded.last_row + 1]:
+        cells = [_cell_data(v) for v in row[bounded.first_col : bounded.last_col + 1]]
+        while cells and not cells[-1]:
+            cells.pop()
+        row_data.append({"values": cells} if cells else {})
+    while row_data and not row_data[-1]:
+        row_data.pop()
+    data: dict[str, Any] = {}
+    if wanted.first_row:
+        data["startRow"] = wanted.first_row
+    if wanted.first_col:
+        data["startColumn"] = wanted.first_col
+    if row_data:
+        data["rowData"] = row_data
+    return data
+
+
+def _cell_data(value: Any) -> dict[str, Any]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, bool):
+        typed = {"boolValue": value}
+    elif isinstance(value, int | float):
+        typed = {"numberValue": value}
+    else:
+        typed = {"stringValue": _cell_text(value)}
+    return {
+        "userEnteredValue": typed,
+        "effectiveValue": dict(typed),
+        "formattedValue": _cell_text(value),
+    }
+
+
+def _target(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The part of a request naming its sheet."""
+    if kind == "updateCells":
+        return spec.get("range", spec.get("start", {}))
+    return spec
+
+
+def _append_dimension(
+    tab: _Tab, spec: dict[str, Any], where: str, sheets: Sequence[_Sheet]
+) -> None:
+    dimension, length = spec.get("dimension"), spec.get("length", 0)
+    if dimension not in ("ROWS", "COLUMNS"):
+        raise InvalidArgument(f"Invalid {where}: dimension must be ROWS or COLUMNS.")
+    if length <= 0:
+        raise InvalidArgument(f"Invalid {where}: length must be greater than 0.")
+    if dimension == "ROWS":
+        tab.row_count += length
+    else:
+        tab.column_count += length
+    if tab.column_count > MAX_COLUMNS:
+        raise InvalidArgument(
+            f"Invalid {where}: This action would increase the number of columns in the sheet "
+            f"above the limit of {MAX_COLUMNS}."
+        )
+    if sum(s.tab.row_count * s.tab.column_count for s in sheets) > MAX_CELLS:
+        raise InvalidArgument(
+            f"Invalid {where}: This action would increase the number of cells in the workbook "
+            f"above the limit of {MAX_CELLS} cells."
+        )
+
+
+def _update_cells(tab: _Tab, spec: dict[str, Any], where: str) -> None:
+    """updateCells, as Google documents it: with `range`, every cell of the range the rows do
+    not cover is cleared; with `start`, only the cells given are written. A cell without a
+    userEnteredValue is cleared (every fields mask served covers the value)."""
+    if not spec.get("fields"):
+        raise InvalidArgument(f"Invalid {where}: At least one field must be specified.")
+    rows: list[dict[str, Any]] = spec.get("rows", [])
+    if "range" in spec:
+        area = spec["range"]
+        first_row, first_col = area.get("startRowIndex", 0), area.get("startColumnIndex", 0)
+        end_row = area.get("endRowIndex", max(tab.row_count, first_row))
+        end_col = area.get("endColumnIndex", max(tab.column_count, first_col))
+        for name, first, end in (("Row", first_row, end_row), ("Column", first_col, end_col)):
+            if end < first:
+                raise InvalidArgument(
+                    f"Invalid {where}: end{name}Index ({end}) is before start{name}Index ({first})."
+                )
+        outside = first_row >= tab.row_count or first_col >= tab.column_count
+        if outside or end_row > tab.row_count or end_col > tab.column_count:
+            last_row, last_col = max(end_row - 1, first_row), max(end_col - 1, first_col)
+            shown = a1.A1Range(tab.name, first_row, last_row, first_col, last_col)
+            raise InvalidArgument(f"Invalid {where}: {tab.exceeds(shown)}")
+    else:
+        start = spec.get("start", {})
+        first_row, first_col = start.get("rowIndex", 0), start.get("columnIndex", 0)
+        end_row, end_col = tab.row_count, tab.column_count
+    if first_row + len(rows) > end_row:
+        raise InvalidArgument(
+            f"Invalid {where}: Attempting to write row: {max(first_row, end_row)}, beyond the "
+            f"last requested row of: {end_row - 1}"
+        )
+    for row in rows:
+        if first_col + len(row.get("values", [])) > end_col:
+            raise InvalidArgument(
+                f"Invalid {where}: Attempting to write column: {max(first_col, end_col)}, "
+                f"beyond the last requested column of: {end_col - 1}"
+            )
+    if "range" in spec:
+        for r in range(first_row, min(end_row, len(tab.rows))):
+            for c in range(first_col, min(end_col, len(tab.rows[r]))):
+                tab.rows[r][c] = ""
+    for r, row in enumerate(rows, start=first_row):
+        for c, cell in enumerate(row.get("values", []), start=first_col):
+            tab.put(r, c, _stored_value(cell.get("userEnteredValue")))
+    tab.tidy()
+
+
+def _stored_value(value: dict[str, Any] | None) -> Any:
+    """An ExtendedValue as the tabs keep cells; a formula is kept as its text."""
+    if not value:
+        return ""
+    ((kind, typed),) = value.items()
+    if (
+        kind == "numberValue"
+        and isinstance(typed, float)
+        and typed.is_integer()
+        and abs(typed) < 1e15
+    ):
+        return int(typed)  # Google shows 5.0 as 5
+    return typed
 
 
 def _parse_range(text: str) -> a1.A1Range:
@@ -675,6 +996,13 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     return str(value)
+
+
+def _trim_cells(row: list[Any]) -> list[Any]:
+    end = len(row)
+    while end and (row[end - 1] is None or row[end - 1] == ""):
+        end -= 1
+    return row[:end]
 
 
 def _trim(row: list[str]) -> list[str]:
