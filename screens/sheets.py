@@ -179,6 +179,14 @@ class SheetsScreen(Screen[None]):
             tooltip="The highlighted sheet's PHI findings (enter: diff at that line)",
         ),
         Binding(
+            "g",
+            "generate_test_data",
+            "Test data",
+            show=False,
+            tooltip="Fill the marked sheets', or the highlighted one's, DEV3 ranges with "
+            "synthetic patients (asks how many)",
+        ),
+        Binding(
             "s",
             "snapshot",
             "Snapshot",
@@ -359,6 +367,7 @@ class SheetsScreen(Screen[None]):
                 f"{short_time(row.last_deploy) or 'never'} · production edited by {edit}"
             )
         )
+        lines.append(Text(f"test data {row.test_data_note}"))
         detail.update(Text("\n").join(lines))
 
     @on(DataTable.RowHighlighted)
@@ -474,6 +483,9 @@ class SheetsScreen(Screen[None]):
 
     def action_snapshot(self) -> None:
         self.stage.start_snapshot(self.selected_keys())
+
+    def action_generate_test_data(self) -> None:
+        self.stage.ask_test_data(self.selected_keys())
 
     def action_snapshot_all(self) -> None:
         self.stage.start_snapshot(None)

@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from services.audit import AuditReport, AuditTrail, utc_now
 from services.drift import DRIFTED
@@ -26,6 +27,9 @@ from services.state import State
 from services.workspace import Workspace, atomic_write
 from sheetstage_tui.config import AlertsConfig
 from sheetstage_tui.models import DriftState, Environment, Sheet, SheetDrift
+
+if TYPE_CHECKING:
+    from services.session import Session
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,20 @@ def raise_new(
     now = utc_now()
     state.alerts = {a.key: previous.get(a.key) or {**a.as_json(), "since": now} for a in alerts}
     return raised
+
+
+def raise_alert(session: Session, kind: str, sheet: Sheet, message: str) -> Alert:
+    """An event alert (a stopped or rolled-back deploy, real data in DEV3): stored in the
+    outbox, written to the trail, delivered by the webhook when one is set."""
+    alert = Alert(f"{kind}:{sheet.key}:{utc_now()}", kind, (sheet.number,), message)
+    outbox = Outbox(session.workspace)
+    item = outbox.put(alert)
+    entry = session.trail().append(
+        "alert", sheets=[sheet.number], result=kind, detail=message[:300]
+    )
+    item = outbox.set_event(item, entry.event_id)
+    outbox.confirm([item])
+    return alert
 
 
 def deliver(outbox: Outbox, settings: AlertsConfig) -> list[str]:

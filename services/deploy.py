@@ -616,20 +616,6 @@ def read_back_hash(
     return digest, files
 
 
-def raise_alert(session: Session, kind: str, sheet: Sheet, message: str) -> alerts.Alert:
-    """An event alert (a stopped or rolled-back deploy): stored in the outbox, written to the
-    trail, delivered by the webhook when one is set."""
-    alert = alerts.Alert(f"{kind}:{sheet.key}:{utc_now()}", kind, (sheet.number,), message)
-    outbox = alerts.Outbox(session.workspace)
-    item = outbox.put(alert)
-    entry = session.trail().append(
-        "alert", sheets=[sheet.number], result=kind, detail=message[:300]
-    )
-    item = outbox.set_event(item, entry.event_id)
-    outbox.confirm([item])
-    return alert
-
-
 # the pipeline ---------------------------------------------------------------------------------
 
 
@@ -852,7 +838,7 @@ def _stopped(session: Session, sheet: Sheet, step: Step, why: str, staging: str)
             result="stopped",
             detail=f"stopped at {step}: {why}"[:300],
         )
-        raise_alert(
+        alerts.raise_alert(
             session,
             "deploy-stopped",
             sheet,
@@ -956,7 +942,7 @@ def _roll_back_to_backup(session: Session, journal: Journal, sheet: Sheet, why: 
             f"{backup.get('tag')} cannot be read back from git: production is unverified; "
             "restore it with `sheetstage rollback`"
         )
-        raise_alert(session, "deploy-unverified", sheet, message)
+        alerts.raise_alert(session, "deploy-unverified", sheet, message)
         return Settled("stopped", message, 1)
     entry = session.trail().append(
         "deploy-rollback",
@@ -973,7 +959,7 @@ def _roll_back_to_backup(session: Session, journal: Journal, sheet: Sheet, why: 
             f"{backup.get('tag')} failed too ({error.describe()}); the next command of a practice "
             "manager finishes it"
         )
-        raise_alert(session, "deploy-unverified", sheet, message)
+        alerts.raise_alert(session, "deploy-unverified", sheet, message)
         return Settled("stopped", message, 1)
     digest, read_back = read_back_hash(session, sheet, Environment.PRODUCTION, str(backup["hash"]))
     restored = digest == backup.get("hash")
@@ -983,7 +969,7 @@ def _roll_back_to_backup(session: Session, journal: Journal, sheet: Sheet, why: 
         else f"deploy of sheet {sheet.key} failed ({why}) and production reads back as "
         f"{digest[:12]}, not the backup: check it now"
     )
-    raise_alert(session, "deploy-rolled-back", sheet, message)
+    alerts.raise_alert(session, "deploy-rolled-back", sheet, message)
     close_operation(
         session,
         journal,
@@ -1009,7 +995,9 @@ def _settle(session: Session, journal: Journal, sheet: Sheet, reason: str) -> Se
             return _complete_deploy(session, journal, sheet, files)
         if digest == data.get("before"):
             message = f"{reason}; production unchanged ({digest[:12]})"
-            raise_alert(session, "deploy-stopped", sheet, f"deploy of sheet {sheet.key}: {message}")
+            alerts.raise_alert(
+                session, "deploy-stopped", sheet, f"deploy of sheet {sheet.key}: {message}"
+            )
             mirror = {Environment.PRODUCTION: files}
             close_operation(
                 session, journal, sheet, "stopped", message, {"production": digest}, mirror

@@ -18,7 +18,14 @@ from services import activity_log, alerts, audit, drift, rollback, snapshot, val
 from services.access import render_roles
 from services.audit import AuditReport
 from services.chain import GENESIS, line_hash
-from services.emulator.seed import DEVELOPER, MANAGER, STAGED, DemoSeed, seed_demo
+from services.emulator.seed import (
+    DEVELOPER,
+    MANAGER,
+    STAGED,
+    DemoSeed,
+    seed_demo,
+    test_data_overrides,
+)
 from services.emulator.store import EmulatorStore
 from services.google_client import GoogleApiError
 from services.phi import Severity
@@ -77,7 +84,7 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
         sheets, log_id, baselines = seeded.sheets, seeded.log_spreadsheet_id, seeded.baselines
         accounts = {user: MANAGER, DEMO_DEVELOPER: DEVELOPER}
         roles = render_roles(user, accounts, developer=[DEMO_DEVELOPER])
-        files |= _demo_history(seeded)
+        files |= _demo_history(seeded) | test_data_overrides()
     state = {
         "version": STATE_VERSION,
         "alerts": {},

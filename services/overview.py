@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from services.drift import sheet_drift
 from services.registry import Registry, load_registry
@@ -29,6 +30,7 @@ class SheetRow:
     snapshot_production: str
     snapshot_staging: str
     last_deploy: str
+    test_data_note: str = ""
 
     @property
     def last_snapshot(self) -> str:
@@ -69,6 +71,31 @@ def _enum(kind: type, value: object, default: object) -> object:
         return default
 
 
+def test_data_status(record: dict[str, Any]) -> TestDataStatus:
+    test_data = record.get("test_data", {})
+    status = test_data.get("status", "") if isinstance(test_data, dict) else ""
+    return _enum(TestDataStatus, status, TestDataStatus.NONE)  # type: ignore[return-value]
+
+
+def test_data_note(record: dict[str, Any]) -> str:
+    """What the DEV3 data is, in one line for the detail panel."""
+    test_data = record.get("test_data", {})
+    if not isinstance(test_data, dict):
+        return "none"
+    status, when = test_data_status(record), short_time(str(test_data.get("time", "")))
+    if status is TestDataStatus.REAL:
+        cells = test_data.get("cells", "some")
+        return f"REAL patient data: {cells} cells match production ({when}); g replaces it"
+    if status is TestDataStatus.SYNTHETIC:
+        rows = test_data.get("rows", {})
+        tabs = ", ".join(f"{tab} {count}" for tab, count in rows.items()) if rows else ""
+        return (
+            f"synthetic · seed {test_data.get('seed', '?')} · {tabs} rows · {when} "
+            f"by {test_data.get('by', '?')}"
+        )
+    return "none · g fills DEV3 with synthetic patients"
+
+
 def load_rows(workspace: Workspace, registry: Registry | None = None) -> list[SheetRow]:
     registry = registry or load_registry(workspace.registry_path)
     state = State.load(workspace)
@@ -81,9 +108,8 @@ def load_rows(workspace: Workspace, registry: Registry | None = None) -> list[Sh
                 drift=sheet_drift(sheet, state),
                 phi=phi_status(record),
                 deploy=_enum(DeployStatus, record.get("deploy", ""), DeployStatus.NONE),  # type: ignore[arg-type]
-                test_data=_enum(  # type: ignore[arg-type]
-                    TestDataStatus, record.get("test_data", ""), TestDataStatus.NONE
-                ),
+                test_data=test_data_status(record),
+                test_data_note=test_data_note(record),
                 snapshot_production=record.get("production", {}).get("snapshot_at", ""),
                 snapshot_staging=record.get("staging", {}).get("snapshot_at", ""),
                 last_deploy=record.get("last_deploy", ""),

@@ -9,7 +9,6 @@ digests in .sheetstage/ for offline scans. Names exist only in memory, during a 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
@@ -80,9 +79,8 @@ class ReferenceSet:
     patients: list[Patient] = field(default_factory=list)  # live only: never stored
 
     def digest(self, kind: str, value: str) -> str:
-        return hmac.new(
-            self.key, f"{kind}:{normalize(kind, value)}".encode(), hashlib.sha256
-        ).hexdigest()
+        message = f"{kind}:{normalize(kind, value)}".encode()
+        return hmac.digest(self.key, message, "sha256").hex()  # one-shot: the scanner's hot path
 
     def has(self, kind: str, value: str) -> bool:
         return bool(self.digests) and self.digest(kind, value) in self.digests

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from services import crashpoints
 from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesFile, read_roles
+from services.alerts import raise_alert
 from services.audit import AuditReport
 from services.deploy import (
     Approver,
@@ -30,7 +31,6 @@ from services.deploy import (
     live_project,
     no_staging_tests,
     push_backup,
-    raise_alert,
     read_back_hash,
     take_backup,
 )

@@ -18,7 +18,7 @@ from sheetstage_tui.models import Environment, Sheet
 
 VERSION = 2
 _SIDES = ("production", "staging")
-_RECORDS = ("gate", "gate_production", "validation")
+_RECORDS = ("gate", "gate_production", "validation", "test_data")
 
 
 def _empty() -> dict[str, Any]:

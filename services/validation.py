@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from services import audit
+from services import alerts, audit
 from services.access import PRACTICE_MANAGER, RolesFile, read_roles, simulated_people
 from services.audit import AuditTrail, utc_now
 from services.emulator.syntax import first_error_node
@@ -96,6 +96,8 @@ class SheetValidation:
     problems: list[str] = field(default_factory=list)
     risks: dict[str, list[str]] = field(default_factory=dict)
     staging_hash: str | None = None
+    # DEV3 sheet data: None when not read, else how many cells match production patients
+    real_data: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -343,6 +345,7 @@ def validate_sheet(
                 start = _first_row(range_name)
                 cells = sheet_scanner.scan_cells(f"DEV3 {range_name}", [header, *rows], start - 1)
                 result.findings.extend(cells)
+                result.real_data = (result.real_data or 0) + sum(1 for f in cells if _real(f))
         except GoogleApiError as error:
             result.problems.append(f"DEV3 sheet data not read: {error.describe()}")
     result.findings = with_acknowledgements(result.findings, acknowledged)
@@ -352,6 +355,14 @@ def validate_sheet(
     result.problems += _production_id_problems(staging, folder, session.registry.sheets)
     result.risks = risk_summary(production, staging, mapper)
     return result
+
+
+def _real(finding: Finding) -> bool:
+    """A DEV3 cell that is a production patient's: an identifier of the reference, or a name
+    that matches one with another of that patient's identifiers beside it."""
+    return finding.type is FindingType.PRODUCTION_MATCH or (
+        finding.type is FindingType.NAME and finding.severity is Severity.BLOCK
+    )
 
 
 def _first_row(range_name: str) -> int:
@@ -391,8 +402,11 @@ def validate(
     trail = session.trail()
     with workspace.lock(config.git.lock_timeout_s):
         state = State.load(workspace)  # what other runs wrote meanwhile stays
+        newly_real = []
         for result in results:
             state.sheet(result.sheet)["validation"] = result.record()
+            if _record_test_data(state.sheet(result.sheet), result):
+                newly_real.append(result)
         state.save(workspace)
         trail.append(
             "validate",
@@ -401,10 +415,35 @@ def validate(
             detail=detail,
         )
         _audit_inline_allows(trail, results, acknowledged)
+        for result in newly_real:
+            alerts.raise_alert(
+                session,
+                "test-data-real",
+                result.sheet,
+                f"DEV3 sheet {result.sheet.key} holds production patient data "
+                f"({result.real_data} cells match the production reference): replace it with "
+                f"`sheetstage generate-test-data --sheet {result.sheet.number}`",
+            )
         session.commit(f"validate: {detail}", ["state.json"])
     if session.registry.activity_log_spreadsheet_id:
         session.sync_log()
     return results
+
+
+def _record_test_data(record: dict[str, Any], result: SheetValidation) -> bool:
+    """The DEV3 data's status after a validation that read it: `real` when it matches the
+    production reference (True when it just became so), a `real` that no longer matches
+    is unknown again (`none`); `synthetic` stays while nothing matches."""
+    if result.real_data is None:
+        return False
+    before = record.get("test_data", {})
+    was_real = before.get("status") == "real"
+    if result.real_data:
+        record["test_data"] = {"status": "real", "cells": result.real_data, "time": utc_now()}
+        return not was_real
+    if was_real:
+        record["test_data"] = {"status": "none", "time": utc_now()}
+    return False
 
 
 def _audit_inline_allows(

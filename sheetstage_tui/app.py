@@ -24,7 +24,8 @@ from screens.findings import FindingsScreen
 from screens.help import HelpScreen
 from screens.message import MessageScreen
 from screens.sheets import COLUMNS, QUICK_FILTERS, SheetsScreen
-from services import jobs, validation
+from screens.testdata import TestDataScreen
+from services import jobs, testdata_job, validation
 from services.diff import sheet_diff
 from services.overview import SheetRow, load_rows, project_files
 from services.registry import IdMapper, load_registry
@@ -62,6 +63,11 @@ class SheetCommands(Provider):
             ("Snapshot highlighted or marked sheets", sheets.action_snapshot, "s"),
             ("Snapshot all sheets", sheets.action_snapshot_all, "S"),
             ("Diff of the highlighted sheet", sheets.action_diff, "d or enter"),
+            (
+                "Generate synthetic test data for highlighted or marked sheets",
+                sheets.action_generate_test_data,
+                "g",
+            ),
             ("Reload from the workspace", app.reload, "r"),
             ("Help: every key", app.action_help, "?"),
         ]
@@ -324,6 +330,36 @@ class SheetStageApp(App[int]):
 
         return jobs.run_snapshot(self.session, list(Environment), keys, progress)
 
+    def ask_test_data(self, keys: Sequence[str]) -> None:
+        """`g`: how many patients, then generate in the background."""
+        if self.session is None or not keys:
+            return
+        settings = self.config.test_data
+
+        def chosen(patients: int | None) -> None:
+            if patients is not None:
+                self.start_test_data(keys, patients)
+
+        self.push_screen(TestDataScreen(list(keys), settings.patients, settings.max_rows), chosen)
+
+    def start_test_data(self, keys: Sequence[str], patients: int) -> None:
+        count = f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
+        label = f"test data for {count} ({patients} patients each)…"
+        if self._begin_job("generate-test-data", ("snapshot", "testdata"), keys, label):
+            self.run_test_data(list(keys), patients)
+
+    @work(thread=True, exclusive=True, group="testdata", exit_on_error=False, name="test data")
+    def run_test_data(self, keys: list[str], patients: int) -> list[testdata_job.SheetTestData]:
+        assert self.session is not None
+
+        def progress(done: int, total: int, result: testdata_job.SheetTestData) -> None:
+            label = f"test data {done}/{total} · {result.sheet.key}"
+            self.post_message(JobProgress(done, total, result.sheet.key, not result.ok, label))
+            severity = "information" if result.ok else "error"
+            self.call_from_thread(self.notify, result.describe(), severity=severity, timeout=10)
+
+        return testdata_job.generate_test_data(self.session, keys, patients, progress=progress)
+
     @on(JobProgress)
     def _job_progress(self, message: JobProgress) -> None:
         screen = self.sheets_screen
@@ -338,7 +374,7 @@ class SheetStageApp(App[int]):
         worker = event.worker
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
-        if worker.group not in ("snapshot", "validate"):
+        if worker.group not in ("snapshot", "validate", "testdata"):
             if event.state is WorkerState.ERROR:
                 self.notify(_describe(worker.error), severity="error", timeout=10)
             return
@@ -352,6 +388,10 @@ class SheetStageApp(App[int]):
             )
         elif event.state is WorkerState.SUCCESS and worker.group == "validate":
             self._report_validation(worker.result or [])
+        elif event.state is WorkerState.SUCCESS and worker.group == "testdata":
+            results = worker.result or []
+            filled = sum(1 for r in results if r.ok)
+            self.notify(f"test data: {filled} of {len(results)} sheets filled", timeout=6)
         elif event.state is WorkerState.SUCCESS:
             self._report(worker.result)
 

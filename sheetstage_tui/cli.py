@@ -167,6 +167,23 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", parents=[common], help="chains, owners, commit anchors and the activity log"
     )
 
+    test_data_parser = commands.add_parser(
+        "generate-test-data",
+        parents=[common],
+        help="fill DEV3 target ranges with provably synthetic patients (or --output files)",
+    )
+    which = test_data_parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sheet", action="append", metavar="N")
+    which.add_argument("--all", action="store_true")
+    test_data_parser.add_argument(
+        "--patients", type=int, metavar="N", help="patients per sheet (default [test_data])"
+    )
+    test_data_parser.add_argument("--seed", type=int, default=0, metavar="S")
+    test_data_parser.add_argument(
+        "--output", type=Path, metavar="DIR", help="write CSV and JSON files here instead"
+    )
+    test_data_parser.add_argument("--json", action="store_true")
+
     review_parser = commands.add_parser(
         "request-review", parents=[common], help="ask for a review of a sheet's staging code"
     )
@@ -533,6 +550,7 @@ def _validate(config: Config, args: argparse.Namespace) -> int:
             None if args.all else args.sheet,
             lambda done, total, result: progress(done, total, f"{result.sheet.key} {result.phi}"),
         )
+        _show_alerts(opened)
     if args.json:
         _emit_json({"sheets": [r.as_json() for r in results]})
     for result in results:
@@ -550,6 +568,36 @@ def _validate(config: Config, args: argparse.Namespace) -> int:
     bad = [r for r in results if not r.ok]
     _say(f"validate: {len(results) - len(bad)} of {len(results)} sheets pass")
     return 1 if bad else 0
+
+
+def _generate_test_data(config: Config, args: argparse.Namespace) -> int:
+    from services import testdata_job
+
+    numbers = None if args.all else args.sheet
+    where = f"files in {args.output}" if args.output else "DEV3"
+    with _session(config, args) as opened:
+        pace = config.client.sheets_requests_per_minute
+        note = f"paced by the Sheets quotas, {pace} reads and {pace} writes/min"
+        progress = Progress(f"test data -> {where}", note="" if args.output else note)
+        results = testdata_job.generate_test_data(
+            opened,
+            numbers,
+            args.patients,
+            args.seed,
+            args.output,
+            lambda done, total, result: progress(done, total, result.sheet.key),
+        )
+    if args.json:
+        _emit_json({"sheets": [r.as_json() for r in results]})
+    for result in results:
+        if not args.json:
+            print(result.describe())
+        for header in result.unmapped:
+            _say(f"  sheet {result.sheet.key}: no generator for header {header} (left empty)")
+    failed = [r for r in results if not r.ok]
+    done = len(results) - len(failed)
+    _say(f"generate-test-data: {done} of {len(results)} sheets filled (seed {args.seed})")
+    return 1 if failed else 0
 
 
 def _acknowledge(config: Config, args: argparse.Namespace) -> int:
@@ -870,6 +918,7 @@ _HANDLERS = {
     "scan": _scan,
     "validate": _validate,
     "acknowledge": _acknowledge,
+    "generate-test-data": _generate_test_data,
     "reference": _reference,
     "audit": _audit,
     "request-review": _request_review,

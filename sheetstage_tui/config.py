@@ -8,6 +8,7 @@ relative paths resolve against the current folder, as if it were ./config.toml).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import math
 import os
@@ -114,6 +115,15 @@ class DeployConfig:
     verify_attempts: int = bounded(3, 1, 20)  # read-backs before a mismatch counts
 
 
+@dataclass(frozen=True)
+class TestDataConfig:
+    __test__ = False  # not a pytest class
+
+    as_of: datetime.date = datetime.date(2026, 1, 1)  # ages and visit dates count from here
+    patients: int = bounded(100, 1, 1_000_000)  # generate-test-data's default --patients
+    max_rows: int = bounded(5000, 1, 1_000_000)  # a tab never gets more generated rows
+
+
 TEST_CARDS = (
     "4111111111111111",
     "4012888888881881",
@@ -167,6 +177,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     deploy: DeployConfig = field(default_factory=DeployConfig)
     phi: PhiConfig = field(default_factory=PhiConfig)
+    test_data: TestDataConfig = field(default_factory=TestDataConfig)
 
     def with_changes(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -180,6 +191,7 @@ _SECTIONS: dict[str, type] = {
     "alerts": AlertsConfig,
     "deploy": DeployConfig,
     "phi": PhiConfig,
+    "test_data": TestDataConfig,
 }
 _TOP_LEVEL = {"backend": str, "workspace": Path}
 
@@ -338,6 +350,10 @@ def _value(path: Path, folder: Path, key: str, hint: Any, value: Any) -> Any:
     if hint is str:
         if not isinstance(value, str):
             raise wrong("a string")
+        return value
+    if hint is datetime.date:
+        if isinstance(value, datetime.datetime) or not isinstance(value, datetime.date):
+            raise wrong("a TOML date such as 2026-01-01 (no quotes, no time)")
         return value
     origin = typing.get_origin(hint)
     if origin is tuple or isinstance(hint, types.GenericAlias):

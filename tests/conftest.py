@@ -134,8 +134,8 @@ def demo(_initialized_template: Path, tmp_path: Path) -> Demo:
 
 @pytest.fixture
 def snapshotted(_snapshotted_template: Path, tmp_path: Path) -> Demo:
-    """`init --demo` then one `--batch`."""
-    return _copy(_snapshotted_template, tmp_path / "demo")
+    """`init --demo` then one `--batch` (beside `demo` when a test takes both)."""
+    return _copy(_snapshotted_template, tmp_path / "snapshotted")
 
 
 @pytest.fixture

@@ -109,8 +109,20 @@ OUT_OF_RANGE = [
 
 def test_every_section_has_numeric_settings_to_check() -> None:
     sections = {section for section, _, _ in NUMERIC}
-    assert sections == {"client", "git", "alerts", "deploy", "emulator", "phi"}
+    assert sections == {"client", "git", "alerts", "deploy", "emulator", "phi", "test_data"}
     assert len(NUMERIC) >= 18  # the discovery found the settings, not an empty list
+
+
+@pytest.mark.parametrize("value", ['"2026-01-01"', "2026-01-01T10:00:00", "20260101", "2026-02-30"])
+def test_the_as_of_date_must_be_a_toml_date(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[test_data]\nas_of = {value}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    assert str(caught.value).startswith(f"{path}")
+    assert "\n" not in str(caught.value)
+    path.write_text("[test_data]\nas_of = 2025-07-04\n")
+    assert str(load_config_file(path).test_data.as_of) == "2025-07-04"
 
 
 @pytest.mark.parametrize(("section", "key", "value"), OUT_OF_RANGE)

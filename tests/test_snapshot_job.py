@@ -107,14 +107,9 @@ def test_second_batch_changes_nothing_and_an_edit_commits_exactly_that_sheet(
 
 
 def test_faults_of_ten_percent_still_give_a_byte_identical_snapshot(
-    demo: Demo, tmp_path: Path
+    demo: Demo, snapshotted: Demo
 ) -> None:
-    clean = Demo(tmp_path / "clean")
-    import shutil
-
-    shutil.copytree(demo.root, clean.root)
-    assert clean.cli("--batch") == 1
-
+    clean = snapshotted  # the same demo's first batch, run without faults
     demo.set_emulator("fault_rate = 0.10\n")
     assert demo.cli("--batch") == 1
     for folder in ("production-sheets", "staging-sheets"):

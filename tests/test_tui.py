@@ -395,3 +395,37 @@ async def test_findings_screen_lists_masked_findings_and_opens_the_diff_at_the_l
         header = str(diff.query_one("#diff-header", Static).render())
         assert "⚠ risk: 1 new URL: https://collector.invalid/x" in header
         assert diff.view.scroll_offset.y > 0  # scrolled to the finding's line
+
+
+async def test_g_asks_how_many_patients_and_fills_dev3_in_the_background(snapshotted: Demo) -> None:
+    from screens.testdata import TestDataScreen
+
+    snapshotted.fast_sheets()
+    app = app_for(snapshotted)
+    async with app.run_test(size=(140, 30)) as pilot:  # wide: the Test data column
+        await pilot.pause()
+        sheets_screen(app).go_to("001")
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, TestDataScreen)
+        await pilot.press("escape")  # cancel: nothing runs
+        await pilot.pause()
+        assert isinstance(app.screen, SheetsScreen) and not list(app.workers)
+        await pilot.press("space", "down", "space", "g")  # marks 001 and 003 (space moves on)
+        await pilot.pause()
+        await pilot.press("backspace", "backspace", "backspace", "0", "enter")
+        await pilot.pause()
+        assert "enter a number of patients" in str(app.screen.query_one("#testdata-error").render())
+        await pilot.press("backspace", "1", "2", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cell(app, 1, "test_data") == "✓ synthetic"
+        assert cell(app, 3, "test_data") == "✓ synthetic"
+        messages = notifications(app)
+        assert any("sheet 001: Patients 12 rows -> DEV3" in m for m in messages)
+        assert any("sheet 003: Patients 12 rows -> DEV3" in m for m in messages)
+        assert any("test data: 2 of 2 sheets filled" in m for m in messages)
+        sheets_screen(app).go_to("001")
+        await pilot.pause()
+        detail = str(sheets_screen(app).query_one("#detail", Static).render())
+        assert "test data synthetic · seed 0 · Patients 12 rows" in detail

@@ -146,7 +146,7 @@ def demo_sheets() -> list[Sheet]:
                 dev3_spreadsheet_id=demo_id("spreadsheet", "dev3", n),
                 dev3_script_id=demo_id("script", "dev3", n),
                 owner=_OWNERS[n % len(_OWNERS)] + "@practice.example",
-                reference_ranges=("Patients!A2:F",) if with_patients else (),
+                reference_ranges=(patient_tab(n).range,) if with_patients else (),
             )
         )
     return sheets
@@ -608,7 +608,75 @@ def seed_demo(store: EmulatorStore) -> DemoSeed:
     return seed
 
 
-PATIENT_HEADER = ["Name", "MRN", "DOB", "Phone", "Email", "Notes"]
+@dataclass(frozen=True)
+class PatientTab:
+    """One of the demo's production patient lists: headers as practices write them, and what
+    each column holds (for inventing its rows)."""
+
+    headers: tuple[str, ...]
+    kinds: tuple[str, ...]
+
+    @property
+    def range(self) -> str:
+        return f"Patients!A2:{chr(ord('A') + len(self.headers) - 1)}"
+
+
+# Varied headers, so the test-data generator's header matching is exercised on the demo; the
+# first is the one sheet 150's planted patient is written in.
+PATIENT_TABS = (
+    PatientTab(
+        ("Name", "MRN", "DOB", "Phone", "Email", "Notes"),
+        ("name", "mrn", "dob", "phone", "email", "note"),
+    ),
+    PatientTab(
+        ("Pt Name", "Chart #", "D.O.B.", "Cell", "E-mail", "Ins ID", "Comments"),
+        ("name", "mrn", "dob", "phone", "email", "member", "note"),
+    ),
+    PatientTab(
+        (
+            "Last Name",
+            "First Name",
+            "Date of Birth",
+            "Sex",
+            "Home Phone",
+            "Medical Record #",
+            "Insurance",
+            "Member ID",
+            "Group #",
+        ),
+        ("last", "first", "dob", "sex", "phone", "mrn", "payer", "member", "group"),
+    ),
+    PatientTab(
+        ("Patient", "Acct", "Birthdate", "Address", "City", "Zip", "Phone #", "Preferred Pharmacy"),
+        ("name", "mrn", "dob", "street", "city", "zip", "phone", "pharmacy"),
+    ),
+    PatientTab(
+        ("PATIENT_NAME", "PATIENT_ID", "DOB", "AGE", "SEX", "PCP", "Callback Number", "Last Visit"),
+        ("name", "mrn", "dob", "age", "sex", "provider", "phone", "visit"),
+    ),
+    PatientTab(
+        ("patientName", "mrn", "dateOfBirth", "email", "phone", "insuranceId", "notes"),
+        ("name", "mrn", "dob", "email", "phone", "member", "note"),
+    ),
+)
+PATIENT_HEADER = list(PATIENT_TABS[0].headers)
+# sheets whose DEV3 copy also gets test data in an Appointments tab (listed in the
+# workspace's test-data/sheet-NNN.toml, as a practice would list it)
+APPOINTMENT_SHEETS = (0, 6, 12, 18, 24, 30, 36)
+APPOINTMENT_HEADER = (
+    "Appt Date",
+    "Time",
+    "Patient",
+    "MRN",
+    "Provider",
+    "NPI",
+    "Reason",
+    "ICD-10",
+    "BP",
+    "Pulse",
+    "Temp",
+    "Status",
+)
 PLANTED_PATIENT = [
     "Marisol Quenneville",
     "40418827",
@@ -619,30 +687,87 @@ PLANTED_PATIENT = [
 ]
 
 
+def patient_tab(number: int) -> PatientTab:
+    return PATIENT_TABS[number % len(PATIENT_TABS)]
+
+
+def test_data_overrides() -> dict[str, bytes]:
+    """The demo workspace's test-data/ overrides: the sheets with an Appointments tab, and one
+    sheet that leaves a column empty on purpose."""
+    files = {
+        f"test-data/sheet-{n:03d}.toml": (
+            "# generate-test-data also fills this tab (its data rows and columns)\n"
+            f'[tabs]\nAppointments = "A2:{chr(ord("A") + len(APPOINTMENT_HEADER) - 1)}"\n'
+        ).encode()
+        for n in APPOINTMENT_SHEETS
+    }
+    files["test-data/sheet-003.toml"] = (
+        b"# the pharmacy column stays empty in DEV3 (no generator is wanted for it)\n"
+        b'[headers]\n"Preferred Pharmacy" = "skip"\n'
+    )
+    return files
+
+
 def demo_patients(sheet: Sheet) -> list[list[str]]:
-    """Invented production patients (names from Faker's word lists, numbers at random); sheet
-    150 also holds the patient its staging code leaks."""
+    """Invented production patients (names from Faker's word lists, numbers at random) in the
+    sheet's columns; sheet 150 also holds the patient its staging code leaks."""
     from faker.providers.person.en_US import Provider
 
     rng = random.Random(sheet.number * 104729)
     firsts, lasts = list(Provider.first_names), list(Provider.last_names)
+    tab = patient_tab(sheet.number)
     rows = []
     for _ in range(rng.randint(4, 9)):
         first, last = rng.choice(firsts), rng.choice(lasts)
         area = rng.choice(("312", "773", "630", "847", "708"))
-        rows.append(
-            [
-                f"{first} {last}",
-                f"{rng.randint(10_000_000, 99_999_999)}",
-                f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1935, 2012)}",
-                f"({area}) {rng.randint(200, 989)}-{rng.randint(0, 9999):04d}",
-                f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@patients.example",
-                rng.choice(("", "prefers text", "interpreter: Spanish", "wheelchair access")),
-            ]
-        )
+        born = (rng.randint(1, 12), rng.randint(1, 28), rng.randint(1935, 2012))
+        values = {
+            "name": f"{first} {last}",
+            "first": first,
+            "last": last,
+            "mrn": f"{rng.randint(10_000_000, 99_999_999)}",
+            "dob": f"{born[0]:02d}/{born[1]:02d}/{born[2]}",
+            "age": str(2026 - born[2]),
+            "sex": rng.choice("FM"),
+            "phone": f"({area}) {rng.randint(200, 989)}-{rng.randint(0, 9999):04d}",
+            "email": f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@patients.example",
+            "note": rng.choice(("", "prefers text", "interpreter: Spanish", "wheelchair access")),
+            "member": f"{rng.choice('ABHKW')}{rng.randint(10_000_000, 99_999_999)}",
+            "payer": rng.choice(("Aetna", "Cigna", "Medicare", "Humana")),
+            "group": f"{rng.randint(100_000, 999_999)}",
+            "street": f"{rng.randint(100, 9999)} {rng.choice(lasts)} Ave",
+            "city": "Chicago",
+            "zip": f"606{rng.randint(0, 99):02d}",
+            "pharmacy": rng.choice(("Walgreens #1182", "CVS Lakeview", "Jewel-Osco")),
+            "provider": f"Dr. {rng.choice(lasts)}",
+            "visit": f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/2025",
+        }
+        rows.append([values[kind] for kind in tab.kinds])
     if sheet.number == PHI_LEAKS[0]:
         rows.insert(2, list(PLANTED_PATIENT))
     return rows
+
+
+def demo_appointments(sheet: Sheet) -> list[list[str]]:
+    """A few invented production appointments (never read by sheetstage: only the header)."""
+    rng = random.Random(sheet.number * 7919)
+    return [
+        [
+            f"11/{day:02d}/2026",
+            "09:30",
+            f"{rng.choice(('Ana', 'Luis', 'Grace'))} {rng.choice(('Okafor', 'Lindqvist'))}",
+            f"{rng.randint(10_000_000, 99_999_999)}",
+            "Dr. Patel",
+            "1234567893",
+            "Follow-up",
+            "I10",
+            "128/82",
+            "72",
+            "98.4",
+            "Scheduled",
+        ]
+        for day in (3, 4, 5)
+    ]
 
 
 def _create(
@@ -651,9 +776,13 @@ def _create(
     label = f"{sheet.name}{' (DEV3)' if env is Environment.STAGING else ''}"
     spreadsheet_id = sheet.spreadsheet_id(env)
     tabs: dict[str, list[list[str]]] = {"Sheet1": [["Received", *_COLUMNS[:5]]]}
+    production = env is Environment.PRODUCTION
     if sheet.reference_ranges:
-        patients = demo_patients(sheet) if env is Environment.PRODUCTION else []
-        tabs["Patients"] = [list(PATIENT_HEADER), *patients]
+        patients = demo_patients(sheet) if production else []
+        tabs["Patients"] = [list(patient_tab(sheet.number).headers), *patients]
+    if sheet.number in APPOINTMENT_SHEETS:
+        appointments = demo_appointments(sheet) if production else []
+        tabs["Appointments"] = [list(APPOINTMENT_HEADER), *appointments]
     creator = SOMEONE_ELSE if env is Environment.PRODUCTION else DEVELOPER
     store.create_spreadsheet(spreadsheet_id, label, tabs, owner=creator)
     store.create_project(
