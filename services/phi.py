@@ -213,6 +213,11 @@ _DATE_FORMATS = (
 )
 
 
+def record_words(text: str) -> set[str]:
+    """The words of a record, lower case: each may be the surname beside a date of birth."""
+    return {w.lower() for w in _WORD.findall(text)}
+
+
 def iso_date(text: str) -> str | None:
     cleaned = " ".join(text.replace(".", "").split())
     for form in _DATE_FORMATS:
@@ -437,8 +442,10 @@ class Scanner:
             return any(domain == d or domain.endswith("." + d) for d in self.allowed_domains)
         return False
 
-    def hits(self, text: str, header: str | None = None) -> list[Hit]:
-        """Every identifier in one segment of text, synthetic and allowed values left out."""
+    def hits(self, text: str, header: str | None = None, block_only: bool = False) -> list[Hit]:
+        """Every identifier in one segment of text, synthetic and allowed values left out;
+        `block_only` (a synthetic record, where review findings are not reported) stops after
+        the block detectors, which all run first, so what they find is the same."""
         if not any(c.isdigit() for c in text) and "@" not in text:
             return []
         found: list[Hit] = []
@@ -487,6 +494,8 @@ class Scanner:
                 taken.append(m.span())
                 continue
             add(FindingType.MRN, m.start(), m.end(), m.group(0).upper())
+        if block_only:
+            return sorted(found, key=lambda h: h.start)
         for m in _PHONE_NANP.finditer(text):
             self._phone(text, m.start(), m.end(), add, taken)
         for m in _PHONE_BARE.finditer(text):
@@ -523,13 +532,11 @@ class Scanner:
                 found.append((m.start(), m.end(), digest))
         dates = list(_DATE.finditer(text))
         if dates:
-            words = {w.lower() for w in _WORD.findall(text)}
+            words = record_words(text)
             for m in dates:
                 iso = iso_date(m.group(0))
-                for word in words if iso else ():
-                    digest = reference.digest("dob", f"{iso}|{word}")
-                    if digest in reference.digests:
-                        found.append((m.start(), m.end(), digest))
+                for digest in reference.dob_digests(iso, words) if iso else ():
+                    found.append((m.start(), m.end(), digest))
         return found
 
     def name_hits(self, text: str, record: str) -> list[Hit]:
@@ -589,7 +596,8 @@ class Scanner:
             if synthetic is None:
                 synthetic = bool(self.synthetic_marker.search(record))
                 synthetic_records[segment.record] = synthetic
-            hits = self.hits(segment.text, segment.header) + self.name_hits(segment.text, record)
+            hits = self.hits(segment.text, segment.header, block_only=synthetic)
+            hits += self.name_hits(segment.text, record)
             for hit in hits:
                 severity = hit.severity
                 if synthetic and severity is Severity.REVIEW:

@@ -85,6 +85,22 @@ class ReferenceSet:
     def has(self, kind: str, value: str) -> bool:
         return bool(self.digests) and self.digest(kind, value) in self.digests
 
+    def dob_digests(self, iso: str, words: Iterable[str]) -> list[str]:
+        """The digests of `iso` as the date of birth of a production patient surnamed any of
+        `words` (lower case). The HMAC is keyed with the date once and copied for each word:
+        a record's words are many, and this is the scanner's hottest loop."""
+        if not self.digests:
+            return []
+        dated = hmac.new(self.key, f"dob:{iso}|".encode(), "sha256")
+        found: list[str] = []
+        for word in words:
+            message = dated.copy()
+            message.update(word.encode())
+            digest = message.hexdigest()
+            if digest in self.digests:
+                found.append(digest)
+        return found
+
     def add_table(self, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
         """Rows of a production range; the header row says which column holds what."""
         kinds = [_column_kind(h) for h in header]

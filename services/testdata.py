@@ -32,6 +32,7 @@ from typing import TypeVar
 from faker import Faker
 
 from services.emulator import a1
+from services.phi import record_words
 from services.reference import ReferenceSet
 from sheetstage_tui.errors import UsageError
 
@@ -140,8 +141,9 @@ FIELDS: dict[str, Entity] = {
     ),
 }
 SKIP = "skip"  # an override that leaves a column empty on purpose (not reported)
-# fields whose value carries the synthetic prefix: a row with one is a synthetic record
-ID_FIELDS = ("record_id", "mrn", "member_id", "group_number", "visit_id")
+# fields whose value is a synthetic id in every row (a member id is blank for a self-pay
+# patient, so it cannot carry a row's id)
+ID_FIELDS = ("record_id", "mrn", "visit_id")
 
 
 # the population ----------------------------------------------------------------------------
@@ -424,13 +426,18 @@ def generate(
     as_of: datetime.date,
     reference: ReferenceSet | None = None,
     name_ratio: float = 92.0,
+    context_words: Iterable[str] = (),
+    visits: int | None = None,
 ) -> Population:
-    """`patients` people with their providers and two visits each on average. With the
-    production reference, a person whose name and date of birth, or any identifier, matches a
-    production patient is drawn again (as is a provider whose name matches one)."""
+    """`patients` people with their providers and (unless `visits` says how many) two visits
+    each. With the production reference, whatever would make a row match a production patient
+    is drawn again: a person whose identifier or name matches one, a person or visit whose date
+    beside any word of its row (`context_words`: the headers, keys of JSON records) is a
+    production patient's date of birth and surname."""
     draw = _Draw(seed, as_of)
     population = Population(seed, as_of, [], [], [])
-    for index in range(1, min(30, max(3, patients // 40)) + 1):
+    context = frozenset(w.lower() for w in context_words)
+    for index in range(1, provider_count(patients) + 1):
         population.providers.append(
             _redrawn(lambda i=index: draw.provider(i), _provider_known, reference, population)
         )
@@ -438,15 +445,23 @@ def generate(
         population.patients.append(
             _redrawn(
                 lambda i=index: draw.patient(i, population.providers),
-                lambda p, r: _patient_known(p, r, name_ratio),
+                lambda p, r: _patient_known(p, r, name_ratio, context, as_of),
                 reference,
                 population,
             )
         )
-    for index in range(1, patients * VISITS_PER_PATIENT + 1):
-        patient = draw.rng.choice(population.patients) if population.patients else None
-        if patient is not None:
-            population.visits.append(draw.visit(index, patient, population.providers))
+    count = patients * VISITS_PER_PATIENT if visits is None else visits
+    for index in range(1, count + 1 if population.patients else 1):
+        population.visits.append(
+            _redrawn(
+                lambda i=index: draw.visit(
+                    i, draw.rng.choice(population.patients), population.providers
+                ),
+                lambda v, r: _visit_known(v, r, context, as_of),
+                reference,
+                population,
+            )
+        )
     population.visits.sort(key=lambda v: (v.day, v.time, v.id))
     return population
 
@@ -468,9 +483,13 @@ def _redrawn(
     )
 
 
-def _patient_known(patient: Patient, reference: ReferenceSet, name_ratio: float) -> bool:
-    if reference.has("dob", f"{patient.dob.isoformat()}|{patient.last.lower()}"):
-        return True
+def _patient_known(
+    patient: Patient,
+    reference: ReferenceSet,
+    name_ratio: float,
+    context: frozenset[str],
+    as_of: datetime.date,
+) -> bool:
     identifiers = (
         ("ssn", patient.ssn),
         ("mrn", patient.mrn),
@@ -479,7 +498,34 @@ def _patient_known(patient: Patient, reference: ReferenceSet, name_ratio: float)
     )
     if any(reference.has(kind, value) for kind, value in identifiers):
         return True
+    if reference.dob_digests(patient.dob.isoformat(), patient_words(patient, as_of) | context):
+        return True
     return reference.match_name(f"{patient.first} {patient.last}", name_ratio) is not None
+
+
+def _visit_known(
+    visit: Visit, reference: ReferenceSet, context: frozenset[str], as_of: datetime.date
+) -> bool:
+    """A visit row holds its date, the patient's and the provider's words: the visit's date
+    must not be a production birth date beside any of them, nor the patient's beside the
+    visit's own words."""
+    own = record_words(
+        " ".join(str(value(visit)) for value in _VISIT_FIELDS.values())
+        + f" {visit.provider.name} {visit.provider.specialty}"
+    )
+    everything = own | patient_words(visit.patient, as_of) | context
+    return bool(
+        reference.dob_digests(visit.day.isoformat(), everything)
+        or reference.dob_digests(visit.patient.dob.isoformat(), own)
+    )
+
+
+def patient_words(patient: Patient, as_of: datetime.date) -> set[str]:
+    """Every word a row about the patient can hold: their values and their provider's."""
+    values = [str(value(patient, as_of)) for value in _PATIENT_FIELDS.values()]
+    provider = patient.provider
+    values += [provider.name, provider.specialty]
+    return record_words(" ".join(values))
 
 
 def _provider_known(provider: Provider, reference: ReferenceSet) -> bool:
@@ -512,31 +558,53 @@ def value_of(name: str, record: Patient | Provider | Visit, as_of: datetime.date
     return _patient_value(name, record, as_of)
 
 
+def _insured(value: str, patient: Patient) -> str:
+    return value if patient.payer != "Self-pay" else ""
+
+
+_PATIENT_FIELDS: dict[str, Callable[[Patient, datetime.date], Cell]] = {
+    "record_id": lambda p, _: p.mrn,
+    "mrn": lambda p, _: p.mrn,
+    "full_name": lambda p, _: f"{p.first} {p.last}",
+    "first_name": lambda p, _: p.first,
+    "last_name": lambda p, _: p.last,
+    "name_last_first": lambda p, _: f"{p.last}, {p.first}",
+    "dob": lambda p, _: p.dob.strftime("%m/%d/%Y"),
+    "age": lambda p, as_of: p.age_on(as_of),
+    "sex": lambda p, _: p.sex,
+    "address": lambda p, _: f"{p.street}, {p.city}, {p.state} {p.zip}",
+    "street": lambda p, _: p.street,
+    "city": lambda p, _: p.city,
+    "state": lambda p, _: p.state,
+    "zip": lambda p, _: p.zip,
+    "phone": lambda p, _: p.phone,
+    "email": lambda p, _: p.email,
+    "ssn": lambda p, _: p.ssn,
+    "payer": lambda p, _: p.payer,
+    "member_id": lambda p, _: _insured(p.member_id, p),
+    "group_number": lambda p, _: _insured(p.group_number, p),
+    "notes": lambda p, _: f"{p.mrn} synthetic test record",
+}
+_VISIT_FIELDS: dict[str, Callable[[Visit], Cell]] = {
+    "visit_id": lambda v: v.id,
+    "visit_date": lambda v: v.day.strftime("%m/%d/%Y"),
+    "visit_time": lambda v: v.time,
+    "reason": lambda v: v.reason[0],
+    "icd10": lambda v: v.reason[1],
+    "diagnosis_text": lambda v: v.reason[2],
+    "visit_status": lambda v: v.status,
+    "blood_pressure": lambda v: f"{v.systolic}/{v.diastolic}",
+    "pulse": lambda v: v.pulse,
+    "temperature": lambda v: v.temperature,
+    "weight": lambda v: v.weight,
+    "height": lambda v: v.height,
+    "oxygen_saturation": lambda v: v.oxygen_saturation,
+    "respiratory_rate": lambda v: v.respiratory_rate,
+}
+
+
 def _patient_value(name: str, patient: Patient, as_of: datetime.date) -> Cell:
-    values: dict[str, Callable[[], Cell]] = {
-        "record_id": lambda: patient.mrn,
-        "mrn": lambda: patient.mrn,
-        "full_name": lambda: f"{patient.first} {patient.last}",
-        "first_name": lambda: patient.first,
-        "last_name": lambda: patient.last,
-        "name_last_first": lambda: f"{patient.last}, {patient.first}",
-        "dob": lambda: patient.dob.strftime("%m/%d/%Y"),
-        "age": lambda: patient.age_on(as_of),
-        "sex": lambda: patient.sex,
-        "address": lambda: f"{patient.street}, {patient.city}, {patient.state} {patient.zip}",
-        "street": lambda: patient.street,
-        "city": lambda: patient.city,
-        "state": lambda: patient.state,
-        "zip": lambda: patient.zip,
-        "phone": lambda: patient.phone,
-        "email": lambda: patient.email,
-        "ssn": lambda: patient.ssn,
-        "payer": lambda: patient.payer,
-        "member_id": lambda: patient.member_id if patient.payer != "Self-pay" else "",
-        "group_number": lambda: patient.group_number if patient.payer != "Self-pay" else "",
-        "notes": lambda: f"{patient.mrn} synthetic test record",
-    }
-    return values[name]()
+    return _PATIENT_FIELDS[name](patient, as_of)
 
 
 def _provider_value(name: str, provider: Provider) -> Cell:
@@ -546,23 +614,7 @@ def _provider_value(name: str, provider: Provider) -> Cell:
 
 
 def _visit_value(name: str, visit: Visit) -> Cell:
-    values: dict[str, Callable[[], Cell]] = {
-        "visit_id": lambda: visit.id,
-        "visit_date": lambda: visit.day.strftime("%m/%d/%Y"),
-        "visit_time": lambda: visit.time,
-        "reason": lambda: visit.reason[0],
-        "icd10": lambda: visit.reason[1],
-        "diagnosis_text": lambda: visit.reason[2],
-        "visit_status": lambda: visit.status,
-        "blood_pressure": lambda: f"{visit.systolic}/{visit.diastolic}",
-        "pulse": lambda: visit.pulse,
-        "temperature": lambda: visit.temperature,
-        "weight": lambda: visit.weight,
-        "height": lambda: visit.height,
-        "oxygen_saturation": lambda: visit.oxygen_saturation,
-        "respiratory_rate": lambda: visit.respiratory_rate,
-    }
-    return values[name]()
+    return _VISIT_FIELDS[name](visit)
 
 
 # headers -> fields ---------------------------------------------------------------------------
@@ -714,11 +766,12 @@ def shape(tab: str, data_range: str, headers: Sequence[str], mappings: Mappings)
 
 
 def _range_width(data_range: str, header_width: int) -> int:
-    cells = data_range.rpartition("!")[2]
-    match = re.fullmatch(r"([A-Z]+)\d*(?::([A-Z]+)\d*)?", cells)
-    if not match or not match.group(2):
+    """The data range's columns; one without a last column (`Tab!A2`) is as wide as its
+    header row."""
+    cells = a1.parse(data_range)
+    if ":" not in data_range.rpartition("!")[2] or cells.last_col is None:
         return header_width
-    return a1.column_index(match.group(2)) - a1.column_index(match.group(1)) + 1
+    return cells.last_col - cells.first_col + 1
 
 
 def rows_for(tab: TabShape, population: Population) -> list[list[Cell]]:
@@ -735,8 +788,12 @@ def row_count(tab: TabShape, patients: int) -> int:
     if tab.entity is Entity.VISIT:
         return patients * VISITS_PER_PATIENT
     if tab.entity is Entity.PROVIDER:
-        return min(30, max(3, patients // 40))
+        return provider_count(patients)
     return patients
+
+
+def provider_count(patients: int) -> int:
+    return min(30, max(3, patients // 40))
 
 
 # local fixtures ------------------------------------------------------------------------------

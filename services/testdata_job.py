@@ -1,10 +1,12 @@
 """generate-test-data: a synthetic population written to DEV3 spreadsheets in one atomic
 `spreadsheets.batchUpdate` each, or to local fixture files (DESIGN.md "Test data").
 
-Per sheet: the header rows of the production target tabs (headers only, one values.batchGet),
-the DEV3 spreadsheet's tabs, grids and header rows (one spreadsheets.get), then one write that
-replaces the target ranges' values, growing the grid when the rows need it. Nothing is sent
-to any spreadsheet id the registry knows as production, checked before the first call.
+Per sheet: the DEV3 target tabs' sheet ids, grids and header rows (one spreadsheets.get), the
+rows are shaped by those headers, which are the ones they land under; a DEV3 tab that has no
+header row yet takes production's (one values.batchGet of header rows only, never data), and
+gets it written too. Then one write replaces the target ranges' values, growing the grid when
+the rows need it. Nothing is sent to any spreadsheet id the registry knows as production,
+checked before the first call.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from services import testdata
 from services.audit import utc_now
 from services.emulator import a1
 from services.google_client import GoogleApiError
-from services.reference import ReferenceSet, header_ranges
+from services.phi import Scanner, mask, record_words
+from services.reference import header_ranges
 from services.registry import Registry
 from services.state import State
-from services.testdata import Cell, Mappings, TabShape
-from services.validation import reference_cache
-from sheetstage_tui.errors import RefusedError, UsageError
+from services.testdata import Cell, Entity, Mappings, TabShape
+from services.validation import scanner_for
+from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
 from sheetstage_tui.models import Sheet
 
 if TYPE_CHECKING:
@@ -50,6 +53,7 @@ class SheetTestData:
     written: bool = False
     files: list[Path] = field(default_factory=list)
     redraws: int = 0
+    reference_checked: bool = True  # False: no production reference was cached to check
 
     @property
     def ok(self) -> bool:
@@ -59,7 +63,9 @@ class SheetTestData:
         if self.problems:
             return f"sheet {self.sheet.key}: not written: {'; '.join(self.problems)}"
         where = f"{len(self.files)} files" if self.files else "DEV3"
-        tabs = ", ".join(f"{tab} {count} rows" for tab, count in self.rows.items())
+        tabs = ", ".join(
+            f"{tab} {count} row{'s' if count != 1 else ''}" for tab, count in self.rows.items()
+        )
         return f"sheet {self.sheet.key}: {tabs} -> {where}"
 
     def as_json(self) -> dict[str, object]:
@@ -77,12 +83,11 @@ class SheetTestData:
 
 def targets(sheet: Sheet, mappings: Mappings) -> list[tuple[str, str]]:
     """(tab, data range) of each range to fill: the reference ranges, then the tabs the sheet's
-    override lists."""
-    found = [(r.rpartition("!")[0].strip("'"), r) for r in sheet.reference_ranges if "!" in r]
+    override lists (an override of a reference range's tab says where its data is)."""
+    found = {a1.parse(r).tab: r for r in sheet.reference_ranges if "!" in r}
     for tab, cells in mappings.tabs.items():
-        if tab not in (t for t, _ in found):
-            found.append((tab, f"{_quoted(tab)}!{cells}"))
-    return found
+        found[tab] = f"{_quoted(tab)}!{cells}"
+    return list(found.items())
 
 
 def _quoted(tab: str) -> str:
@@ -92,7 +97,7 @@ def _quoted(tab: str) -> str:
 def refuse_production_targets(registry: Registry, sheets: Sequence[Sheet]) -> None:
     """No DEV3 id of a chosen sheet may be any sheet's production id (a registry mix-up would
     otherwise write test data over patients)."""
-    production = {}
+    production: dict[str, Sheet] = {}
     for s in registry.sheets:
         production[s.prod_spreadsheet_id] = s
         production[s.prod_script_id] = s
@@ -139,26 +144,51 @@ def generate_test_data(
             f"{OVERRIDES}/sheet-{empty.number:03d}.toml: nothing to fill; add a [tabs] entry "
             'such as Patients = "A2:F"'
         )
+    for sheet, mappings in plans:
+        for _, data_range in targets(sheet, mappings):
+            if a1.parse(data_range).first_row == 0:
+                raise UsageError(
+                    f"sheet {sheet.key}: the data range {data_range} starts at row 1, where its "
+                    "header row must be; start it at row 2 (e.g. A2:F)"
+                )
     if output is not None:
         _check_output(output, plans)
-    reference = ReferenceSet.load(reference_cache(session.workspace), session.workspace.hmac_key())
+    scanner = scanner_for(session.config, session.workspace)
     client = session.client
     results: list[SheetTestData] = []
     with ThreadPoolExecutor(_WORKERS, thread_name_prefix="sheetstage-testdata") as pool:
         futures = [
             pool.submit(
-                _fill_sheet, client, sheet, mappings, patients, seed, reference, session, output
+                _fill_sheet, client, sheet, mappings, patients, seed, scanner, session, output
             )
             for sheet, mappings in plans
         ]
-        for future in as_completed(futures):
-            results.append(future.result())
-            if progress is not None:
-                progress(len(results), len(plans), results[-1])
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                if output is None:
+                    _record(session, result, patients, seed)  # each sheet as soon as it is done
+                results.append(result)
+                if progress is not None:
+                    progress(len(results), len(plans), result)
+        except BaseException:
+            for future in futures:  # a bug or Ctrl-C: start no other sheet
+                future.cancel()
+            raise
     results.sort(key=lambda r: r.sheet.number)
     if output is None and results:
-        _record(session, results, patients, seed)
+        _commit(session, results, patients, seed)
     return results
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A DEV3 tab as spreadsheets.get describes it."""
+
+    sheet_id: int
+    rows: int
+    columns: int
+    header: list[str]
 
 
 def _fill_sheet(
@@ -167,24 +197,63 @@ def _fill_sheet(
     mappings: Mappings,
     patients: int,
     seed: int,
-    reference: ReferenceSet,
+    scanner: Scanner,
     session: Session,
     output: Path | None,
 ) -> SheetTestData:
-    result = SheetTestData(sheet)
-    settings = session.config.test_data
+    """One sheet, start to end; whatever stops it is that sheet's problem, not the run's."""
+    result = SheetTestData(sheet, reference_checked=bool(scanner.reference))
+    try:
+        _fill(result, client, mappings, patients, seed, scanner, session, output)
+    except GoogleApiError as error:
+        result.problems.append(f"Google refused: {error.describe()}")
+    except (SheetstageError, OSError) as error:
+        result.problems.append(str(error))
+    return result
+
+
+def _fill(
+    result: SheetTestData,
+    client: GoogleClient,
+    mappings: Mappings,
+    patients: int,
+    seed: int,
+    scanner: Scanner,
+    session: Session,
+    output: Path | None,
+) -> None:
+    sheet, settings = result.sheet, session.config.test_data
     ranges = targets(sheet, mappings)
     try:
-        headers = client.batch_get_values(
-            sheet.prod_spreadsheet_id, header_ranges([r for _, r in ranges])
-        )
+        grids = _dev3_grids(client, sheet, [r for _, r in ranges])
     except GoogleApiError as error:
-        result.problems.append(f"production headers not read: {error.describe()}")
-        return result
-    shapes = [
-        testdata.shape(tab, data_range, found[0] if found else [], mappings)
-        for (tab, data_range), found in zip(ranges, headers, strict=True)
-    ]
+        result.problems.append(_unread(error))
+        return
+    absent = [tab for tab, _ in ranges if tab not in grids]
+    if absent:
+        result.problems.append(f"the DEV3 spreadsheet did not describe tab {absent[0]}")
+        return
+    # a DEV3 tab without a header row yet takes production's (headers only, never rows)
+    bare = [(tab, r) for tab, r in ranges if not any(grids[tab].header)]
+    found = (
+        client.batch_get_values(sheet.prod_spreadsheet_id, header_ranges([r for _, r in bare]))
+        if bare
+        else []
+    )
+    from_production = {
+        tab: (rows[0] if rows else []) for (tab, _), rows in zip(bare, found, strict=True)
+    }
+    headers = {tab: from_production.get(tab, grids[tab].header) for tab, _ in ranges}
+    for tab, row in headers.items():
+        looks_like_data = _data_in_header(scanner, row)
+        if looks_like_data:
+            result.problems.append(
+                f"tab {tab}: its header row holds {looks_like_data}, a row of data, not column "
+                "titles: put the titles back in the row above the data range"
+            )
+    if result.problems:
+        return  # nothing of such a row is echoed anywhere
+    shapes = [testdata.shape(tab, data_range, headers[tab], mappings) for tab, data_range in ranges]
     for tab in shapes:
         result.unmapped += [f"{tab.tab}: {header}" for header in tab.unmapped]
         problem = tab.problem()
@@ -196,95 +265,104 @@ def _fill_sheet(
         if problem:
             result.problems.append(problem)
     if result.problems:
-        return result
+        return
+    visit_rows = [testdata.row_count(t, patients) for t in shapes if t.entity is Entity.VISIT]
     population = testdata.generate(
         patients,
         testdata.sheet_seed(seed, sheet.number),
         settings.as_of,
-        reference,
+        scanner.reference,
         session.config.phi.name_ratio,
+        context_words=record_words(" ".join(h for tab in shapes for h in tab.headers)),
+        visits=max(visit_rows, default=0),
     )
     result.redraws = population.redraws
     rows = {tab.tab: testdata.rows_for(tab, population) for tab in shapes}
     result.rows = {tab: len(found) for tab, found in rows.items()}
     if output is not None:
         result.files = _write_fixtures(output, sheet, shapes, rows)
-        return result
-    try:
-        dev3 = client.get_spreadsheet(
-            sheet.dev3_spreadsheet_id,
-            ranges=header_ranges([r for _, r in ranges]),
-            fields=_DEV3_FIELDS,
-        )
-        requests = _requests(shapes, rows, dev3, mappings, result.problems)
-        if result.problems:
-            return result
-        client.batch_update_spreadsheet(sheet.dev3_spreadsheet_id, requests)
-    except GoogleApiError as error:
-        result.problems.append(f"DEV3 not written: {error.describe()}")
-        return result
+        return
+    requests = _requests(shapes, rows, grids, set(from_production))
+    client.batch_update_spreadsheet(sheet.dev3_spreadsheet_id, requests)
     result.written = True
-    return result
+
+
+def _data_in_header(scanner: Scanner, header: Sequence[str]) -> str:
+    """What makes a header row a row of data (an identifier in a cell), masked; "" if none."""
+    for cell in header:
+        for hit in scanner.hits(str(cell), block_only=False):
+            return f"a value like {mask(hit.type, hit.value)} ({hit.type})"
+    return ""
+
+
+def _dev3_grids(client: GoogleClient, sheet: Sheet, data_ranges: Sequence[str]) -> dict[str, _Grid]:
+    """Each target tab's sheetId, grid size and header row, in one spreadsheets.get."""
+    answer = client.get_spreadsheet(
+        sheet.dev3_spreadsheet_id, ranges=header_ranges(data_ranges), fields=_DEV3_FIELDS
+    )
+    grids: dict[str, _Grid] = {}
+    for found in answer.get("sheets", []):
+        properties = found.get("properties", {})
+        size = properties.get("gridProperties", {})
+        grids[str(properties.get("title", ""))] = _Grid(
+            int(properties.get("sheetId", 0)),
+            int(size.get("rowCount", 0)),
+            int(size.get("columnCount", 0)),
+            _header_row(found),
+        )
+    return grids
+
+
+def _unread(error: GoogleApiError) -> str:
+    if "Unable to parse range" in error.message:
+        tab = error.message.rpartition(": ")[2].rpartition("!")[0].strip("'")
+        return (
+            f"the DEV3 spreadsheet has no tab {tab}: add it, or take it out of reference_ranges "
+            f"or the sheet's {OVERRIDES}/ override"
+        )
+    return f"not read: {error.describe()}"
 
 
 def _requests(
     shapes: Sequence[TabShape],
     rows: dict[str, list[list[Cell]]],
-    dev3: dict[str, Any],
-    mappings: Mappings,
-    problems: list[str],
+    grids: dict[str, _Grid],
+    header_from_production: set[str],
 ) -> list[dict[str, Any]]:
     """appendDimension where the grid is too small, then updateCells replacing each target
     range (cells below the new rows are cleared: Google clears what `rows` leave out of
-    `range`); the DEV3 header row is written only where it is empty."""
-    tabs = {s["properties"]["title"]: s for s in dev3.get("sheets", [])}
+    `range`); a header row taken from production is written above its rows."""
     requests: list[dict[str, Any]] = []
     for tab in shapes:
-        found = tabs.get(tab.tab)
-        if found is None:
-            problems.append(f"the DEV3 spreadsheet has no tab {tab.tab}; add it and run again")
-            continue
-        properties = found["properties"]
-        sheet_id = int(properties.get("sheetId", 0))
-        grid = properties.get("gridProperties", {})
+        grid = grids[tab.tab]
         first_row, first_col = _start_of(tab.data_range)
         width = len(tab.headers)
-        dev3_header = _header_row(found)
-        wanted = [mappings.normalize(h) for h in tab.headers]
-        have = [mappings.normalize(h) for h in dev3_header[:width]]
-        have += [""] * (width - len(have))
-        if any(have) and have != wanted:
-            column = next(i for i, (a, b) in enumerate(zip(have, wanted, strict=True)) if a != b)
-            letter = a1.column_letters(first_col + column)
-            problems.append(
-                f"tab {tab.tab}: DEV3's header row differs from production's at column "
-                f"{letter} ({dev3_header[column] if column < len(dev3_header) else ''!r} in "
-                f"DEV3); the rows would not line up: make DEV3's headers match production's"
-            )
-            continue
         data = rows[tab.tab]
-        rows_needed = first_row + len(data) - int(grid.get("rowCount", 0))
-        columns_needed = first_col + width - int(grid.get("columnCount", 0))
-        for dimension, missing in (("ROWS", rows_needed), ("COLUMNS", columns_needed)):
+        for dimension, missing in (
+            ("ROWS", first_row + len(data) - grid.rows),
+            ("COLUMNS", first_col + width - grid.columns),
+        ):
             if missing > 0:
                 requests.append(
                     {
                         "appendDimension": {
-                            "sheetId": sheet_id,
+                            "sheetId": grid.sheet_id,
                             "dimension": dimension,
                             "length": missing,
                         }
                     }
                 )
-        if not any(have):
-            requests.append(_update_start(sheet_id, first_row - 1, first_col, [list(tab.headers)]))
+        if tab.tab in header_from_production:
+            requests.append(
+                _update_start(grid.sheet_id, first_row - 1, first_col, [list(tab.headers)])
+            )
         requests.append(
             {
                 "updateCells": {
                     "range": {
-                        "sheetId": sheet_id,
+                        "sheetId": grid.sheet_id,
                         "startRowIndex": first_row,
-                        "endRowIndex": max(int(grid.get("rowCount", 0)), first_row + len(data)),
+                        "endRowIndex": max(grid.rows, first_row + len(data)),
                         "startColumnIndex": first_col,
                         "endColumnIndex": first_col + width,
                     },
@@ -327,19 +405,25 @@ def _header_row(found: dict[str, Any]) -> list[str]:
 
 def _start_of(data_range: str) -> tuple[int, int]:
     """(0-based row, column) where a data range starts: `Patients!A2:F` -> (1, 0)."""
-    cells = data_range.rpartition("!")[2]
-    match = re.match(r"([A-Z]+)(\d*)", cells)
-    if not match:
-        return 1, 0
-    return int(match.group(2) or 2) - 1, a1.column_index(match.group(1))
+    cells = a1.parse(data_range)
+    return cells.first_row, cells.first_col
 
 
 # local fixtures ------------------------------------------------------------------------------
 
 
 def _check_output(output: Path, plans: Sequence[tuple[Sheet, Mappings]]) -> None:
-    if output.exists() and not output.is_dir():
-        raise UsageError(f"--output {output} is a file, not a folder; name a folder")
+    """The folder exists (made if need be) and is writable, and no file would be overwritten:
+    all before the first call."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(
+            f"--output {output}: cannot make that folder ({error.strerror}); name a folder you "
+            "can write"
+        ) from None
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise UsageError(f"--output {output}: you cannot write there; name another folder")
     for sheet, mappings in plans:
         for tab, _ in targets(sheet, mappings):
             for name in testdata.fixture_names(sheet.number, tab):
@@ -357,8 +441,7 @@ def _write_fixtures(
     rows: dict[str, list[list[Cell]]],
 ) -> list[Path]:
     """One CSV and one JSON file per tab, each complete or absent, never over another file."""
-    output.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
     for tab in shapes:
         csv_name, json_name = testdata.fixture_names(sheet.number, tab.tab)
         for name, text in (
@@ -391,33 +474,44 @@ def _create_new(path: Path, data: bytes) -> Path:
 # the record ----------------------------------------------------------------------------------
 
 
-def _record(session: Session, results: Sequence[SheetTestData], patients: int, seed: int) -> None:
-    """state.json's test-data status, one trail entry for the run, the activity log."""
-    written = [r for r in results if r.written]
-    failed = [r for r in results if not r.ok]
+def _record(session: Session, result: SheetTestData, patients: int, seed: int) -> None:
+    """One sheet's outcome in state.json and the trail, as soon as it is known (a run killed
+    later leaves every sheet it wrote recorded)."""
     workspace = session.workspace
-    when = utc_now()
+    if result.written:
+        detail = f"seed {seed}, {patients} patients: " + ", ".join(
+            f"{tab} {count} rows" for tab, count in result.rows.items()
+        )
+    else:
+        detail = "not written: " + "; ".join(result.problems)
     with workspace.lock(session.config.git.lock_timeout_s):
-        state = State.load(workspace)
-        for result in written:
+        if result.written:
+            state = State.load(workspace)
             state.sheet(result.sheet)["test_data"] = {
                 "status": "synthetic",
                 "seed": seed,
                 "patients": patients,
                 "rows": result.rows,
-                "time": when,
+                "time": utc_now(),
                 "by": session.access.user,
             }
-        state.save(workspace)
-        detail = f"seed {seed}, {patients} patients: {len(written)} sheets written" + (
-            f", {len(failed)} failed" if failed else ""
-        )
+            state.save(workspace)
         session.trail().append(
             "generate-test-data",
-            sheets=[r.sheet.number for r in results],
-            result="failed" if failed else "ok",
-            detail=detail,
+            sheets=[result.sheet.number],
+            result="ok" if result.written else "failed",
+            detail=detail[:300],
         )
-        session.commit(f"generate-test-data: {detail}", ["state.json"])
+
+
+def _commit(session: Session, results: Sequence[SheetTestData], patients: int, seed: int) -> None:
+    """The run's records in one commit, then the activity log's Test Data rows."""
+    written = sum(1 for r in results if r.written)
+    failed = sum(1 for r in results if not r.ok)
+    summary = f"seed {seed}, {patients} patients: {written} sheets written" + (
+        f", {failed} failed" if failed else ""
+    )
+    with session.workspace.lock(session.config.git.lock_timeout_s):
+        session.commit(f"generate-test-data: {summary}", ["state.json"])
     if session.registry.activity_log_spreadsheet_id:
         session.sync_log()

@@ -17,6 +17,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from screens.diff import DiffScreen
@@ -178,6 +179,19 @@ class SheetStageApp(App[int]):
         if self.session is not None:
             self.session.close()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Messages here carry config keys (`[test_data].max_rows`) and text from sheets and
+        Google, never Rich markup: shown as written."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     # data ------------------------------------------------------------------------------------
 
     def _load(self) -> None:
@@ -333,6 +347,11 @@ class SheetStageApp(App[int]):
     def ask_test_data(self, keys: Sequence[str]) -> None:
         """`g`: how many patients, then generate in the background."""
         if self.session is None or not keys:
+            return
+        try:
+            self.session.require("generate-test-data")  # before asking anything
+        except SheetstageError as error:
+            self.notify(str(error), severity="error", timeout=8)
             return
         settings = self.config.test_data
 

@@ -594,6 +594,11 @@ def _generate_test_data(config: Config, args: argparse.Namespace) -> int:
             print(result.describe())
         for header in result.unmapped:
             _say(f"  sheet {result.sheet.key}: no generator for header {header} (left empty)")
+    if any(not r.reference_checked for r in results):
+        _say(
+            "notice: no production reference is cached, so generated people were not checked "
+            "against production patients; run `sheetstage reference refresh` first"
+        )
     failed = [r for r in results if not r.ok]
     done = len(results) - len(failed)
     _say(f"generate-test-data: {done} of {len(results)} sheets filled (seed {args.seed})")

@@ -81,14 +81,20 @@ population = testdata.generate(200, testdata.sheet_seed(42, 12), TestDataConfig(
 fields = tuple(testdata.FIELDS)
 tab = testdata.TabShape("V", "V!A2", fields, fields)
 text = testdata.as_csv(tab, testdata.rows_for(tab, population))
-print(hashlib.sha256(text.encode()).hexdigest(), datetime.date.today())
+digest = hashlib.sha256(text.encode()).hexdigest()
+print(digest, datetime.date.today(), datetime.datetime.now().date())
 """
 
-# the clock a day later: date.today() and datetime.now() read time.time()
+# the clock a day later, for time.time(), date.today() (which reads it) and datetime.now()
 _A_DAY_LATER = """
-import time
-_real_time = time.time
+import datetime, time
+_real_time, _RealDateTime = time.time, datetime.datetime
 time.time = lambda: _real_time() + 86400
+class _Later(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return _RealDateTime.now(tz) + datetime.timedelta(days=1)
+datetime.datetime = _Later
 """
 
 
@@ -109,14 +115,14 @@ def test_the_same_seed_gives_the_same_bytes_in_two_processes_and_a_day_later() -
     here = testdata.generate(200, testdata.sheet_seed(42, 12), AS_OF)
     tab = testdata.TabShape("V", "V!A2", VISIT_FIELDS, VISIT_FIELDS)
     local = hashlib.sha256(testdata.as_csv(tab, testdata.rows_for(tab, here)).encode())
-    (first, today), (second, tomorrow) = (
+    (first, today, now), (second, tomorrow, later) = (
         _digest_in_a_new_process().split(),
         _digest_in_a_new_process(_A_DAY_LATER).split(),
     )
     assert first == second == local.hexdigest()
-    assert datetime.date.fromisoformat(tomorrow) - datetime.date.fromisoformat(today) == (
-        datetime.timedelta(days=1)
-    )
+    day = datetime.timedelta(days=1)
+    assert datetime.date.fromisoformat(tomorrow) - datetime.date.fromisoformat(today) == day
+    assert datetime.date.fromisoformat(later) - datetime.date.fromisoformat(now) == day
     other_seed = testdata.generate(200, testdata.sheet_seed(43, 12), AS_OF)
     assert testdata.as_csv(tab, testdata.rows_for(tab, other_seed)) != testdata.as_csv(
         tab, testdata.rows_for(tab, here)
@@ -217,6 +223,15 @@ def test_a_tab_without_a_column_for_the_synthetic_id_is_refused() -> None:
     assert not with_notes.problem()
     population = testdata.generate(5, 1, AS_OF)
     assert all(str(r[3]).startswith("SYN-") for r in testdata.rows_for(with_notes, population))
+
+
+def test_a_member_id_cannot_carry_the_rows_id_self_pay_patients_have_none() -> None:
+    headers = ["Name", "DOB", "Phone", "Address", "Ins ID"]
+    assert "synthetic id" in testdata.shape("T", "T!A2:E", headers, packaged_mappings()).problem()
+    shape = testdata.shape("T", "T!A2:F", [*headers, "Notes"], packaged_mappings())
+    population = testdata.generate(200, 3, AS_OF)
+    assert any(p.payer == "Self-pay" for p in population.patients)
+    assert all(str(r[5]).startswith("SYN-") for r in testdata.rows_for(shape, population))
 
 
 def test_the_packaged_mappings_are_the_test_data_folders() -> None:

@@ -21,6 +21,8 @@ from services.emulator.seed import (
     log_spreadsheet_id,
     patient_tab,
 )
+from services.phi import record_words
+from services.reference import ReferenceSet
 from services.registry import Registry
 from services.testdata import FIELDS, Entity, TabShape
 from services.testdata_job import refuse_production_targets
@@ -93,9 +95,9 @@ def test_generated_rows_line_up_with_each_sheets_headers_and_are_recorded(
         "time": "",
         "by": "",
     }
-    entry = demo.trail()[-1]
-    assert entry["action"] == "generate-test-data" and entry["sheets"] == list(FILLED)
-    assert entry["result"] == "ok" and "seed 7, 40 patients" in entry["detail"]
+    entries = [e for e in demo.trail() if e["action"] == "generate-test-data"]
+    assert sorted(e["sheets"] for e in entries) == [[n] for n in FILLED]  # one per sheet
+    assert all(e["result"] == "ok" and "seed 7, 40 patients" in e["detail"] for e in entries)
     log = demo.store()
     try:
         rows = log.get_values(log_spreadsheet_id(), "'Test Data'!A:H")["values"]
@@ -159,20 +161,70 @@ def test_bad_requests_change_nothing(demo: Demo, capsys, tmp_path: Path) -> None
         r for r in request_log(demo, SHEETS[0].dev3_spreadsheet_id) if r["method"] == "POST"
     ]
     assert dev3_values(demo, 0, "Patients") == [list(patient_tab(0).headers)]
-    # DEV3's headers drifted from production's: the sheet is refused, nothing is written
+    # a tab the sheet's override lists but DEV3 lacks: that sheet is refused whole
+    override = demo.workspace.root / "test-data" / "sheet-001.toml"
+    override.write_text('[tabs]\nVisits = "A2:E"\n')
+    assert demo.cli("generate-test-data", "--sheet", "1") == 1
+    assert "the DEV3 spreadsheet has no tab Visits" in capsys.readouterr().out
+    assert len(dev3_values(demo, 1, "Patients")) == 1
+    override.unlink()
+    # a patient's row where DEV3's header row should be: refused, and nothing of it echoed
     store = demo.store()
     try:
+        row = demo_patients(SHEETS[4])[0]
         store.update_values(
-            SHEETS[1].dev3_spreadsheet_id, [{"range": "Patients!C1", "values": [["Age"]]}]
+            SHEETS[4].dev3_spreadsheet_id, [{"range": "Patients!A1", "values": [row]}]
         )
     finally:
         store.close()
-    assert demo.cli("generate-test-data", "--sheet", "1") == 1
-    assert "differs from production's at column C" in capsys.readouterr().out
-    assert len(dev3_values(demo, 1, "Patients")) == 1
+    assert demo.cli("generate-test-data", "--sheet", "4", "--json") == 1
+    out, err = capsys.readouterr()
+    assert "its header row holds a value like" in out and "row of data" in out
+    for value in row:
+        assert len(value) < 4 or value not in out + err, value
+    assert dev3_values(demo, 4, "Patients") == [row]
+    # a data range that starts on the header row, and an output folder that cannot be made
+    before_others = len(request_log(demo))
+    override = demo.workspace.root / "test-data" / "sheet-001.toml"
+    override.write_text('[tabs]\nPatients = "A1:G"\n')
+    assert demo.cli("generate-test-data", "--sheet", "1") == 2
+    assert "starts at row 1, where its header row must be" in capsys.readouterr().err
+    override.unlink()
+    assert (
+        demo.cli("generate-test-data", "--sheet", "1", "--output", str(demo.config_path / "x")) == 2
+    )
+    assert "--output" in capsys.readouterr().err
+    assert len(request_log(demo)) == before_others
     # a read-only session writes nothing
     assert demo.cli("--read-only", "generate-test-data", "--sheet", "4") == 5
     assert len(dev3_values(demo, 4, "Patients")) == 1
+
+
+def test_rows_follow_dev3s_headers_and_an_empty_header_row_takes_productions(
+    demo: Demo,
+) -> None:
+    """The rows land under DEV3's header row, so that row shapes them (a column a developer
+    renamed in DEV3 gets what its new name asks for); a DEV3 tab without headers yet gets
+    production's header row, read without a single data row."""
+    demo.fast_sheets()
+    store = demo.store()
+    try:
+        store.update_values(
+            SHEETS[0].dev3_spreadsheet_id, [{"range": "Patients!C1", "values": [["Sex"]]}]
+        )
+        store.update_values(
+            SHEETS[1].dev3_spreadsheet_id, [{"range": "Patients!A1:G1", "values": [[""] * 7]}]
+        )
+    finally:
+        store.close()
+    assert demo.cli("generate-test-data", "--sheet", "0", "--sheet", "1", "--patients", "9") == 0
+    renamed = dev3_values(demo, 0, "Patients")
+    assert renamed[0][2] == "Sex" and {r[2] for r in renamed[1:]} <= {"F", "M"}
+    rebuilt = dev3_values(demo, 1, "Patients")
+    assert rebuilt[0] == list(patient_tab(1).headers) and len(rebuilt) == 10
+    reads = [r["path"] for r in request_log(demo, SHEETS[1].prod_spreadsheet_id)]
+    assert reads == [f"/v4/spreadsheets/{SHEETS[1].prod_spreadsheet_id}/values:batchGet"]
+    assert not request_log(demo, SHEETS[0].prod_spreadsheet_id)  # DEV3 had its headers
 
 
 def test_output_writes_fixtures_and_never_overwrites(demo: Demo, capsys, tmp_path: Path) -> None:
@@ -241,8 +293,17 @@ def test_ten_thousand_patients_scan_clean_with_the_reference_loaded(
     assert demo.cli("reference", "refresh") == 0
     folder = tmp_path / "generated"
     folder.mkdir()
-    population = testdata.generate(10_000, testdata.sheet_seed(0, 0), datetime.date(2026, 1, 1))
-    population.visits = population.visits[:1_000]
+    key = demo.workspace.hmac_key()
+    reference = ReferenceSet.load(demo.workspace.internal / "cache" / "reference.json", key)
+    assert len(reference.digests) > 1000
+    population = testdata.generate(
+        10_000,
+        testdata.sheet_seed(0, 0),
+        datetime.date(2026, 1, 1),
+        reference,
+        context_words=record_words(" ".join(FIELDS)),  # the JSON keys and CSV headers
+        visits=1_000,
+    )
     patient_fields = tuple(f for f, e in FIELDS.items() if e is not Entity.VISIT)
     for name, fields in (("patients", patient_fields), ("visits", tuple(FIELDS))):
         tab = TabShape(name, f"{name}!A2", fields, fields)
