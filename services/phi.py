@@ -812,16 +812,23 @@ def _json_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
     return segments, records
 
 
+_JSON_SPECIAL = re.compile(r'[\\"{}]')
+
+
 def _object_spans(text: str) -> list[tuple[int, int]]:
+    """Every JSON object's (start, end), stepping only over the characters that matter."""
     spans: list[tuple[int, int]] = []
     stack: list[int] = []
-    in_string = escaped = False
-    for index, char in enumerate(text):
+    in_string = False
+    escaped_at = -1  # the position a backslash inside a string escapes
+    for match in _JSON_SPECIAL.finditer(text):
+        index = match.start()
+        char = text[index]
         if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
+            if index == escaped_at:
+                continue
+            if char == "\\":
+                escaped_at = index + 1
             elif char == '"':
                 in_string = False
         elif char == '"':
