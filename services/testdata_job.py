@@ -153,16 +153,11 @@ def generate_test_data(
                 )
     if output is not None:
         _check_output(output, plans)
-    scanner = scanner_for(session.config, session.workspace)
-    client = session.client
+    run = _Run(session, scanner_for(session.config, session.workspace), patients, seed, output)
+    session.client  # noqa: B018 - the backend opens here, before the workers share it
     results: list[SheetTestData] = []
     with ThreadPoolExecutor(_WORKERS, thread_name_prefix="sheetstage-testdata") as pool:
-        futures = [
-            pool.submit(
-                _fill_sheet, client, sheet, mappings, patients, seed, scanner, session, output
-            )
-            for sheet, mappings in plans
-        ]
+        futures = [pool.submit(_fill_sheet, run, sheet, mappings) for sheet, mappings in plans]
         try:
             for future in as_completed(futures):
                 result = future.result()
@@ -191,20 +186,22 @@ class _Grid:
     header: list[str]
 
 
-def _fill_sheet(
-    client: GoogleClient,
-    sheet: Sheet,
-    mappings: Mappings,
-    patients: int,
-    seed: int,
-    scanner: Scanner,
-    session: Session,
-    output: Path | None,
-) -> SheetTestData:
+@dataclass(frozen=True)
+class _Run:
+    """What every sheet of one run shares."""
+
+    session: Session
+    scanner: Scanner
+    patients: int
+    seed: int
+    output: Path | None
+
+
+def _fill_sheet(run: _Run, sheet: Sheet, mappings: Mappings) -> SheetTestData:
     """One sheet, start to end; whatever stops it is that sheet's problem, not the run's."""
-    result = SheetTestData(sheet, reference_checked=bool(scanner.reference))
+    result = SheetTestData(sheet, reference_checked=bool(run.scanner.reference))
     try:
-        _fill(result, client, mappings, patients, seed, scanner, session, output)
+        _fill(run, result, mappings)
     except GoogleApiError as error:
         result.problems.append(f"Google refused: {error.describe()}")
     except (SheetstageError, OSError) as error:
@@ -212,16 +209,9 @@ def _fill_sheet(
     return result
 
 
-def _fill(
-    result: SheetTestData,
-    client: GoogleClient,
-    mappings: Mappings,
-    patients: int,
-    seed: int,
-    scanner: Scanner,
-    session: Session,
-    output: Path | None,
-) -> None:
+def _fill(run: _Run, result: SheetTestData, mappings: Mappings) -> None:
+    session, scanner, patients, output = run.session, run.scanner, run.patients, run.output
+    client = session.client
     sheet, settings = result.sheet, session.config.test_data
     ranges = targets(sheet, mappings)
     try:
@@ -269,7 +259,7 @@ def _fill(
     visit_rows = [testdata.row_count(t, patients) for t in shapes if t.entity is Entity.VISIT]
     population = testdata.generate(
         patients,
-        testdata.sheet_seed(seed, sheet.number),
+        testdata.sheet_seed(run.seed, sheet.number),
         settings.as_of,
         scanner.reference,
         session.config.phi.name_ratio,

@@ -17,7 +17,7 @@ from services.emulator.seed import DemoSeed, demo_sheets
 from services.emulator.store import EmulatorStore
 from services.workspace import Workspace, current_user
 from sheetstage_tui.cli import main
-from sheetstage_tui.config import Config, load_config_file
+from sheetstage_tui.config import ClientConfig, Config, load_config_file
 
 FAST_CLIENT = """
 [client]
@@ -27,6 +27,15 @@ backoff_cap_s = 0.05
 retry_after_cap_s = 0.2
 max_elapsed_s = 30.0
 """
+
+# a client built directly on an emulator, without pacing and with near-instant retries
+FAST_CLIENT_SETTINGS = ClientConfig(
+    concurrency=4,
+    sheets_requests_per_minute=6000,
+    backoff_initial_s=0.01,
+    backoff_cap_s=0.02,
+    retry_after_cap_s=0.05,
+)
 
 
 def write_config(

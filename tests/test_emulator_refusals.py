@@ -45,6 +45,7 @@ from services.session import emulator_credentials
 from services.snapshot import project_hash
 from sheetstage_tui.config import ClientConfig
 from sheetstage_tui.models import Environment, FileType, ScriptFile, content_hash
+from tests.conftest import FAST_CLIENT_SETTINGS as FAST
 from tests.conftest import Demo
 
 OWNER = "owner@practice.example"
@@ -54,13 +55,6 @@ OUTSIDER = "someone@elsewhere.example"
 SCRIPT = "1" + "s" * 56
 SHEET = "1" + "p" * 43
 OPEN_SHEET = "1" + "o" * 43
-FAST = ClientConfig(
-    concurrency=4,
-    sheets_requests_per_minute=6000,
-    backoff_initial_s=0.01,
-    backoff_cap_s=0.02,
-    retry_after_cap_s=0.05,
-)
 ONE_ATTEMPT = ClientConfig(max_attempts=1, sheets_requests_per_minute=6000)
 MANIFEST = {"name": "appsscript", "type": "JSON", "source": '{"timeZone": "America/Chicago"}'}
 CODE = {"name": "Code", "type": "SERVER_JS", "source": "function onOpen() {}\n"}

@@ -23,20 +23,13 @@ from services.google_client import (
     PermissionDeniedError,
 )
 from services.session import emulator_credentials
-from sheetstage_tui.config import ClientConfig
+from tests.conftest import FAST_CLIENT_SETTINGS as FAST
 
 OWNER = "owner@practice.example"
 READER = "reader@practice.example"
 OUTSIDER = "someone@elsewhere.example"
 SHEET = "1" + "p" * 43
 OTHER = "1" + "o" * 43
-FAST = ClientConfig(
-    concurrency=4,
-    sheets_requests_per_minute=6000,
-    backoff_initial_s=0.01,
-    backoff_cap_s=0.02,
-    retry_after_cap_s=0.05,
-)
 GRID = [["a", "b", "c"], ["d", "e", "f"], ["g", "h", "i"]]
 
 
