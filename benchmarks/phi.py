@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import jobs, validation
+from services import jobs, scanning, validation
 from services.phi import iter_files
 from services.session import session
 from sheetstage_tui.config import load_config_file
@@ -45,7 +45,7 @@ def main() -> None:
         started = time.perf_counter()
         size = sum(len(f.read_bytes()) for f in iter_files(targets))
         read_s = time.perf_counter() - started
-        scanner = validation.scanner_for(config, validation.open_workspace(config))
+        scanner = scanning.scanner_for(config, scanning.open_workspace(config))
         started = time.perf_counter()
         result = scanner.scan_paths(targets, root)
         scan_s = time.perf_counter() - started

@@ -28,9 +28,9 @@ from services import testdata, testdata_job
 from services.emulator.seed import demo_sheets, log_spreadsheet_id
 from services.emulator.store import EmulatorStore
 from services.phi import record_words
+from services.scanning import scanner_for
 from services.session import session
 from services.testdata import FIELDS, Entity, TabShape
-from services.validation import scanner_for
 from sheetstage_tui.cli import main as cli
 from sheetstage_tui.config import load_config_file
 

@@ -20,13 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services import alerts, crashpoints, validation
+from services import alerts, crashpoints, scanning, scripttests_job, validation
 from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesFile, read_roles
 from services.audit import AuditEntry, AuditReport, utc_now
 from services.diff import SheetDiff, diff_projects
 from services.google_client import GoogleApiError
 from services.phi import Severity
 from services.registry import IdMapper
+from services.scripttests import StagingTests
 from services.snapshot import files_from_api, gate_findings, project_hash
 from services.state import State
 from services.workspace import UnsafeFileName, atomic_write, make_dirs
@@ -61,23 +62,6 @@ Progress = Callable[[StepOutcome], None]
 """Called as each step ends (a TUI shows the pipeline filling up)."""
 
 
-@dataclass(frozen=True)
-class TestsOutcome:
-    __test__ = False  # not a pytest class
-
-    passed: bool
-    summary: str
-
-
-StagingTests = Callable[["Session", Sheet, Sequence[ScriptFile]], TestsOutcome | None]
-"""The hook for staging tests: run a project's tests on the given code (DEV3's in step 1, the
-code read back from production in step 6); None when the project has no tests."""
-
-
-def no_staging_tests(session: Session, sheet: Sheet, files: Sequence[ScriptFile]) -> None:
-    return None
-
-
 @dataclass
 class Proposal:
     """What an approver sees before typing `yes`."""
@@ -88,7 +72,6 @@ class Proposal:
     production_hash: str
     diff: SheetDiff
     validation: validation.SheetValidation | None = None  # a rollback is not validated
-    tests: TestsOutcome | None = None
     action: str = "deploy"
     target: str = ""  # what a rollback restores
 
@@ -286,7 +269,7 @@ def approve(
     session: Session,
     number: str,
     approver: Approver | None,
-    tests: StagingTests = no_staging_tests,
+    tests: StagingTests = scripttests_job.staging_tests,
 ) -> AuditEntry:
     """A practice manager who did not request the change approves these exact hashes."""
     session.require("approve")
@@ -359,17 +342,15 @@ def _proposal(
     result = validation.validate_sheet(
         session,
         sheet,
-        validation.scanner_for(session.config, session.workspace),
+        scanning.scanner_for(session.config, session.workspace),
         State.load(session.workspace),
         mapper,
         validation.acknowledged_findings(session.verify(), read_roles(session.workspace)),
+        tests=tests,
         live=(staging, production),
     )
-    outcome = tests(session, sheet, staging)
-    if outcome is not None and not outcome.passed:
-        result.problems.append(f"staging tests failed: {outcome.summary}")
     diff = diff_projects(sheet, production, staging, mapper)
-    return Proposal(sheet, "", staging_hash, production_hash, diff, result, outcome)
+    return Proposal(sheet, "", staging_hash, production_hash, diff, result)
 
 
 def _approve_inline(session: Session, proposal: Proposal, approver: Approver) -> AuditEntry:
@@ -521,7 +502,7 @@ def take_backup(
     (`phi_allowed`, which replaces that code) goes on without a backup, said so in the trail."""
     workspace, config = session.workspace, session.config
     digest = content_hash(files)  # raw: what a restore sends back
-    gate = validation.scanner_for(config, workspace)
+    gate = scanning.scanner_for(config, workspace)
     blocking = [f for f in gate_findings(gate, sheet, env, files) if f.severity is Severity.BLOCK]
     with workspace.lock(config.git.lock_timeout_s):
         name, commit = "", ""
@@ -624,7 +605,7 @@ def deploy(
     numbers: Sequence[str],
     approver: Approver | None,
     progress: Callable[[Sheet, StepOutcome], None] | None = None,
-    tests: StagingTests = no_staging_tests,
+    tests: StagingTests = scripttests_job.staging_tests,
 ) -> list[DeployResult]:
     """Deploy each sheet in turn, each with its own approval; one result per sheet."""
     sheets = session.registry.select(numbers)
@@ -645,7 +626,7 @@ def deploy_sheet(
     sheet: Sheet,
     approver: Approver | None,
     progress: Progress | None = None,
-    tests: StagingTests = no_staging_tests,
+    tests: StagingTests = scripttests_job.staging_tests,
 ) -> DeployResult:
     """The seven steps for one sheet. Refusals before step 1 exit 5; a stop at a step exits 1
     (production untouched, or restored from the step-4 backup and verified)."""
@@ -688,12 +669,11 @@ def _run_pipeline(
     proposal = _proposal(session, sheet, staging, production, mapper, tests)
     checks = proposal.validation
     assert checks is not None
-    tests_note = proposal.tests.summary if proposal.tests else "no staging tests (passes)"
     if not checks.ok:
         done(Step.VALIDATE, False, _validation_problem(checks))
         _stopped(session, sheet, Step.VALIDATE, _validation_problem(checks), staging_hash)
         raise StopDeploy(f"stopped at validate: {_validation_problem(checks)}")
-    done(Step.VALIDATE, True, f"PHI clean, manifest and syntax valid; {tests_note}")
+    done(Step.VALIDATE, True, f"PHI clean, manifest and syntax valid; {checks.tests_summary}")
     done(Step.DIFF, True, proposal.diff.summary())
 
     approval = review.approval
@@ -762,7 +742,9 @@ def _run_pipeline(
     done(Step.DEPLOY, True, f"updateContent: {len(target)} files in staging order")
 
     digest, read_back = read_back_hash(session, sheet, Environment.PRODUCTION, target_hash)
-    outcome = tests(session, sheet, read_back) if digest == target_hash else None
+    outcome = (
+        tests(session, sheet, read_back, Environment.PRODUCTION) if digest == target_hash else None
+    )
     if digest != target_hash or (outcome is not None and not outcome.passed):
         why = (
             f"production read back as {digest[:12]}, not the deployed {target_hash[:12]}"
@@ -922,7 +904,7 @@ def close_operation(
             record.pop("review", None)
             record["last_deploy"] = entry.time
         state.save(workspace)
-        scanner = validation.scanner_for(session.config, workspace)
+        scanner = scanning.scanner_for(session.config, workspace)
         gate = validation.commit_gate(scanner, [sheet.folder(env) for env in mirror or {}])
         session.commit(f"{kind}: sheet {sheet.key} {result}: {detail}"[:200], paths, gate)
         journal.done()

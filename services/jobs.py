@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from services import activity_log, alerts, audit, drift, rollback, snapshot, validation
+from services import activity_log, alerts, audit, drift, rollback, scanning, snapshot, validation
 from services.access import render_roles
 from services.audit import AuditReport
 from services.chain import GENESIS, line_hash
@@ -60,6 +60,7 @@ from sheetstage_tui.models import Environment, Sheet, SheetDrift, SnapshotReport
 # init ---------------------------------------------------------------------------------------
 
 DEMO_DEVELOPER = "dana"  # a simulated developer (--as dana) on the demo workspace
+DEMO_TEST_DATA_TIME = "2026-05-18T09:00:00Z"  # when dana filled the tested sheets' DEV3 data
 
 
 def init_workspace(config: Config, demo: bool) -> Workspace:
@@ -92,6 +93,15 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
     }
     for number in STAGED if demo else ():
         state["sheets"][f"{number:03d}"] |= {"deploy": "staged"}
+    for number, rows in seeded.test_data.items() if demo else ():
+        state["sheets"][f"{number:03d}"]["test_data"] = {
+            "status": "synthetic",
+            "seed": 0,
+            "patients": max(rows.values()),
+            "rows": rows,
+            "time": DEMO_TEST_DATA_TIME,
+            "by": DEMO_DEVELOPER,
+        }
     detail = f"{'demo ' if demo else ''}workspace with {len(sheets)} sheets"
     trail = f"audit/{user}.jsonl"
     files |= {
@@ -117,17 +127,26 @@ def _demo_history(seeded: DemoSeed) -> dict[str, bytes]:
     """The demo's history: the simulated developer asked for review of the staged sheets, and
     the sheets whose production was edited behind everyone's back hold their last deployed
     code in the first commit (so `revert` finds it)."""
-    lines, prev = [], GENESIS
-    for seq, number in enumerate(STAGED, start=1):
+    events: list[tuple[str, int, dict[str, str], str]] = [
+        (
+            "generate-test-data",
+            number,
+            {},
+            f"seed 0, {max(rows.values())} patients: "
+            + ", ".join(f"{tab} {count} rows" for tab, count in rows.items()),
+        )
+        for number, rows in sorted(seeded.test_data.items())
+    ]
+    for number in STAGED:
         staging, production = seeded.heads[number]
+        detail = f"review requested: staging {staging[:12]} against production {production[:12]}"
+        events.append(
+            ("request-review", number, {"staging": staging, "production": production}, detail)
+        )
+    lines, prev = [], GENESIS
+    for seq, (action, number, hashes, detail) in enumerate(events, start=1):
         line = audit.render_line(
-            seq,
-            prev,
-            DEMO_DEVELOPER,
-            "request-review",
-            sheets=[number],
-            hashes={"staging": staging, "production": production},
-            detail=f"review requested: staging {staging[:12]} against production {production[:12]}",
+            seq, prev, DEMO_DEVELOPER, action, sheets=[number], hashes=hashes, detail=detail
         )
         lines.append(line)
         prev = line_hash(line)
@@ -245,7 +264,7 @@ def run_snapshot(
         state = State.load(workspace)
         rollback.apply_baselines(session, state)  # state.json only caches them
         cache = load_cache(workspace)
-        gate = validation.scanner_for(config, workspace)
+        gate = scanning.scanner_for(config, workspace)
         if gate.reference is None or not gate.reference.digests:
             workspace.notices.append(
                 "no production reference is cached: the PHI gate cannot tell production "
@@ -450,7 +469,7 @@ def import_registry(session: Session, path: Path, allow_removals: bool = False) 
 def _refuse_phi_in_names(session: Session, plan: ImportPlan) -> None:
     """A sheet's name is shown everywhere: one that holds what looks like patient data is
     refused (and never echoed)."""
-    scanner = validation.scanner_for(session.config, session.workspace)
+    scanner = scanning.scanner_for(session.config, session.workspace)
     for sheet in plan.sheets:
         found = scanner.scan_text(sheet.name, "registry.toml")
         blocking = [f for f in found if f.severity is Severity.BLOCK]

@@ -515,6 +515,13 @@ class Scanner:
                 add(FindingType.DOB, m.start(), m.end(), m.group(0).lower())
         return sorted(found, key=lambda h: h.start)
 
+    def masked(self, text: str) -> str:
+        """The text with every identifier the scanner finds in it masked, for messages that may
+        quote a cell (a failing test's message, its log lines)."""
+        for hit in reversed(self.hits(text)):
+            text = text[: hit.start] + mask(hit.type, hit.value) + text[hit.end :]
+        return text
+
     def production_matches(self, text: str) -> list[tuple[int, int, str]]:
         """Spans of text equal to a production identifier, in any format: (start, end, digest)."""
         reference = self.reference

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from services import crashpoints
+from services import crashpoints, scripttests_job
 from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesFile, read_roles
 from services.alerts import raise_alert
 from services.audit import AuditReport
@@ -22,14 +22,12 @@ from services.deploy import (
     Journal,
     Proposal,
     Settled,
-    StagingTests,
     Step,
     StepOutcome,
     StopDeploy,
     api_files,
     close_operation,
     live_project,
-    no_staging_tests,
     push_backup,
     read_back_hash,
     take_backup,
@@ -37,9 +35,10 @@ from services.deploy import (
 from services.diff import diff_projects
 from services.google_client import GoogleApiError
 from services.registry import IdMapper
+from services.scanning import scanner_for
+from services.scripttests import StagingTests
 from services.snapshot import gate_findings
 from services.state import State
-from services.validation import scanner_for
 from services.workspace import TagInfo
 from sheetstage_tui.errors import JobFailedError, RefusedError, UsageError
 from sheetstage_tui.models import Environment, ScriptFile, Sheet, content_hash
@@ -187,7 +186,7 @@ def rollback(
     tag: str,
     approver: Approver | None,
     progress: Callable[[StepOutcome], None] | None = None,
-    tests: StagingTests = no_staging_tests,
+    tests: StagingTests = scripttests_job.staging_tests,
 ) -> DeployResult:
     """Restore a sheet's production (or DEV3) code from a backup tag."""
     env = Environment.STAGING if tag.startswith("staging-backup-") else Environment.PRODUCTION
@@ -213,7 +212,7 @@ def revert(
     number: str,
     approver: Approver | None,
     progress: Callable[[StepOutcome], None] | None = None,
-    tests: StagingTests = no_staging_tests,
+    tests: StagingTests = scripttests_job.staging_tests,
 ) -> DeployResult:
     """Production back to its baseline (the last deployed, reverted, adopted or accepted
     content), found in a backup tag or in the workspace's history."""
@@ -264,7 +263,7 @@ def restore(
     kind: str,
     approver: Approver | None,
     progress: Callable[[StepOutcome], None] | None = None,
-    tests: StagingTests = no_staging_tests,
+    tests: StagingTests = scripttests_job.staging_tests,
 ) -> DeployResult:
     """Steps 3-7 for a way back: the diff from now to the target, a typed `yes`, a backup of
     what it replaces, the restore, a verify by content hash (staging tests are run and
@@ -373,7 +372,7 @@ def settle_restore(
     journal: Journal,
     sheet: Sheet,
     reason: str,
-    tests: StagingTests = no_staging_tests,
+    tests: StagingTests = scripttests_job.staging_tests,
 ) -> Settled:
     """Read the project again: recorded when it holds the target; otherwise the target is sent
     once more (an interrupted restore is finished) and verified."""
@@ -414,7 +413,11 @@ def settle_restore(
             session, journal, sheet, "failed", message, {"production": digest}, {env: read_back}
         )
         return Settled("stopped", message, 1)
-    outcome = tests(session, sheet, read_back) if env is Environment.PRODUCTION else None
+    outcome = (
+        tests(session, sheet, read_back, Environment.PRODUCTION)
+        if env is Environment.PRODUCTION
+        else None
+    )
     tested = f"; staging tests: {outcome.summary}" if outcome is not None else ""
     hashes = {"previous": str(data.get("before", "")), "source": str(data.get("source", ""))}
     if env is Environment.PRODUCTION:

@@ -26,9 +26,9 @@ from services.google_client import GoogleApiError
 from services.phi import Scanner, mask, record_words
 from services.reference import header_ranges
 from services.registry import Registry
+from services.scanning import scanner_for
 from services.state import State
 from services.testdata import Cell, Entity, Mappings, TabShape
-from services.validation import scanner_for
 from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
 from sheetstage_tui.models import Sheet
 

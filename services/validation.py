@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services import alerts, audit
+from services import alerts, audit, scripttests_job
 from services.access import PRACTICE_MANAGER, RolesFile, read_roles, simulated_people
 from services.audit import AuditTrail, utc_now
 from services.emulator.syntax import first_error_node
@@ -27,9 +27,11 @@ from services.phi import (
 )
 from services.reference import ReferenceSet, header_ranges
 from services.registry import IdMapper
+from services.scanning import open_workspace, reference_cache, scanner_for
+from services.scripttests import StagingTests, TestsOutcome
 from services.snapshot import files_from_api, project_hash
 from services.state import State
-from services.workspace import UnsafeFileName, Workspace, disk_name, load_or_create_key
+from services.workspace import UnsafeFileName, Workspace, disk_name
 from sheetstage_tui.config import Config
 from sheetstage_tui.errors import JobFailedError, RefusedError, UsageError
 from sheetstage_tui.models import Environment, FileType, PhiStatus, ScriptFile, Sheet
@@ -37,22 +39,6 @@ from sheetstage_tui.models import Environment, FileType, PhiStatus, ScriptFile, 
 if TYPE_CHECKING:
     from services.google_client import GoogleClient
     from services.session import Session
-
-USER_KEY = Path("~/.config/sheetstage/hmac.key")
-
-
-def open_workspace(config: Config) -> Workspace | None:
-    root = config.workspace
-    return Workspace(root) if (root / ".git").is_dir() else None
-
-
-def scanner_for(config: Config, workspace: Workspace | None) -> Scanner:
-    """The workspace's key keeps finding ids stable (without a workspace, the user's key);
-    the cached production reference makes offline scans catch production identifiers."""
-    if workspace is None:
-        return Scanner(config.phi, load_or_create_key(USER_KEY.expanduser()))
-    key = workspace.hmac_key()
-    return Scanner(config.phi, key, ReferenceSet.load(reference_cache(workspace), key))
 
 
 def scan(config: Config, paths: Sequence[Path], staged: bool = False) -> ScanResult:
@@ -98,6 +84,11 @@ class SheetValidation:
     staging_hash: str | None = None
     # DEV3 sheet data: None when not read, else how many cells match production patients
     real_data: int | None = None
+    tests: TestsOutcome | None = None  # None: the project has no staging tests
+
+    @property
+    def tests_summary(self) -> str:
+        return self.tests.summary if self.tests is not None else "no staging tests (passes)"
 
     @property
     def ok(self) -> bool:
@@ -110,6 +101,7 @@ class SheetValidation:
             "ok": self.ok,
             "problems": self.problems,
             "risks": self.risks,
+            "tests": self.tests_summary,
             "findings": [f.as_json() for f in self.findings],
         }
 
@@ -122,6 +114,7 @@ class SheetValidation:
             "ok": self.ok,
             "problems": self.problems,
             "risks": self.risks,
+            "tests": self.tests_summary,
             "findings": [
                 {k: v for k, v in f.as_json().items() if k != "reason" or v} for f in self.findings
             ],
@@ -295,6 +288,8 @@ def validate_sheet(
     state: State,
     mapper: IdMapper,
     acknowledged: dict[str, str],
+    *,
+    tests: StagingTests = scripttests_job.staging_tests,
     live: tuple[Sequence[ScriptFile], Sequence[ScriptFile]] | None = None,
 ) -> SheetValidation:
     """Validate the sheet's staging code as the workspace holds it, or `live` (staging,
@@ -353,6 +348,9 @@ def validate_sheet(
     result.problems += _manifest_problems(staging, folder)
     result.problems += _parse_problems(staging, folder)
     result.problems += _production_id_problems(staging, folder, session.registry.sheets)
+    result.tests = tests(session, sheet, staging, Environment.STAGING)
+    if result.tests is not None and not result.tests.passed:
+        result.problems.append(f"staging tests: {result.tests.summary}")
     result.risks = risk_summary(production, staging, mapper)
     return result
 
@@ -407,6 +405,8 @@ def validate(
             state.sheet(result.sheet)["validation"] = result.record()
             if _record_test_data(state.sheet(result.sheet), result):
                 newly_real.append(result)
+        tested = [r.tests for r in results if isinstance(r.tests, scripttests_job.SheetTests)]
+        scripttests_job.record_results(state, trail, tested, session.access.user)
         state.save(workspace)
         trail.append(
             "validate",
@@ -528,10 +528,6 @@ def refresh_reference(session: Session) -> int:
     reference.patients.clear()  # names never leave memory
     reference.save(reference_cache(workspace), len(sheets))
     return len(reference.digests)
-
-
-def reference_cache(workspace: Workspace) -> Path:
-    return workspace.internal / "cache" / "reference.json"
 
 
 def current_findings(workspace: Workspace, sheet: Sheet) -> tuple[str, list[dict[str, object]]]:

@@ -184,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test_data_parser.add_argument("--json", action="store_true")
 
+    test_parser = commands.add_parser(
+        "test",
+        parents=[common],
+        help="run the staging tests of DEV3's live code locally in V8, on DEV3 data",
+    )
+    tested = test_parser.add_mutually_exclusive_group(required=True)
+    tested.add_argument("--sheet", action="append", metavar="N")
+    tested.add_argument("--all", action="store_true")
+    test_parser.add_argument("--json", action="store_true")
+    test_parser.add_argument(
+        "--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML"
+    )
+
     review_parser = commands.add_parser(
         "request-review", parents=[common], help="ask for a review of a sheet's staging code"
     )
@@ -605,6 +618,35 @@ def _generate_test_data(config: Config, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _test(config: Config, args: argparse.Namespace) -> int:
+    from services import scripttests_job
+
+    with _session(config, args) as opened:
+        progress = Progress("staging tests", note="DEV3 code read live, run locally in V8")
+        results = scripttests_job.run_tests(
+            opened,
+            None if args.all else args.sheet,
+            args.junit,
+            lambda done, total, one: progress(done, total, f"{one.sheet.key} {one.status}"),
+        )
+    if args.json:
+        _emit_json({"sheets": [r.as_json() for r in results]})
+    else:
+        for result in results:
+            print(f"{result.sheet.key} {result.sheet.name}: {result.status} · {result.summary}")
+            for test in result.run.results if result.run else []:
+                if not test.passed:
+                    print(f"  {test.status.upper():6} {test.name} at {test.where or test.file}")
+                    print(f"         {test.message}")
+            for problem in result.run.problems if result.run else []:
+                print(f"  PROBLEM {problem}")
+    failing = [r for r in results if not r.passed]
+    tested = sum(1 for r in results if r.has_tests)
+    written = f"; JUnit XML in {args.junit}" if args.junit else ""
+    _say(f"test: {tested} of {len(results)} sheets have tests, {len(failing)} failing{written}")
+    return 1 if failing else 0
+
+
 def _acknowledge(config: Config, args: argparse.Namespace) -> int:
     from services import validation
 
@@ -668,8 +710,7 @@ def describe_proposal(proposal: Proposal) -> list[str]:
         ]
         checks = proposal.validation
         if checks is not None:
-            tests = proposal.tests.summary if proposal.tests else "none (passes)"
-            lines.append(f"  validation: PHI {checks.phi}; staging tests: {tests}")
+            lines.append(f"  validation: PHI {checks.phi}; staging tests: {checks.tests_summary}")
         names = {
             "new_urls": "new external URLs",
             "new_recipients": "new e-mail recipients",
@@ -924,6 +965,7 @@ _HANDLERS = {
     "validate": _validate,
     "acknowledge": _acknowledge,
     "generate-test-data": _generate_test_data,
+    "test": _test,
     "reference": _reference,
     "audit": _audit,
     "request-review": _request_review,

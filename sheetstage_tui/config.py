@@ -124,6 +124,15 @@ class TestDataConfig:
     max_rows: int = bounded(5000, 1, 1_000_000)  # a tab never gets more generated rows
 
 
+@dataclass(frozen=True)
+class TestsConfig:
+    __test__ = False
+
+    time_limit_s: float = bounded(5.0, 0, HOUR_S, above=True)  # each test, and each file's load
+    memory_limit_mb: int = bounded(512, 16, 65_536)  # each test's V8 heap
+    workers: int = bounded(2, 1, 64)  # sheets tested at once (V8 runs on the CPU)
+
+
 TEST_CARDS = (
     "4111111111111111",
     "4012888888881881",
@@ -178,6 +187,7 @@ class Config:
     deploy: DeployConfig = field(default_factory=DeployConfig)
     phi: PhiConfig = field(default_factory=PhiConfig)
     test_data: TestDataConfig = field(default_factory=TestDataConfig)
+    tests: TestsConfig = field(default_factory=TestsConfig)
 
     def with_changes(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -192,6 +202,7 @@ _SECTIONS: dict[str, type] = {
     "deploy": DeployConfig,
     "phi": PhiConfig,
     "test_data": TestDataConfig,
+    "tests": TestsConfig,
 }
 _TOP_LEVEL = {"backend": str, "workspace": Path}
 

@@ -109,7 +109,16 @@ OUT_OF_RANGE = [
 
 def test_every_section_has_numeric_settings_to_check() -> None:
     sections = {section for section, _, _ in NUMERIC}
-    assert sections == {"client", "git", "alerts", "deploy", "emulator", "phi", "test_data"}
+    assert sections == {
+        "client",
+        "git",
+        "alerts",
+        "deploy",
+        "emulator",
+        "phi",
+        "test_data",
+        "tests",
+    }
     assert len(NUMERIC) >= 18  # the discovery found the settings, not an empty list
 
 

@@ -9,20 +9,22 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import git
 import pytest
 
-from services import deploy, rollback
+from services import deploy, rollback, scripttests_job
 from services.access import render_roles
-from services.emulator.seed import DEVELOPER, MANAGER, STAGED, demo_sheets
+from services.emulator.seed import BROKEN_TEST, DEVELOPER, MANAGER, STAGED, demo_sheets
+from services.emulator.seed_tests import main_tab
 from services.registry import IdMapper, load_registry
 from services.session import Session, session
 from services.workspace import current_user
-from sheetstage_tui.errors import RefusedError
-from sheetstage_tui.models import Environment
+from sheetstage_tui.errors import JobFailedError, RefusedError
+from sheetstage_tui.models import Environment, ScriptFile, Sheet
 from tests.conftest import Demo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -281,20 +283,70 @@ def test_a_read_back_that_differs_is_rolled_back_automatically(
     assert snapshotted.cli("deploy", "--sheet", str(sheet.number)) == 5  # its approval is used
 
 
+@dataclass(frozen=True)
+class Outcome:
+    passed: bool
+    summary: str
+
+
 def test_failing_staging_tests_after_deploy_roll_it_back(snapshotted: Demo) -> None:
     sheet = SHEETS[STAGED[0]]
     approve(snapshotted, sheet.number)
     before = live(snapshotted, sheet.prod_script_id)
-    calls: list[str] = []
+    calls: list[Environment] = []
 
-    def tests(s: Session, tested: object, files: object) -> deploy.TestsOutcome:
-        calls.append("run")
-        return deploy.TestsOutcome(len(calls) == 1, f"run {len(calls)}")
+    def tests(s: Session, tested: object, files: object, env: Environment) -> Outcome:
+        calls.append(env)
+        return Outcome(len(calls) == 1, f"run {len(calls)}")
 
     with opened(snapshotted) as s:
         result = deploy.deploy_sheet(s, sheet, None, tests=tests)
     assert result.outcome == "rolled-back" and result.exit_code == 1
-    assert calls == ["run", "run"]  # step 1 on DEV3, step 6 on what production read back
+    # step 1 on DEV3's code, step 6 on what production read back, in production's ids
+    assert calls == [Environment.STAGING, Environment.PRODUCTION]
+    assert live(snapshotted, sheet.prod_script_id) == before
+
+
+def test_a_staged_change_that_breaks_a_staging_test_is_stopped_at_step_1(
+    snapshotted: Demo,
+) -> None:
+    sheet = SHEETS[BROKEN_TEST]
+    before = live(snapshotted, sheet.prod_script_id)
+    with opened(snapshotted) as s:
+        with pytest.raises(JobFailedError, match=r"tests/Queue\.gs:\d+: open items"):
+            deploy.approve(s, str(sheet.number), yes)
+        result = deploy.deploy_sheet(s, sheet, yes)
+    assert result.outcome == "stopped" and result.exit_code == 1
+    assert [(step.step, step.ok) for step in result.steps] == [(deploy.Step.VALIDATE, False)]
+    assert "testRefreshStatusCountsOpenRows at tests/Queue.gs:" in result.steps[0].detail
+    assert live(snapshotted, sheet.prod_script_id) == before
+
+
+def test_a_read_back_failing_its_staging_tests_is_rolled_back(snapshotted: Demo) -> None:
+    """The real runner at step 6: the queue's DEV3 rows are emptied between step 1 and the
+    read-back (a colleague clearing the tab), so the deployed code's tests fail there."""
+    sheet = SHEETS[88]  # staged and tested
+    approve(snapshotted, sheet.number)
+    before = live(snapshotted, sheet.prod_script_id)
+
+    def tests(s: Session, tested: Sheet, files: Sequence[ScriptFile], env: Environment):  # type: ignore[no-untyped-def]
+        if env is Environment.PRODUCTION:
+            store = snapshotted.store()
+            try:
+                tab = main_tab(tested)
+                rows = [[""] * 6 for _ in range(8)]
+                store.update_values(
+                    tested.dev3_spreadsheet_id, [{"range": f"'{tab}'!A2:F9", "values": rows}]
+                )
+            finally:
+                store.close()
+        return scripttests_job.staging_tests(s, tested, files, env)
+
+    with opened(snapshotted) as s:
+        result = deploy.deploy_sheet(s, sheet, None, tests=tests)
+    assert result.outcome == "rolled-back" and result.exit_code == 1
+    verify = next(step for step in result.steps if step.step is deploy.Step.VERIFY)
+    assert not verify.ok and "has no open rows to count" in verify.detail
     assert live(snapshotted, sheet.prod_script_id) == before
 
 

@@ -29,6 +29,7 @@ from services.emulator.seed import (
     SOMEONE_ELSE,
     seed_demo,
 )
+from services.emulator.seed_tests import main_tab
 from services.emulator.server import EmulatorServer, EmulatorSettings
 from services.emulator.store import EmulatorStore
 from services.emulator.syntax import SyntaxProblem, tree_sitter_syntax_error
@@ -257,9 +258,10 @@ def test_the_seeded_demo_gives_developers_read_only_production(demo: Demo) -> No
         developer.update_content(
             sheet.dev3_script_id, developer.get_content(sheet.dev3_script_id)["files"]
         )
-        developer.batch_get_values(sheet.prod_spreadsheet_id, ["Sheet1!A1:F1"])
+        tab = main_tab(sheet)
+        developer.batch_get_values(sheet.prod_spreadsheet_id, [f"'{tab}'!A1:F1"])
         with pytest.raises(PermissionDeniedError):
-            developer.batch_update_values(sheet.prod_spreadsheet_id, [("Sheet1!A2", [["x"]])])
+            developer.batch_update_values(sheet.prod_spreadsheet_id, [(f"'{tab}'!A2", [["x"]])])
         for account in (MANAGER, SCHEDULER, SOMEONE_ELSE):
             client_for(server, account).update_content(sheet.prod_script_id, production)
         client_for(server, SCHEDULER).append_values(

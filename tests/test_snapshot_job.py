@@ -430,7 +430,7 @@ def test_diff_command_prints_a_unified_diff_with_dev3_ids_mapped(
     assert "+function countByStatus() {" in out
     assert "-const STALE_AFTER_DAYS = 2; // hotfix" in out
     assert SHEETS[64].dev3_spreadsheet_id not in out  # mapped, so not shown as a change
-    assert "1 of 5 files changed · +12 −1 lines" in err
+    assert "1 of 9 files changed · +12 −1 lines" in err
     assert snapshotted.cli("diff", "--sheet", "0") == 0
     out, err = capsys.readouterr()
     assert out == "" and "No differences" in err

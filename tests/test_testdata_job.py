@@ -146,6 +146,7 @@ def test_a_production_id_is_refused_before_any_call(demo: Demo, capsys) -> None:
 
 def test_bad_requests_change_nothing(demo: Demo, capsys, tmp_path: Path) -> None:
     before = len(request_log(demo))
+    patients_before = dev3_values(demo, 0, "Patients")  # the demo's synthetic rows
     assert demo.cli("generate-test-data", "--sheet", "0", "--patients", "5001") == 2
     assert "[test_data].max_rows" in capsys.readouterr().err
     assert demo.cli("generate-test-data", "--sheet", "2") == 2  # no ranges, no override
@@ -160,7 +161,7 @@ def test_bad_requests_change_nothing(demo: Demo, capsys, tmp_path: Path) -> None
     assert not [
         r for r in request_log(demo, SHEETS[0].dev3_spreadsheet_id) if r["method"] == "POST"
     ]
-    assert dev3_values(demo, 0, "Patients") == [list(patient_tab(0).headers)]
+    assert dev3_values(demo, 0, "Patients") == patients_before
     # a tab the sheet's override lists but DEV3 lacks: that sheet is refused whole
     override = demo.workspace.root / "test-data" / "sheet-001.toml"
     override.write_text('[tabs]\nVisits = "A2:E"\n')
@@ -229,6 +230,7 @@ def test_rows_follow_dev3s_headers_and_an_empty_header_row_takes_productions(
 
 def test_output_writes_fixtures_and_never_overwrites(demo: Demo, capsys, tmp_path: Path) -> None:
     demo.fast_sheets()
+    state_before = json.loads(demo.workspace.state_path.read_text())["sheets"]["000"]
     out = tmp_path / "fixtures"
     assert (
         demo.cli("generate-test-data", "--sheet", "0", "--patients", "12", "--output", str(out))
@@ -246,9 +248,7 @@ def test_output_writes_fixtures_and_never_overwrites(demo: Demo, capsys, tmp_pat
     records = json.loads((out / "sheet-000-appointments.json").read_text())["records"]
     assert len(records) == 24 and all(r["MRN"].startswith("SYN-") for r in records)
     assert not [r for r in request_log(demo) if r["method"] == "POST"]  # no sheet written
-    assert "test_data" not in json.loads(demo.workspace.state_path.read_text())["sheets"].get(
-        "000", {}
-    )
+    assert json.loads(demo.workspace.state_path.read_text())["sheets"]["000"] == state_before
     kept = (out / "sheet-000-patients.csv").read_bytes()
     (out / "sheet-000-appointments.json").unlink()
     assert demo.cli("generate-test-data", "--sheet", "0", "--output", str(out)) == 2

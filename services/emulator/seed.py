@@ -20,6 +20,16 @@ from dataclasses import dataclass, field
 
 from services.activity_log import HEADER as LOG_HEADER
 from services.activity_log import TABS as LOG_TABS
+from services.emulator.seed_tests import (
+    BREAKING_CHANGE,
+    DEMO_PATIENTS,
+    STATUSES,
+    code_and_tests,
+    fill,
+    main_tab,
+    queue_tab,
+    synthetic_patients,
+)
 from services.emulator.store import EmulatorStore, rfc3339
 from services.registry import IdMapper
 from sheetstage_tui.models import (
@@ -45,6 +55,9 @@ STAGED = (12, 47, 88, 140, 203)
 PROD_MODIFIED = (31, 119, 177)
 DIVERGED = (64, 215)
 PHI_LEAKS = (150, 199)
+BROKEN_TEST = STAGED[4]  # its staged change stops counting waiting rows; a test still counts them
+TIMED_OUT_TEST = 40  # one of its tests waits for a cache key only a trigger would set
+TESTED = tuple(sorted({*range(0, SHEET_COUNT, 8), BROKEN_TEST}))  # sheets with staging tests
 
 _BASE_TIME = 1772323200.0  # 2026-03-01T00:00:00Z
 _STAGING_EDIT_TIME = 1779100800.0  # 2026-05-18
@@ -101,21 +114,6 @@ _WORKFLOWS = (
     "Hospital Discharges",
 )
 _OWNERS = ("front-desk", "billing", "clinical-ops", "nursing", "admin")
-_STATUSES = ("New", "In progress", "Waiting", "Done", "Escalated", "Cancelled")
-_COLUMNS = (
-    "Received",
-    "Status",
-    "Assigned To",
-    "Due Date",
-    "Priority",
-    "Notes",
-    "Location",
-    "Provider",
-    "Category",
-    "Follow-up",
-    "Amount",
-    "Reference",
-)
 
 
 def demo_id(kind: str, env: str, number: int) -> str:
@@ -154,12 +152,6 @@ def demo_sheets() -> list[Sheet]:
 
 def log_spreadsheet_id() -> str:
     return demo_id("spreadsheet", "log", 0)
-
-
-def _fill(template: str, **values: object) -> str:
-    for key, value in values.items():
-        template = template.replace("{{" + key + "}}", str(value))
-    return template
 
 
 _CODE = """/**
@@ -378,7 +370,7 @@ def _base_files(sheet: Sheet, env: Environment, lookup: Sheet | None) -> list[Sc
     rng = random.Random(sheet.number * 7919)
     n = sheet.number
     title = sheet.name
-    tab = sheet.name.split(" — ")[1].split()[0] + " Queue"
+    tab = main_tab(sheet)
     has_sidebar = n % 4 == 0
     has_reports = n % 3 == 0
     has_sync = n % 5 == 1
@@ -391,23 +383,26 @@ def _base_files(sheet: Sheet, env: Environment, lookup: Sheet | None) -> list[Sc
         menu_items += "\n    .addItem('Send summary now', 'sendSummary')"
     extra = ""
     if lookup is not None:
-        extra = _fill(_LOOKUP, LOOKUP_ID=lookup.spreadsheet_id(env))
-    code = _fill(
+        extra = fill(_LOOKUP, LOOKUP_ID=lookup.spreadsheet_id(env))
+    status_column = rng.randint(2, 6)  # seed_tests.status_column draws the same
+    stale_days = rng.choice((3, 5, 7, 10, 14, 30))
+    summary_cell = f"{'HIJKL'[rng.randint(0, 4)]}1"
+    code = fill(
         _CODE,
         TITLE=title,
         OWNER=sheet.owner,
         SPREADSHEET_ID=sheet.spreadsheet_id(env),
         TAB=tab,
-        STATUS_COL=rng.randint(2, 6),
-        STALE_DAYS=rng.choice((3, 5, 7, 10, 14, 30)),
+        STATUS_COL=status_column,
+        STALE_DAYS=stale_days,
         EXTRA_CONSTANTS=extra,
         MENU=menu,
         MENU_ITEMS=menu_items,
-        SUMMARY_CELL=f"{'HIJKL'[rng.randint(0, 4)]}1",
+        SUMMARY_CELL=summary_cell,
         STALE_COLOR=rng.choice(("#fce8e6", "#fff4e5", "#fdecea", "#fef7e0")),
     )
     if has_sidebar:
-        code += _fill(_SIDEBAR_FN, MENU=menu)
+        code += fill(_SIDEBAR_FN, MENU=menu)
     if n == 5:
         code = code.replace("\n", "\r\n")  # a CRLF file: the round trip must keep it
     if n == 8:
@@ -422,7 +417,7 @@ def _base_files(sheet: Sheet, env: Environment, lookup: Sheet | None) -> list[Sc
         ScriptFile(
             "Triggers",
             FileType.SERVER_JS,
-            _fill(
+            fill(
                 _TRIGGERS,
                 STAMP_OFFSET=rng.randint(1, 4),
                 NIGHTLY_HOUR=rng.randint(1, 5),
@@ -432,12 +427,12 @@ def _base_files(sheet: Sheet, env: Environment, lookup: Sheet | None) -> list[Sc
     )
     if n % 2 == 0:
         required = sorted(rng.sample(range(1, 9), rng.randint(2, 4)))
-        statuses = "', '".join(_STATUSES[: rng.randint(4, 6)])
+        statuses = "', '".join(STATUSES[: rng.randint(4, 6)])
         files.append(
             ScriptFile(
                 "Validation",
                 FileType.SERVER_JS,
-                _fill(_VALIDATION, REQUIRED=", ".join(map(str, required)), STATUSES=statuses),
+                fill(_VALIDATION, REQUIRED=", ".join(map(str, required)), STATUSES=statuses),
             )
         )
     if has_reports:
@@ -445,7 +440,7 @@ def _base_files(sheet: Sheet, env: Environment, lookup: Sheet | None) -> list[Sc
             ScriptFile(
                 "Reports",
                 FileType.SERVER_JS,
-                _fill(
+                fill(
                     _REPORTS,
                     TITLE=title,
                     CADENCE=rng.choice(("daily", "weekly", "twice-daily")),
@@ -458,25 +453,36 @@ def _base_files(sheet: Sheet, env: Environment, lookup: Sheet | None) -> list[Sc
             ScriptFile(
                 "lib/format",
                 FileType.SERVER_JS,
-                _fill(_FORMAT, DATE_FORMAT=rng.choice(("MM/dd/yyyy", "yyyy-MM-dd", "M/d/yy"))),
+                fill(_FORMAT, DATE_FORMAT=rng.choice(("MM/dd/yyyy", "yyyy-MM-dd", "M/d/yy"))),
             )
         )
     if has_sync:
-        files.append(ScriptFile("Sync", FileType.SERVER_JS, _fill(_SYNC, SLUG=_slug(title))))
+        files.append(ScriptFile("Sync", FileType.SERVER_JS, fill(_SYNC, SLUG=_slug(title))))
     if has_archive:
         files.append(
             ScriptFile(
                 "Archive",
                 FileType.SERVER_JS,
-                _fill(_ARCHIVE, ARCHIVE_DAYS=rng.choice((30, 60, 90, 180))),
+                fill(_ARCHIVE, ARCHIVE_DAYS=rng.choice((30, 60, 90, 180))),
             )
         )
     if n == 9:
         files.append(ScriptFile("Notes", FileType.SERVER_JS, ""))  # empty files are kept
+    if n in TESTED:
+        code_files, test_files = code_and_tests(
+            sheet,
+            summary_cell=summary_cell,
+            reports=has_reports,
+            sync=has_sync,
+            validation=n % 2 == 0,
+            patient_headers=patient_columns(n) if sheet.reference_ranges else None,
+            times_out=n == TIMED_OUT_TEST,
+        )
+        files += code_files + test_files
     if has_sidebar:
         accent = rng.choice(("#1a73e8", "#188038", "#a142f4", "#e37400"))
         files.append(
-            ScriptFile("Sidebar", FileType.HTML, _fill(_SIDEBAR_HTML, MENU=menu, ACCENT=accent))
+            ScriptFile("Sidebar", FileType.HTML, fill(_SIDEBAR_HTML, MENU=menu, ACCENT=accent))
         )
     files.insert(0, ScriptFile("appsscript", FileType.JSON, _manifest(files)))
     return files
@@ -549,6 +555,8 @@ class DemoSeed:
     # sheets whose production was edited after seeding: the production files before the edit
     # (their content hash is baselines[n])
     baseline_files: dict[int, list[ScriptFile]] = field(default_factory=dict)
+    # DEV3 tabs filled with synthetic patients (as generate-test-data --seed 0 would): rows each
+    test_data: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 def seed_demo(store: EmulatorStore) -> DemoSeed:
@@ -574,6 +582,8 @@ def seed_demo(store: EmulatorStore) -> DemoSeed:
         seed.expected[n] = DriftState.IN_SYNC
         _create(store, sheet, Environment.PRODUCTION, production, created)
         _create(store, sheet, Environment.STAGING, staging, created)
+        if n in TESTED and sheet.reference_ranges:
+            seed.test_data[n] = {"Patients": DEMO_PATIENTS}
 
         staged_change = n in STAGED or n in DIVERGED or n in PHI_LEAKS
         if staged_change:
@@ -582,6 +592,8 @@ def seed_demo(store: EmulatorStore) -> DemoSeed:
                 code += _PHI_LEAK_FIXTURE
             elif n == PHI_LEAKS[1]:
                 code += _PHI_LEAK_LOG
+            elif n == BROKEN_TEST:
+                code = code.replace(*BREAKING_CHANGE)
             staging = _replace_file(staging, "Code", code)
             _update(store, sheet.dev3_script_id, staging, DEVELOPER, _STAGING_EDIT_TIME + n * 60)
             seed.expected[n] = DriftState.AHEAD
@@ -691,6 +703,14 @@ def patient_tab(number: int) -> PatientTab:
     return PATIENT_TABS[number % len(PATIENT_TABS)]
 
 
+def patient_columns(number: int) -> tuple[str, str]:
+    """The headers of the sheet's patient name (a first name where there is one) and chart
+    number columns."""
+    tab = patient_tab(number)
+    name = "first" if "first" in tab.kinds else "name"
+    return tab.headers[tab.kinds.index(name)], tab.headers[tab.kinds.index("mrn")]
+
+
 def test_data_overrides() -> dict[str, bytes]:
     """The demo workspace's test-data/ overrides: the sheets with an Appointments tab, and one
     sheet that leaves a column empty on purpose."""
@@ -775,11 +795,17 @@ def _create(
 ) -> None:
     label = f"{sheet.name}{' (DEV3)' if env is Environment.STAGING else ''}"
     spreadsheet_id = sheet.spreadsheet_id(env)
-    tabs: dict[str, list[list[str]]] = {"Sheet1": [["Received", *_COLUMNS[:5]]]}
     production = env is Environment.PRODUCTION
+    tabs: dict[str, list[list[object]]] = {main_tab(sheet): queue_tab(sheet, production)}
     if sheet.reference_ranges:
-        patients = demo_patients(sheet) if production else []
-        tabs["Patients"] = [list(patient_tab(sheet.number).headers), *patients]
+        tab = patient_tab(sheet.number)
+        if production:
+            patients: list[list[object]] = list(demo_patients(sheet))
+        elif sheet.number in TESTED:  # the demo developer filled these with generate-test-data
+            patients = synthetic_patients(sheet, list(tab.headers), tab.range)
+        else:
+            patients = []
+        tabs["Patients"] = [list(tab.headers), *patients]
     if sheet.number in APPOINTMENT_SHEETS:
         appointments = demo_appointments(sheet) if production else []
         tabs["Appointments"] = [list(APPOINTMENT_HEADER), *appointments]

@@ -1,0 +1,449 @@
+"""Staging tests: a project's own `test*` functions, run locally in an embedded V8 engine
+(mini-racer) over stand-ins for the Apps Script services (staging_standins.js).
+
+This module is the engine only: it is given the project's files and the spreadsheet values the
+tests may read, and touches neither Google nor the workspace (services/scripttests_job.py
+does both)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Protocol
+
+from py_mini_racer import (
+    JSEvalException,
+    JSOOMException,
+    JSParseException,
+    JSTimeoutException,
+    MiniRacer,
+)
+
+from services.workspace import disk_name
+from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
+
+if TYPE_CHECKING:
+    from services.session import Session
+
+STANDINS_URL = "sheetstage:stand-ins"
+MAX_OUTPUT_LINES = 40
+MAX_LINE = 300
+# top-level statements a test file may hold: declarations only (test files deploy with the
+# project, and Apps Script runs every file's top level before each trigger)
+_DECLARATIONS = {
+    "comment",
+    "empty_statement",
+    "function_declaration",
+    "generator_function_declaration",
+    "class_declaration",
+}
+_DECLARATIVE_VALUES = {
+    "string",
+    "number",
+    "true",
+    "false",
+    "null",
+    "undefined",
+    "regex",
+    "template_string",
+    "arrow_function",
+    "function_expression",
+    "function",
+    "generator_function",
+    "class",
+    "identifier",
+    "member_expression",
+    "comment",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    time_s: float = 5.0
+    memory_mb: int = 512
+
+
+@dataclass(frozen=True)
+class Workbook:
+    """One spreadsheet's values as the tests see them: tabs of rows, dates as {"$date": ms}."""
+
+    name: str
+    time_zone: str
+    tabs: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """What a project's tests run against: DEV3 workbooks by key, the ids that open each (any
+    registered id of the spreadsheet, production's included), the id the code calls its own."""
+
+    workbooks: dict[str, Workbook]
+    aliases: dict[str, str]
+    active: str
+    user: str
+    time_zone: str = "Etc/UTC"
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "workbooks": {
+                key: {"name": w.name, "timeZone": w.time_zone, "tabs": w.tabs}
+                for key, w in self.workbooks.items()
+            },
+            "aliases": self.aliases,
+            "active": self.active,
+            "user": self.user,
+            "timeZone": self.time_zone,
+        }
+
+
+@dataclass(frozen=True)
+class TestCase:
+    __test__ = False  # not a pytest class
+
+    name: str
+    file: str  # as the workspace names it: tests/Status.gs
+    line: int
+
+
+@dataclass
+class TestResult:
+    __test__ = False
+
+    name: str
+    file: str
+    line: int
+    status: str  # passed, failed (an assertion), error (anything else, time-outs included)
+    message: str = ""
+    where: str = ""  # file:line where it failed, in the project's files
+    seconds: float = 0.0
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.file,
+            "line": self.line,
+            "status": self.status,
+            "message": self.message,
+            "where": self.where,
+            "seconds": round(self.seconds, 4),
+            "output": self.output,
+        }
+
+
+@dataclass
+class ProjectTests:
+    """One project's run: each test's result, and what is wrong with the test files as such."""
+
+    results: list[TestResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def has_tests(self) -> bool:
+        return bool(self.results)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(r.passed for r in self.results)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def summary(self) -> str:
+        if not self.results and not self.problems:
+            return "no staging tests"
+        parts = [f"{self.count('passed')} passed"]
+        for status in ("failed", "error"):
+            if self.count(status):
+                parts.append(f"{self.count(status)} {'errors' if status == 'error' else status}")
+        if self.problems:
+            parts.append(f"{len(self.problems)} problem{'s' if len(self.problems) > 1 else ''}")
+        first = next((r for r in self.results if not r.passed), None)
+        text = ", ".join(parts)
+        if first is not None:
+            text += f"; {first.name} at {first.where or first.file}: {first.message}"
+        elif self.problems:
+            text += f"; {self.problems[0]}"
+        return text
+
+
+class TestsOutcome(Protocol):
+    __test__ = False
+
+    @property
+    def passed(self) -> bool: ...
+
+    @property
+    def summary(self) -> str: ...
+
+
+StagingTests = Callable[["Session", Sheet, Sequence[ScriptFile], Environment], TestsOutcome | None]
+"""The pipeline's hook for staging tests: run a project's tests on the given code (DEV3's in
+validation and deploy step 1, the code read back from production in step 6), in the given
+environment's ids; None when the project has no tests."""
+
+
+def is_test_file(file: ScriptFile) -> bool:
+    """Files whose names start with `test` or sit under a `tests/` folder."""
+    if file.type is not FileType.SERVER_JS:
+        return False
+    parts = file.name.split("/")
+    return parts[-1].lower().startswith("test") or "tests" in (p.lower() for p in parts[:-1])
+
+
+_parsers = threading.local()
+
+
+def _parser():  # type: ignore[no-untyped-def]
+    """A tree-sitter parser of this thread's own (a parser is not safe to share)."""
+    if not hasattr(_parsers, "javascript"):
+        import tree_sitter
+        import tree_sitter_javascript
+
+        language = tree_sitter.Language(tree_sitter_javascript.language())
+        _parsers.javascript = tree_sitter.Parser(language)
+    return _parsers.javascript
+
+
+def discover(files: Sequence[ScriptFile]) -> tuple[list[TestCase], list[str]]:
+    """The tests (top-level `test*` function declarations of the test files, in file order) and
+    the test files' top-level statements that do more than declare."""
+    cases: list[TestCase] = []
+    problems: list[str] = []
+    for file in files:
+        if not is_test_file(file):
+            continue
+        name = disk_name(file.name, file.type)
+        root = _parser().parse(file.source.encode("utf-8")).root_node
+        for node in root.named_children:
+            line = node.start_point[0] + 1
+            if node.type == "function_declaration":
+                identifier = node.child_by_field_name("name")
+                text = identifier.text.decode() if identifier and identifier.text else ""
+                if text.startswith("test"):
+                    cases.append(TestCase(text, name, line))
+            elif not _declares_only(node):
+                problems.append(
+                    f"{name}:{line}: a test file's top level may only declare (functions, "
+                    f"constants); this {node.type.replace('_', ' ')} runs in production too"
+                )
+    return cases, problems
+
+
+def _declares_only(node: Any) -> bool:
+    if node.type in _DECLARATIONS:
+        return True
+    if node.type == "expression_statement":  # "use strict" and other directives
+        return node.named_child_count == 1 and node.named_children[0].type == "string"
+    if node.type not in ("lexical_declaration", "variable_declaration"):
+        return False
+    for declarator in node.named_children:
+        value = declarator.child_by_field_name("value")
+        if value is not None and not _declarative_value(value):
+            return False
+    return True
+
+
+def _declarative_value(node: Any) -> bool:
+    """A literal, a function or class, or an object or array of those (`Object.freeze` of one
+    counts: freezing a constant declares it)."""
+    kind = node.type
+    if kind in _DECLARATIVE_VALUES:
+        return kind != "template_string" or not any(
+            c.type == "template_substitution" for c in node.named_children
+        )
+    if kind in ("array", "object", "parenthesized_expression"):
+        return all(_declarative_value(c) for c in node.named_children)
+    if kind == "pair":
+        value = node.child_by_field_name("value")
+        return value is None or _declarative_value(value)
+    if kind in ("shorthand_property_identifier", "property_identifier", "method_definition"):
+        return True
+    if kind == "unary_expression":
+        return all(_declarative_value(c) for c in node.named_children)
+    if kind == "binary_expression":  # 24 * 60 * 60 * 1000
+        return all(_declarative_value(c) for c in node.named_children)
+    if kind == "call_expression":
+        function = node.child_by_field_name("function")
+        arguments = node.child_by_field_name("arguments")
+        return (
+            function is not None
+            and function.text == b"Object.freeze"
+            and arguments is not None
+            and all(_declarative_value(c) for c in arguments.named_children)
+        )
+    return False
+
+
+@cache
+def standins() -> str:
+    return resources.files("services").joinpath("staging_standins.js").read_text("utf-8")
+
+
+class _LoadFailed(Exception):
+    pass
+
+
+_engine_lock = threading.Lock()
+_engine_started = False
+
+
+def start_engine() -> None:
+    """Start V8 on the main thread. V8 set up on any other thread crashes the process later
+    (seen with mini-racer 0.14 on Linux), so entry points call this before their workers run
+    tests; a worker finding V8 not started raises instead of crashing."""
+    global _engine_started
+    with _engine_lock:
+        if _engine_started:
+            return
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError(
+                "staging tests: V8 must be started on the main thread first "
+                "(services.scripttests.start_engine)"
+            )
+        MiniRacer().close()
+        _engine_started = True
+
+
+def _new_context() -> MiniRacer:
+    start_engine()
+    return MiniRacer()
+
+
+def run_project(
+    files: Sequence[ScriptFile],
+    fixture: Fixture,
+    limits: Limits = Limits(),
+    progress: Callable[[TestResult], None] | None = None,
+) -> ProjectTests:
+    """Each test in a fresh V8 context holding the stand-ins and every .gs file of the project
+    in file order (one global scope, as Apps Script loads them)."""
+    started = time.perf_counter()
+    cases, problems = discover(files)
+    run = ProjectTests(problems=problems)
+    code = [f for f in files if f.type is FileType.SERVER_JS]
+    project_names = {disk_name(f.name, f.type) for f in code}
+    load_failure = ""
+    for case in cases:
+        test_started = time.perf_counter()
+        if load_failure:
+            result = TestResult(case.name, case.file, case.line, "error", load_failure)
+        else:
+            try:
+                result = _run_one(case, code, fixture, limits, project_names)
+            except _LoadFailed as failed:
+                load_failure = str(failed)
+                result = TestResult(case.name, case.file, case.line, "error", load_failure)
+        result.seconds = time.perf_counter() - test_started
+        run.results.append(result)
+        if progress is not None:
+            progress(result)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _run_one(
+    case: TestCase,
+    code: Sequence[ScriptFile],
+    fixture: Fixture,
+    limits: Limits,
+    project_names: set[str],
+) -> TestResult:
+    context = _new_context()
+    try:
+        context.set_hard_memory_limit(limits.memory_mb * 1024 * 1024)
+        context.eval(standins())
+        context.eval(f"__sheetstage.setup({json.dumps(fixture.settings())})")
+        for file in code:
+            name = disk_name(file.name, file.type)
+            try:
+                context.eval(f"{file.source}\n//# sourceURL={name}", timeout_sec=limits.time_s)
+            except JSTimeoutException:
+                _settle(context)
+                raise _LoadFailed(
+                    f"{name}: loading the file ran past the time limit ({limits.time_s:g} s)"
+                ) from None
+            except (JSParseException, JSEvalException) as error:
+                problem = _load_error(name, error, project_names)
+                raise _LoadFailed(f"project did not load: {problem}") from None
+        try:
+            answer = context.eval(
+                f"__sheetstage.run({json.dumps(case.name)})", timeout_sec=limits.time_s
+            )
+        except JSTimeoutException:
+            _settle(context)
+            return TestResult(
+                case.name,
+                case.file,
+                case.line,
+                "error",
+                f"timed out: stopped at the time limit ({limits.time_s:g} s)",
+                f"{case.file}:{case.line}",
+            )
+        except JSOOMException:
+            return TestResult(
+                case.name,
+                case.file,
+                case.line,
+                "error",
+                f"ran out of memory (the limit is {limits.memory_mb} MB)",
+                f"{case.file}:{case.line}",
+            )
+        return _result(case, json.loads(str(answer)), project_names)
+    finally:
+        context.close()
+
+
+def _settle(context: MiniRacer) -> None:
+    """After a time-out, let V8 finish stopping the script (its answer arrives later, and would
+    hit a closed context): V8 runs one task at a time, so the next one waits for it."""
+    with contextlib.suppress(Exception):  # the context is closed next anyway
+        context.eval("0")
+
+
+_FRAME = re.compile(r"^\s*at (?:.*? \()?(.+?):(\d+):\d+\)?$", re.MULTILINE)
+
+
+def _load_error(name: str, error: Exception, project_names: set[str]) -> str:
+    """Where loading stopped, in the project's files: the first stack frame in one of them
+    (a runtime error), else V8's first line (`file:line: SyntaxError: ...`; a parse error names
+    no file, so it is the one being loaded)."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    match = re.match(r"^(.*?):(\d+): (.*)$", first)
+    message = (match.group(3) if match else first).removeprefix("NotAvailableError: ")
+    for file, line in _FRAME.findall(text):
+        if file in project_names:
+            return f"{file}:{line}: {message}"
+    if match is not None and match.group(1) in (*project_names, "<anonymous>", ""):
+        where = match.group(1) if match.group(1) in project_names else name
+        return f"{where}:{match.group(2)}: {message}"
+    return f"{name}: {message}"
+
+
+def _result(case: TestCase, answer: dict[str, Any], project_names: set[str]) -> TestResult:
+    frames = [f for f in answer.get("frames", []) if f.get("file") in project_names]
+    where = f"{frames[0]['file']}:{frames[0]['line']}" if frames else ""
+    output = [str(line)[:MAX_LINE] for line in answer.get("output", [])][-MAX_OUTPUT_LINES:]
+    return TestResult(
+        case.name,
+        case.file,
+        case.line,
+        str(answer.get("status", "error")),
+        str(answer.get("message", ""))[:1000],
+        where,
+        output=output,
+    )
