@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,40 +35,18 @@ if TYPE_CHECKING:
 
 STANDINS_URL = "sheetstage:stand-ins"
 MAX_OUTPUT_LINES = 40
-MAX_LINE = 300
 # top-level statements a test file may hold: declarations only (test files deploy with the
 # project, and Apps Script runs every file's top level before each trigger)
-_DECLARATIONS = {
-    "comment",
-    "empty_statement",
-    "function_declaration",
-    "generator_function_declaration",
-    "class_declaration",
-}
-_DECLARATIVE_VALUES = {
-    "string",
-    "number",
-    "true",
-    "false",
-    "null",
-    "undefined",
-    "regex",
-    "template_string",
-    "arrow_function",
-    "function_expression",
-    "function",
-    "generator_function",
-    "class",
-    "identifier",
-    "member_expression",
-    "comment",
-}
+_DECLARATIONS = {"comment", "empty_statement", "function_declaration"}
+_LITERALS = {"string", "number", "true", "false", "null", "undefined", "regex", "comment"}
+_FUNCTIONS = {"arrow_function", "function_expression", "function", "generator_function"}
 
 
 @dataclass(frozen=True)
 class Limits:
-    time_s: float = 5.0
-    memory_mb: int = 512
+    time_s: float = 5.0  # each test: loading the project and running the test
+    memory_mb: int = 512  # each test's V8 heap, and its typed arrays
+    sheet_s: float = 60.0  # all of a sheet's tests
 
 
 @dataclass(frozen=True)
@@ -219,23 +198,33 @@ def _parser():  # type: ignore[no-untyped-def]
 
 
 def discover(files: Sequence[ScriptFile]) -> tuple[list[TestCase], list[str]]:
-    """The tests (top-level `test*` function declarations of the test files, in file order) and
-    the test files' top-level statements that do more than declare."""
+    """The tests (top-level `test*` function declarations of the test files, in file order;
+    names ending in `_` are private helpers, as in Apps Script) and what is wrong with the test
+    files: top-level statements that do more than declare, and a test declared twice (the
+    project's global scope keeps only the last one)."""
     cases: list[TestCase] = []
     problems: list[str] = []
+    declared: dict[str, str] = {}  # every top-level function of the project -> where
     for file in files:
-        if not is_test_file(file):
+        if file.type is not FileType.SERVER_JS:
             continue
         name = disk_name(file.name, file.type)
+        testing = is_test_file(file)
         root = _parser().parse(file.source.encode("utf-8")).root_node
         for node in root.named_children:
             line = node.start_point[0] + 1
             if node.type == "function_declaration":
                 identifier = node.child_by_field_name("name")
-                text = identifier.text.decode() if identifier and identifier.text else ""
-                if text.startswith("test"):
-                    cases.append(TestCase(text, name, line))
-            elif not _declares_only(node):
+                function = identifier.text.decode() if identifier and identifier.text else ""
+                if function in declared and (testing or function.startswith("test")):
+                    problems.append(
+                        f"{name}:{line}: {function} is declared again (first at "
+                        f"{declared[function]}); only the last one would run"
+                    )
+                declared.setdefault(function, f"{name}:{line}")
+                if testing and function.startswith("test") and not function.endswith("_"):
+                    cases.append(TestCase(function, name, line))
+            elif testing and not _declares_only(node):
                 problems.append(
                     f"{name}:{line}: a test file's top level may only declare (functions, "
                     f"constants); this {node.type.replace('_', ' ')} runs in production too"
@@ -248,6 +237,8 @@ def _declares_only(node: Any) -> bool:
         return True
     if node.type == "expression_statement":  # "use strict" and other directives
         return node.named_child_count == 1 and node.named_children[0].type == "string"
+    if node.type == "class_declaration":
+        return _inert_class(node)
     if node.type not in ("lexical_declaration", "variable_declaration"):
         return False
     for declarator in node.named_children:
@@ -258,34 +249,63 @@ def _declares_only(node: Any) -> bool:
 
 
 def _declarative_value(node: Any) -> bool:
-    """A literal, a function or class, or an object or array of those (`Object.freeze` of one
-    counts: freezing a constant declares it)."""
-    kind = node.type
-    if kind in _DECLARATIVE_VALUES:
-        return kind != "template_string" or not any(
-            c.type == "template_substitution" for c in node.named_children
-        )
-    if kind in ("array", "object", "parenthesized_expression"):
-        return all(_declarative_value(c) for c in node.named_children)
-    if kind == "pair":
-        value = node.child_by_field_name("value")
-        return value is None or _declarative_value(value)
-    if kind in ("shorthand_property_identifier", "property_identifier", "method_definition"):
-        return True
-    if kind == "unary_expression":
-        return all(_declarative_value(c) for c in node.named_children)
-    if kind == "binary_expression":  # 24 * 60 * 60 * 1000
-        return all(_declarative_value(c) for c in node.named_children)
-    if kind == "call_expression":
-        function = node.child_by_field_name("function")
-        arguments = node.child_by_field_name("arguments")
-        return (
-            function is not None
-            and function.text == b"Object.freeze"
-            and arguments is not None
-            and all(_declarative_value(c) for c in arguments.named_children)
-        )
-    return False
+    """A literal, a function, a class without static code, or an object or array of those
+    (`Object.freeze` of one counts: freezing a constant declares it). Reading a property or
+    combining values may run a getter or valueOf, so only literals combine. Walked with a
+    stack: a deeply nested constant cannot exhaust Python's recursion."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        kind = current.type
+        if kind in _LITERALS or kind in _FUNCTIONS or kind == "identifier":
+            continue
+        if kind == "template_string":
+            if any(c.type == "template_substitution" for c in current.named_children):
+                return False
+        elif kind == "class":
+            if not _inert_class(current):
+                return False
+        elif kind in ("array", "object", "parenthesized_expression"):
+            pending.extend(current.named_children)
+        elif kind == "pair":
+            key = current.child_by_field_name("key")
+            value = current.child_by_field_name("value")
+            if key is not None and key.type == "computed_property_name":
+                return False
+            if value is not None:
+                pending.append(value)
+        elif kind in ("shorthand_property_identifier", "method_definition"):
+            continue
+        elif kind in ("unary_expression", "binary_expression"):
+            operands = current.named_children
+            if not all(c.type in _LITERALS or c.type in _OPERATORS for c in operands):
+                return False
+            pending.extend(operands)
+        elif kind == "call_expression":
+            function = current.child_by_field_name("function")
+            arguments = current.child_by_field_name("arguments")
+            if function is None or function.text != b"Object.freeze" or arguments is None:
+                return False
+            pending.extend(arguments.named_children)
+        else:
+            return False
+    return True
+
+
+_OPERATORS = {"unary_expression", "binary_expression", "parenthesized_expression"}
+
+
+def _inert_class(node: Any) -> bool:
+    """A class whose definition runs no code: no static blocks, no static field values."""
+    body = node.child_by_field_name("body")
+    for member in body.named_children if body is not None else []:
+        if member.type == "class_static_block":
+            return False
+        if member.type == "field_definition" and any(c.type == "static" for c in member.children):
+            value = member.child_by_field_name("value")
+            if value is not None and not _declarative_value(value):
+                return False
+    return True
 
 
 @cache
@@ -330,23 +350,29 @@ def run_project(
     progress: Callable[[TestResult], None] | None = None,
 ) -> ProjectTests:
     """Each test in a fresh V8 context holding the stand-ins and every .gs file of the project
-    in file order (one global scope, as Apps Script loads them)."""
+    in file order (one global scope, as Apps Script loads them). A test's time limit covers
+    loading the project and running it; the sheet's limit, all of its tests."""
     started = time.perf_counter()
     cases, problems = discover(files)
     run = ProjectTests(problems=problems)
     code = [f for f in files if f.type is FileType.SERVER_JS]
-    project_names = {disk_name(f.name, f.type) for f in code}
     load_failure = ""
-    for case in cases:
+    for case in {c.name: c for c in cases}.values():  # one run per name: the last declared
         test_started = time.perf_counter()
+        if not load_failure and test_started - started > limits.sheet_s:
+            load_failure = f"not run: the sheet's tests ran past {limits.sheet_s:g} s"
         if load_failure:
             result = TestResult(case.name, case.file, case.line, "error", load_failure)
         else:
             try:
-                result = _run_one(case, code, fixture, limits, project_names)
+                result = _run_one(case, code, fixture, limits)
             except _LoadFailed as failed:
                 load_failure = str(failed)
                 result = TestResult(case.name, case.file, case.line, "error", load_failure)
+            except Exception as error:  # the engine's edge: a test must not end the run
+                first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                message = f"the runner could not complete this test ({first[:200]})"
+                result = TestResult(case.name, case.file, case.line, "error", message)
         result.seconds = time.perf_counter() - test_started
         run.results.append(result)
         if progress is not None:
@@ -355,56 +381,61 @@ def run_project(
     return run
 
 
+def source_url(name: str) -> str:
+    """A file's name as V8's `//# sourceURL=` holds it (a space would end it)."""
+    return urllib.parse.quote(name, safe="/")
+
+
 def _run_one(
-    case: TestCase,
-    code: Sequence[ScriptFile],
-    fixture: Fixture,
-    limits: Limits,
-    project_names: set[str],
+    case: TestCase, code: Sequence[ScriptFile], fixture: Fixture, limits: Limits
 ) -> TestResult:
     context = _new_context()
     try:
         context.set_hard_memory_limit(limits.memory_mb * 1024 * 1024)
         context.eval(standins())
-        context.eval(f"__sheetstage.setup({json.dumps(fixture.settings())})")
+        settings = fixture.settings() | {"memoryBytes": limits.memory_mb * 1024 * 1024}
+        context.eval(f"__sheetstage.setup({json.dumps(settings)})")
+        deadline = time.monotonic() + limits.time_s  # the project's time, not the runner's
         for file in code:
             name = disk_name(file.name, file.type)
             try:
-                context.eval(f"{file.source}\n//# sourceURL={name}", timeout_sec=limits.time_s)
+                context.eval(
+                    f"{file.source}\n//# sourceURL={source_url(name)}",
+                    timeout_sec=max(deadline - time.monotonic(), 0.001),
+                )
             except JSTimeoutException:
                 _settle(context)
                 raise _LoadFailed(
-                    f"{name}: loading the file ran past the time limit ({limits.time_s:g} s)"
+                    f"{name}: loading the project ran past the time limit ({limits.time_s:g} s)"
+                ) from None
+            except JSOOMException:
+                raise _LoadFailed(
+                    f"{name}: loading the project ran out of memory (the limit is "
+                    f"{limits.memory_mb} MB)"
                 ) from None
             except (JSParseException, JSEvalException) as error:
-                problem = _load_error(name, error, project_names)
+                problem = _load_error(name, error, _names(code))
                 raise _LoadFailed(f"project did not load: {problem}") from None
+        where = f"{case.file}:{case.line}"
         try:
             answer = context.eval(
-                f"__sheetstage.run({json.dumps(case.name)})", timeout_sec=limits.time_s
+                f"__sheetstage.run({json.dumps(case.name)})",
+                timeout_sec=max(deadline - time.monotonic(), 0.001),
             )
         except JSTimeoutException:
             _settle(context)
-            return TestResult(
-                case.name,
-                case.file,
-                case.line,
-                "error",
-                f"timed out: stopped at the time limit ({limits.time_s:g} s)",
-                f"{case.file}:{case.line}",
-            )
+            message = f"timed out: stopped at the time limit ({limits.time_s:g} s)"
+            return TestResult(case.name, case.file, case.line, "error", message, where)
         except JSOOMException:
-            return TestResult(
-                case.name,
-                case.file,
-                case.line,
-                "error",
-                f"ran out of memory (the limit is {limits.memory_mb} MB)",
-                f"{case.file}:{case.line}",
-            )
-        return _result(case, json.loads(str(answer)), project_names)
+            message = f"ran out of memory (the limit is {limits.memory_mb} MB)"
+            return TestResult(case.name, case.file, case.line, "error", message, where)
+        return _result(case, answer, _names(code))
     finally:
         context.close()
+
+
+def _names(code: Sequence[ScriptFile]) -> set[str]:
+    return {disk_name(f.name, f.type) for f in code}
 
 
 def _settle(context: MiniRacer) -> None:
@@ -425,25 +456,48 @@ def _load_error(name: str, error: Exception, project_names: set[str]) -> str:
     first = text.splitlines()[0] if text else type(error).__name__
     match = re.match(r"^(.*?):(\d+): (.*)$", first)
     message = (match.group(3) if match else first).removeprefix("NotAvailableError: ")
-    for file, line in _FRAME.findall(text):
+    for quoted, line in _FRAME.findall(text):
+        file = urllib.parse.unquote(quoted)
         if file in project_names:
             return f"{file}:{line}: {message}"
-    if match is not None and match.group(1) in (*project_names, "<anonymous>", ""):
-        where = match.group(1) if match.group(1) in project_names else name
+    named = urllib.parse.unquote(match.group(1)) if match is not None else None
+    if match is not None and named in (*project_names, "<anonymous>", ""):
+        where = named if named in project_names else name
         return f"{where}:{match.group(2)}: {message}"
     return f"{name}: {message}"
 
 
-def _result(case: TestCase, answer: dict[str, Any], project_names: set[str]) -> TestResult:
-    frames = [f for f in answer.get("frames", []) if f.get("file") in project_names]
-    where = f"{frames[0]['file']}:{frames[0]['line']}" if frames else ""
-    output = [str(line)[:MAX_LINE] for line in answer.get("output", [])][-MAX_OUTPUT_LINES:]
+def _result(case: TestCase, answer: object, project_names: set[str]) -> TestResult:
+    """The stand-ins' answer, checked: a project that broke the runner's side gets an error,
+    never a pass it did not earn."""
+    try:
+        data = json.loads(answer) if isinstance(answer, str) else None
+    except ValueError:
+        data = None
+    valid = (
+        isinstance(data, dict)
+        and data.get("status") in ("passed", "failed", "error")
+        and isinstance(data.get("message"), str)
+        and isinstance(data.get("frames"), list)
+        and isinstance(data.get("output"), list)
+    )
+    if not valid:
+        message = "the test broke the runner's side of the stand-ins; its result is unknown"
+        return TestResult(case.name, case.file, case.line, "error", message)
+    assert isinstance(data, dict)
+    frames = [
+        f"{file}:{frame['line']}"
+        for frame in data["frames"]
+        if isinstance(frame, dict)
+        and isinstance(frame.get("line"), int)
+        and (file := urllib.parse.unquote(str(frame.get("file")))) in project_names
+    ]
     return TestResult(
         case.name,
         case.file,
         case.line,
-        str(answer.get("status", "error")),
-        str(answer.get("message", ""))[:1000],
-        where,
-        output=output,
+        data["status"],
+        data["message"],
+        frames[0] if frames else "",
+        output=[str(line) for line in data["output"]][-MAX_OUTPUT_LINES:],
     )

@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import json
 import re
+import tempfile
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
@@ -33,7 +34,7 @@ from services.scripttests import (
 )
 from services.snapshot import files_from_api, project_hash
 from services.state import State
-from services.workspace import UnsafeFileName, atomic_write
+from services.workspace import UnsafeFileName, atomic_write, disk_name
 from sheetstage_tui.errors import UsageError
 from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 
@@ -50,6 +51,9 @@ _ID_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,}")
 _DATE_TYPES = {"DATE", "DATE_TIME", "TIME"}
 _SHEETS_EPOCH = datetime.datetime(1899, 12, 30)
 READERS = 16  # sheets whose code and data are read at once
+MAX_TEXT = 1000  # a message, a problem (after masking)
+MAX_LINE = 300  # a log line
+MAX_NAME = 200  # a test's or file's name
 
 
 @dataclass
@@ -137,7 +141,7 @@ class DataReader:
             aliases=self.aliases,
             active=sheet.spreadsheet_id(env),
             user=user,
-            time_zone=manifest_time_zone(files),
+            time_zone=manifest_time_zone(files)[0],
         )
 
     def workbook(self, spreadsheet_id: str) -> Workbook:
@@ -150,15 +154,21 @@ class DataReader:
             return self._books[spreadsheet_id]
 
 
-def manifest_time_zone(files: Sequence[ScriptFile]) -> str:
+def manifest_time_zone(files: Sequence[ScriptFile]) -> tuple[str, str]:
+    """The project's time zone (its manifest's timeZone), and what is wrong with it."""
     for file in files:
         if file.type is FileType.JSON:
             try:
                 zone = json.loads(file.source).get("timeZone")
             except (ValueError, AttributeError):
-                return "Etc/UTC"
-            return zone if isinstance(zone, str) and _known_zone(zone) else "Etc/UTC"
-    return "Etc/UTC"
+                return "Etc/UTC", ""  # validation reports a broken manifest
+            if isinstance(zone, str) and _known_zone(zone):
+                return zone, ""
+            return "Etc/UTC", (
+                f"appsscript.json: timeZone {zone!r} is not a time zone Apps Script knows; "
+                "the tests ran in Etc/UTC"
+            )
+    return "Etc/UTC", ""
 
 
 def _known_zone(name: str) -> bool:
@@ -239,26 +249,55 @@ def test_code(
         result.error = f"DEV3 data not read: {error.describe()}"
         return result
     settings = session.config.tests
-    limits = Limits(settings.time_limit_s, settings.memory_limit_mb)
+    limits = Limits(settings.time_limit_s, settings.memory_limit_mb, settings.sheet_time_limit_s)
     with running or contextlib.nullcontext():
         result.run = run_project(files, fixture, limits)
-    _mask(result.run, scanner or scanner_for(session.config, session.workspace))
+    zone_problem = manifest_time_zone(files)[1]
+    if zone_problem:
+        result.run.problems.append(zone_problem)
+    _mask(result, files, scanner or scanner_for(session.config, session.workspace))
     return result
 
 
-def _mask(run: ProjectTests, scanner: Scanner) -> None:
-    """Messages and log lines may quote a cell: what looks like a person's identifier is
-    masked before anything is shown or stored."""
-    for result in run.results:
-        result.message = scanner.masked(result.message)
-        result.output = [scanner.masked(line) for line in result.output]
+def _mask(result: SheetTests, files: Sequence[ScriptFile], scanner: Scanner) -> None:
+    """Everything a run says may quote a cell or name a file after a patient: identifiers are
+    masked (a file name whole, as everywhere) before anything is shown or stored, and only
+    then cut to length, so no part of one survives a cut."""
+    names = {}
+    for file in files:
+        name = disk_name(file.name, file.type)
+        shown = scanner.scan_name(name)[0]
+        if shown != name:
+            names[name] = shown
+
+    def clean(text: str, limit: int) -> str:
+        for name, shown in names.items():
+            text = text.replace(name, shown)
+        return scanner.masked(text)[:limit]
+
+    result.error = clean(result.error, MAX_TEXT)
+    if result.run is None:
+        return
+    result.run.problems = [clean(p, MAX_TEXT) for p in result.run.problems]
+    for test in result.run.results:
+        test.name = clean(test.name, MAX_NAME)
+        test.file = clean(test.file, MAX_NAME)
+        test.where = clean(test.where, MAX_NAME)
+        test.message = clean(test.message, MAX_TEXT)
+        test.output = [clean(line, MAX_LINE) for line in test.output]
 
 
 def staging_tests(
     session: Session, sheet: Sheet, files: Sequence[ScriptFile], env: Environment
 ) -> SheetTests | None:
-    """The pipeline's hook (validation, deploy steps 1 and 6, rollback): None without tests."""
-    result = test_code(session, sheet, files, env)
+    """The pipeline's hook (validation, deploy steps 1 and 6, rollback): None without tests.
+    Whatever goes wrong is a failing outcome, never an exception: at step 6 production has
+    already changed, and a failure there must roll it back."""
+    try:
+        result = test_code(session, sheet, files, env)
+    except Exception as error:
+        problem = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        result = SheetTests(sheet, env, "", error=f"the staging tests could not run ({problem})")
     return result if result.has_tests or result.error else None
 
 
@@ -341,6 +380,8 @@ def record_results(state: State, trail: AuditTrail, results: Sequence[SheetTests
     (the caller holds the workspace lock and commits)."""
     for result in results:
         state.sheet(result.sheet)["tests"] = result.record(by)
+        if result.status == "none":
+            continue  # a project without tests: nothing happened worth a trail line
         trail.append(
             "test",
             sheets=[result.sheet.number],
@@ -354,11 +395,19 @@ def record_results(state: State, trail: AuditTrail, results: Sequence[SheetTests
 
 
 def check_junit_path(path: Path) -> None:
+    """Before anything runs: the file can be written (tried, with a file of our own)."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise UsageError(f"--junit {path}: that is a folder; name a file such as {path}/tests.xml")
     if not folder.is_dir():
         raise UsageError(f"--junit {path}: the folder {folder} does not exist; make it first")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".check"):
+            pass
+    except OSError as error:
+        raise UsageError(
+            f"--junit {path}: cannot write in {folder} ({error.strerror}); name another file"
+        ) from None
 
 
 def write_junit(path: Path, results: Sequence[SheetTests]) -> None:

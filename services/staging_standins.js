@@ -6,7 +6,12 @@
   'use strict';
 
   const NOT_AVAILABLE = 'not available in staging tests: ';
-  const fixture = { workbooks: {}, aliases: {}, active: '', user: '', timeZone: 'Etc/UTC' };
+  const fixture = {
+    workbooks: {}, aliases: {}, active: '', user: '', timeZone: 'Etc/UTC', memoryBytes: 512 * 1048576,
+  };
+  // what the runner's own side uses, taken before any project code can replace it
+  const stringify = JSON.stringify;
+  const toText = String;
   const recorded = { mails: [], fetches: [], drive: [], output: [], responses: [] };
 
   class NotAvailableError extends Error {
@@ -111,19 +116,26 @@
 
   // Apps Script runs in the project's time zone (the manifest's timeZone): Date's local-time
   // fields follow it here too, whatever zone this machine is in.
-  class ScriptDate extends NativeDate {
-    constructor(...args) {
-      if (args.length >= 2) {
-        const [y, m, d = 1, h = 0, mi = 0, s = 0, ms = 0] = args.map(Number);
-        const year = y >= 0 && y <= 99 ? 1900 + y : y;
-        super(instant(fixture.timeZone, year, m, d, h, mi, s, ms));
-      } else if (args.length === 1 && typeof args[0] === 'string' && !isIsoInstant(args[0])) {
-        super(parseLocal(args[0]));
-      } else {
-        super(...args);
-      }
+  function ScriptDate(...args) {
+    if (!new.target) {
+      return new ScriptDate().toString(); // Date() without new: now, as text
     }
+    let time;
+    if (args.length >= 2) {
+      const [y, m, d = 1, h = 0, mi = 0, s = 0, ms = 0] = args.map(Number);
+      const year = y >= 0 && y <= 99 ? 1900 + y : y;
+      time = instant(fixture.timeZone, year, m, d, h, mi, s, ms);
+    } else if (args.length === 1 && typeof args[0] === 'string') {
+      time = ScriptDate.parse(args[0]);
+    } else {
+      time = args.length ? new NativeDate(args[0]).getTime() : NativeDate.now();
+    }
+    return Reflect.construct(NativeDate, [time], new.target);
   }
+  ScriptDate.prototype = Object.create(NativeDate.prototype);
+  Object.defineProperty(ScriptDate.prototype, 'constructor', { value: ScriptDate, writable: true, configurable: true });
+  Object.setPrototypeOf(ScriptDate, NativeDate); // Date.now, Date.UTC
+  ScriptDate.parse = (text) => (isIsoInstant(String(text)) ? NativeDate.parse(String(text)) : parseLocal(String(text)));
 
   function isIsoInstant(text) {
     return /^\d{4}-\d\d-\d\d(?:$|T.*(?:Z|[+-]\d\d:?\d\d)$)/.test(text.trim());
@@ -182,6 +194,18 @@
       );
     };
   }
+  for (const method of ['toLocaleString', 'toLocaleDateString', 'toLocaleTimeString']) {
+    const native = NativeDate.prototype[method];
+    ScriptDate.prototype[method] = function (locales, options) {
+      return native.call(this, locales, Object.assign({ timeZone: fixture.timeZone }, options));
+    };
+  }
+  ScriptDate.prototype.toDateString = function () {
+    return this.toString().split(' ').slice(0, 4).join(' ');
+  };
+  ScriptDate.prototype.toTimeString = function () {
+    return this.toString().split(' ').slice(4).join(' ');
+  };
   ScriptDate.prototype.toString = function () {
     const time = this.getTime();
     if (Number.isNaN(time)) {
@@ -277,7 +301,7 @@
         case 'h': out += pad(h12, count); break;
         case 'm': out += pad(f.minute, count); break;
         case 's': out += pad(f.second, count); break;
-        case 'S': out += pad(f.ms, 3).slice(0, Math.max(count, 3)); break;
+        case 'S': out += pad(f.ms, count); break;
         case 'z': out += f.zoneName; break;
         case 'Z': out += zoneOffset(f.offset, 2); break;
         case 'X': out += zoneOffset(f.offset, Math.min(count, 3)); break;
@@ -307,7 +331,10 @@
         text = precision === undefined ? String(Number(value)) : Number(value).toFixed(Number(precision));
       }
       const size = Math.abs(Number(width || 0));
-      return width && width.startsWith('-') ? text.padEnd(size) : text.padStart(size);
+      if (width && width.startsWith('-')) {
+        return text.padEnd(size);
+      }
+      return width && width.startsWith('0') && kind !== 's' ? text.padStart(size, '0') : text.padStart(size);
     });
   }
 
@@ -1378,7 +1405,62 @@
     },
   });
 
+  // Typed arrays and ArrayBuffers live outside V8's heap, where its memory limit does not
+  // reach: every allocation through them counts against [tests] memory_limit_mb.
+  let typedBytes = 0;
+  function reserve(bytes, what) {
+    const size = Math.max(Number(bytes) || 0, 0);
+    if (size > fixture.memoryBytes - typedBytes) {
+      const limit = Math.round(fixture.memoryBytes / 1048576);
+      throw new RangeError(`${what}: staging tests allow ${limit} MB of typed arrays in all ([tests] memory_limit_mb)`);
+    }
+    typedBytes += size;
+  }
+
+  const NativeArrayBuffer = ArrayBuffer;
+  function CappedArrayBuffer(length, options) {
+    if (!new.target) {
+      throw new TypeError("Constructor ArrayBuffer requires 'new'");
+    }
+    reserve(Math.max(Number(length) || 0, Number(options && options.maxByteLength) || 0), 'ArrayBuffer');
+    return Reflect.construct(NativeArrayBuffer, [length, options], new.target);
+  }
+  CappedArrayBuffer.prototype = NativeArrayBuffer.prototype;
+  Object.setPrototypeOf(CappedArrayBuffer, NativeArrayBuffer);
+  Object.defineProperty(NativeArrayBuffer.prototype, 'constructor', { value: CappedArrayBuffer, writable: true, configurable: true });
+  for (const method of ['slice', 'transfer', 'transferToFixedLength']) {
+    const native = NativeArrayBuffer.prototype[method];
+    if (native) {
+      NativeArrayBuffer.prototype[method] = function (...args) {
+        reserve(this.byteLength, `ArrayBuffer.${method}`);
+        return native.apply(this, args);
+      };
+    }
+  }
+  const cappedGlobals = { ArrayBuffer: CappedArrayBuffer };
+  for (const name of [
+    'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array',
+    'Uint32Array', 'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
+  ]) {
+    const Native = global[name];
+    const Capped = function (first, ...rest) {
+      if (!new.target) {
+        throw new TypeError(`Constructor ${name} requires 'new'`);
+      }
+      if (!(first instanceof NativeArrayBuffer)) {
+        const count = first !== null && typeof first === 'object' ? first.length : first;
+        reserve((Number(count) || 0) * Native.BYTES_PER_ELEMENT, name);
+      }
+      return Reflect.construct(Native, [first, ...rest], new.target);
+    };
+    Capped.prototype = Native.prototype;
+    Object.setPrototypeOf(Capped, Native); // from, of, BYTES_PER_ELEMENT, species
+    Object.defineProperty(Native.prototype, 'constructor', { value: Capped, writable: true, configurable: true });
+    cappedGlobals[name] = Capped;
+  }
+
   const globals = {
+    ...cappedGlobals,
     SpreadsheetApp, Logger, console: consoleStandIn, Utilities, PropertiesService, CacheService,
     Session, UrlFetchApp, MailApp, GmailApp, DriveApp, MimeType, Staging, Date: ScriptDate,
   };
@@ -1388,30 +1470,68 @@
   for (const [name, value] of Object.entries(globals)) {
     Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
   }
+  // memory outside the heap, and nothing Apps Script code needs
+  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) {
+    delete global[name];
+  }
 
   // the runner's side: set up, run one test, describe what went wrong ---------------------------
 
+  function safely(read, fallback) {
+    try {
+      const value = read();
+      return typeof value === 'string' ? value : toText(value);
+    } catch (error) {
+      return fallback;
+    }
+  }
+
   function frames(stack) {
     const found = [];
-    for (const line of String(stack || '').split('\n').slice(1)) {
-      const match = /^\s*at (?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/.exec(line);
-      if (match) {
-        found.push({ function: match[1] || '', file: match[2], line: Number(match[3]) });
+    try {
+      const lines = toText(stack).split('\n');
+      for (let i = 1; i < lines.length; i++) {
+        const match = /^\s*at (?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/.exec(lines[i]);
+        if (match) {
+          found[found.length] = { file: match[2], line: Number(match[3]) };
+        }
       }
+    } catch (error) {
+      // a project that broke String or RegExp gets no location
     }
     return found;
   }
 
   function describe(error) {
-    if (error instanceof Error) {
-      const failed = error.name === 'AssertionError';
-      return {
-        status: failed ? 'failed' : 'error',
-        message: failed || error.name === 'NotAvailableError' ? error.message : `${error.name}: ${error.message}`,
-        frames: frames(error.stack),
-      };
+    const name = safely(() => (error instanceof Error ? error.name : ''), '');
+    if (!name) {
+      return { status: 'error', message: 'threw ' + safely(() => show(error), 'a value that cannot be shown'), frames: [] };
     }
-    return { status: 'error', message: `threw ${show(error)}`, frames: [] };
+    const message = safely(() => error.message, '');
+    const failed = name === 'AssertionError';
+    return {
+      status: failed ? 'failed' : 'error',
+      message: failed || name === 'NotAvailableError' ? message : name + ': ' + message,
+      frames: frames(safely(() => error.stack, '')),
+    };
+  }
+
+  /** The result as JSON, built from strings and numbers only (a project may replace
+   * JSON.stringify or give objects a toJSON; neither reaches a primitive). */
+  function encode(result) {
+    let frameText = '';
+    for (let i = 0; i < result.frames.length; i++) {
+      const frame = result.frames[i];
+      frameText += (i ? ',' : '') + '{"file":' + stringify(toText(frame.file)) + ',"line":' + stringify(Number(frame.line)) + '}';
+    }
+    let outputText = '';
+    for (let i = 0; i < recorded.output.length; i++) {
+      const entry = recorded.output[i];
+      const text = entry.level === 'log' || entry.level === 'info' ? entry.text : entry.level + ': ' + entry.text;
+      outputText += (i ? ',' : '') + stringify(toText(text).slice(0, 10000));
+    }
+    return '{"status":' + stringify(result.status) + ',"message":' + stringify(toText(result.message).slice(0, 10000)) +
+      ',"frames":[' + frameText + '],"output":[' + outputText + ']}';
   }
 
   Object.defineProperty(global, '__sheetstage', {
@@ -1422,7 +1542,7 @@
       run(name) {
         const test = global[name];
         if (typeof test !== 'function') {
-          return JSON.stringify({ status: 'error', message: `${name} is not a function`, frames: [], output: [] });
+          return encode({ status: 'error', message: name + ' is not a function', frames: [] });
         }
         let result;
         try {
@@ -1431,8 +1551,7 @@
         } catch (error) {
           result = describe(error);
         }
-        result.output = recorded.output.map((o) => (o.level === 'log' || o.level === 'info' ? o.text : `${o.level}: ${o.text}`));
-        return JSON.stringify(result);
+        return encode(result);
       },
     }),
   });

@@ -633,6 +633,8 @@ def _test(config: Config, args: argparse.Namespace) -> int:
         _emit_json({"sheets": [r.as_json() for r in results]})
     else:
         for result in results:
+            if result.status == "none" and args.all:
+                continue  # counted in the last line
             print(f"{result.sheet.key} {result.sheet.name}: {result.status} · {result.summary}")
             for test in result.run.results if result.run else []:
                 if not test.passed:

@@ -128,7 +128,8 @@ class TestDataConfig:
 class TestsConfig:
     __test__ = False
 
-    time_limit_s: float = bounded(5.0, 0, HOUR_S, above=True)  # each test, and each file's load
+    time_limit_s: float = bounded(5.0, 0, HOUR_S, above=True)  # each test, its loading included
+    sheet_time_limit_s: float = bounded(60.0, 0, DAY_S, above=True)  # all of a sheet's tests
     memory_limit_mb: int = bounded(512, 16, 65_536)  # each test's V8 heap
     workers: int = bounded(2, 1, 64)  # sheets tested at once (V8 runs on the CPU)
 

@@ -267,3 +267,105 @@ def test_a_project_that_does_not_load_fails_each_test_with_the_file_and_line() -
 def test_a_project_without_tests_passes_and_says_so() -> None:
     result = run_project([code("Code", "function main() {}")], fixture())
     assert result.passed and not result.has_tests and result.summary == "no staging tests"
+
+
+def test_a_test_that_breaks_the_runners_side_gets_an_error_never_a_pass() -> None:
+    result = run("""
+function testForgesItsResult() {
+  JSON.stringify = () => '{"status":"passed","message":"","frames":[],"output":[]}';
+  Array.prototype.map = () => [];
+  throw new Error('really failed');
+}
+function testThrowsAMonster() {
+  throw { toJSON() { throw 1; }, toString() { throw 2; }, get name() { throw 3; } };
+}
+function testStillRuns() { Staging.assert(true); }
+""")
+    by_name = {r.name: r for r in result.results}
+    assert by_name["testForgesItsResult"].status == "error"
+    assert by_name["testForgesItsResult"].message == "Error: really failed"
+    assert by_name["testThrowsAMonster"].status == "error"
+    assert by_name["testStillRuns"].status == "passed"
+
+
+def test_memory_outside_the_heap_counts_against_the_limit_too() -> None:
+    files = [
+        code(
+            "tests/Unit",
+            """
+function testTypedArrays() { const kept = []; for (let i = 0; i < 8; i++) kept.push(new Uint8Array(4 * 1048576)); }
+function testCopies() { const a = new Float64Array(1048576); const kept = [a.slice(), a.map((x) => x), a.slice()]; }
+function testNoSharedMemory() { Staging.assertEqual([typeof SharedArrayBuffer, typeof Atomics, typeof WebAssembly], ['undefined', 'undefined', 'undefined']); }
+""",
+        )
+    ]
+    result = run_project(files, fixture(), Limits(memory_mb=20))
+    messages = {r.name: (r.status, r.message) for r in result.results}
+    assert messages["testTypedArrays"] == (
+        "error",
+        "RangeError: Uint8Array: staging tests allow 20 MB of typed arrays in all ([tests] memory_limit_mb)",
+    )
+    assert messages["testCopies"][0] == "error" and "Float64Array" in messages["testCopies"][1]
+    assert messages["testNoSharedMemory"] == ("passed", "")
+
+
+def test_the_time_limit_covers_loading_and_the_sheet_has_its_own() -> None:
+    slow = [
+        code(f"Slow{i}", f"const T{i} = Date.now(); while (Date.now() - T{i} < 150) {{}}")
+        for i in range(3)
+    ]
+    result = run("function testA() {}\nfunction testB() {}", *slow, limit=0.3)
+    assert [r.status for r in result.results] == ["error", "error"]
+    assert (
+        result.results[0].message == "Slow1.gs: loading the project ran past the time limit (0.3 s)"
+    )
+    assert result.results[1].message == result.results[0].message  # not loaded again
+    tests = "\n".join(
+        f"function test{i}() {{ const t = Date.now(); while (Date.now() - t < 100) {{}} }}"
+        for i in range(6)
+    )
+    budget = run_project([code("tests/Unit", tests)], fixture(), Limits(time_s=1, sheet_s=0.25))
+    statuses = [r.status for r in budget.results]
+    assert statuses[0] == "passed" and statuses[-1] == "error"  # 6 x 0.1 s > 0.25 s
+    assert budget.results[-1].message == "not run: the sheet's tests ran past 0.25 s"
+
+
+def test_test_files_declare_only_and_a_test_is_declared_once() -> None:
+    files = [
+        code("Code", "function testShadowed() { return 'production'; }\n"),
+        code(
+            "tests/Unit",
+            "class Boot { static { MailApp.sendEmail('a@practice.example', 's', 'b'); } }\n"
+            "class Fine { static LIMIT = 3; count() { return 1; } }\n"
+            "const COPY = SOURCE.value;\nconst WEEK = 7 * 24 * 60;\n"
+            "function testShadowed() {}\nfunction testTwice() {}\nfunction testTwice() {}\n"
+            "function testHelper_() {}\n",
+        ),
+    ]
+    cases, problems = discover(files)
+    assert [c.name for c in cases] == ["testShadowed", "testTwice", "testTwice"]
+    assert [p.split(":")[1] for p in problems] == ["1", "3", "5", "7"]
+    assert "testShadowed is declared again (first at Code.gs:1)" in problems[2]
+    result = run_project(files, fixture())
+    assert [r.name for r in result.results] == ["testShadowed", "testTwice"]  # each run once
+
+
+def test_file_names_with_spaces_keep_their_lines_and_dates_behave_as_in_apps_script() -> None:
+    result = run(
+        """
+function testWhere() { broken(); }
+function testDates() {
+  Staging.assertEqual(typeof Date(), 'string');
+  Staging.assertEqual(new Date('12/03/2026 09:30').getHours(), 9);
+  Staging.assertEqual(Date.parse('12/03/2026 09:30'), new Date(2026, 11, 3, 9, 30).getTime());
+  Staging.assertEqual(new Date(2026, 0, 5).toDateString(), 'Mon Jan 05 2026');
+  Staging.assertEqual(Utilities.formatDate(new Date(5), 'Etc/UTC', 's.S'), '0.5');
+  Staging.assertEqual(Utilities.formatString('%05d|%-4s|', 42, 'ab'), '00042|ab  |');
+  Staging.assert(new Date() instanceof Date);
+}
+""",
+        code("Front desk helpers", "function broken() {\n  null.x;\n}\n"),
+    )
+    by_name = {r.name: r for r in result.results}
+    assert by_name["testWhere"].where == "Front desk helpers.gs:2"
+    assert by_name["testDates"].status == "passed", by_name["testDates"].message

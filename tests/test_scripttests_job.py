@@ -26,7 +26,7 @@ SYNC_TESTED = next(n for n in TESTED if n % 5 == 1)  # its tests push to the das
 
 def quick_time_out(demo: Demo) -> Demo:
     text = demo.config_path.read_text()
-    demo.config_path.write_text(text + "\n[tests]\ntime_limit_s = 0.5\n")
+    demo.config_path.write_text(text + "\n[tests]\ntime_limit_s = 2\n")  # a loaded host: ample
     return demo
 
 
@@ -59,7 +59,7 @@ def test_the_demo_tests_pass_but_the_planted_failure_and_time_out(
     assert [(r["name"], r["where"]) for r in timed_out] == [
         ("testNightlyWaitsForTheSummary", "tests/Nightly.gs:2")
     ]
-    assert timed_out[0]["message"] == "timed out: stopped at the time limit (0.5 s)"
+    assert timed_out[0]["message"] == "timed out: stopped at the time limit (2 s)"
     assert sum(s["counts"].get("passed", 0) for s in by_number.values() if s["counts"]) > 100
 
     suites = ET.parse(junit).getroot()
@@ -167,6 +167,7 @@ def test_a_test_file_that_does_more_than_declare_is_reported(
         (("--sheet", "999"), "999"),
         (("--sheet", "0", "--junit", "/nonexistent-folder/x.xml"), "does not exist"),
         (("--all", "--junit", "."), "that is a folder"),
+        (("--sheet", "0", "--junit", "/proc/junit.xml"), "cannot write in /proc"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -175,3 +176,46 @@ def test_bad_input_is_one_line_and_exit_2(
     assert demo.cli("test", *args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and complaint in err[0]
+
+
+def test_identifiers_in_file_names_and_messages_are_masked_everywhere(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Invented values: a file named after a patient's SSN, and a message that quotes one after
+    990 characters (cut before masking, its first digits would survive)."""
+    sheet = SHEETS[TESTED[1]]
+    store = snapshotted.store()
+    try:
+        files = store.content(sheet.dev3_script_id)["files"]
+        files.append(
+            {
+                "name": "tests/Patient 523-71-4086",
+                "type": "SERVER_JS",
+                "source": "var calls = 0;\ncalls++;\nfunction testQuotes() {\n"
+                "  Staging.fail('x'.repeat(990) + ' 523-71-4086');\n}\n",
+            }
+        )
+        store.update_content(sheet.dev3_script_id, files, DEVELOPER)
+    finally:
+        store.close()
+    junit = tmp_path / "junit.xml"
+    code, report = run_json(
+        snapshotted, capsys, "--sheet", str(sheet.number), "--junit", str(junit)
+    )
+    assert code == 1
+    shown = json.dumps(report)
+    assert '"where": "tests/******* ***-**-****.gs:4"' in shown  # the file, masked whole
+    written = [
+        shown,
+        junit.read_text(),
+        (snapshotted.workspace.root / "state.json").read_text(),
+        snapshotted.trail_path().read_text(),
+    ]
+    store = snapshotted.store()
+    try:
+        log_id = load_registry(snapshotted.workspace.registry_path).activity_log_spreadsheet_id
+        written.append(json.dumps(store.get_values(log_id, "'Test Data'!A:H")))
+    finally:
+        store.close()
+    for text in written:
+        assert "523-71" not in text and "71-40" not in text
