@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from services.overview import TestsStatus
 from sheetstage_tui.models import DeployStatus, DriftState, PhiStatus, TestDataStatus
 
 DRIFT_STYLES = {
@@ -29,6 +30,17 @@ TEST_DATA = {
     TestDataStatus.NONE: ("·", "dim"),
     TestDataStatus.SYNTHETIC: ("✓", "green"),
     TestDataStatus.REAL: ("✗", "bold red"),
+}
+
+# a failure is a badge: bold light text on red stays readable in greys (NO_COLOR turns plain
+# red text into dark grey on the dark background)
+TESTS = {
+    TestsStatus.FAILED: ("✗", "bold white on red"),
+    TestsStatus.ERROR: ("!", "yellow"),
+    TestsStatus.STALE: ("~", "yellow"),
+    TestsStatus.NOT_RUN: ("○", "dim"),
+    TestsStatus.PASSED: ("✓", "green"),
+    TestsStatus.NONE: ("·", "dim"),
 }
 
 

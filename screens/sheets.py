@@ -19,7 +19,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from screens import glyphs
 from services.drift import DRIFTED
-from services.overview import SheetRow, short_time
+from services.overview import SheetRow, TestsStatus, short_time
 from sheetstage_tui.models import DriftState, PhiStatus
 
 if TYPE_CHECKING:
@@ -32,6 +32,15 @@ DRIFT_ORDER = {
     DriftState.AHEAD: 3,
     DriftState.IN_SYNC: 4,
 }
+TESTS_ORDER = {
+    TestsStatus.FAILED: 0,
+    TestsStatus.ERROR: 1,
+    TestsStatus.STALE: 2,
+    TestsStatus.NOT_RUN: 3,
+    TestsStatus.PASSED: 4,
+    TestsStatus.NONE: 5,
+}
+TESTS_FAILING = (TestsStatus.FAILED, TestsStatus.ERROR)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,14 @@ COLUMNS: tuple[Column, ...] = (
         lambda r: str(r.deploy),
     ),
     Column(
+        "tests",
+        "Tests",
+        9,
+        90,
+        lambda r: glyphs.status(glyphs.TESTS, r.tests),
+        lambda r: TESTS_ORDER[r.tests],
+    ),
+    Column(
         "test_data",
         "Test data",
         11,
@@ -76,7 +93,7 @@ COLUMNS: tuple[Column, ...] = (
         "snapshot",
         "Last snapshot",
         16,
-        110,
+        120,
         lambda r: short_time(r.last_snapshot),
         lambda r: r.last_snapshot,
     ),
@@ -114,6 +131,11 @@ QUICK_FILTERS: tuple[QuickFilter, ...] = (
     ),
     QuickFilter("unknown", "unknown or failed", lambda r, m: r.drift.state is DriftState.UNKNOWN),
     QuickFilter("blocked", "PHI blocked", lambda r, m: r.phi is PhiStatus.BLOCKED),
+    QuickFilter(
+        "tests-failing",
+        "staging tests failing or not runnable",
+        lambda r, m: r.tests in TESTS_FAILING,
+    ),
     QuickFilter("marked", "marked sheets", lambda r, m: r.sheet.key in m),
 )
 
@@ -153,7 +175,7 @@ class SheetsScreen(Screen[None]):
             "quick_filter",
             "Quick",
             tooltip="Next quick filter: drifted, "
-            "prod-modified, ahead, unknown, PHI blocked, marked, all",
+            "prod-modified, ahead, unknown, PHI blocked, tests failing, marked, all",
         ),
         Binding("o", "sort", "Sort", tooltip="Sort by the next column (click a header too)"),
         Binding("O", "reverse_sort", "Reverse the sort", show=False),
@@ -177,6 +199,14 @@ class SheetsScreen(Screen[None]):
             "Findings",
             show=False,
             tooltip="The highlighted sheet's PHI findings (enter: diff at that line)",
+        ),
+        Binding(
+            "t",
+            "run_tests",
+            "Tests",
+            show=False,  # the footer is full at 80 columns; the detail panel names the key
+            tooltip="Run the staging tests of the marked sheets, or the highlighted one "
+            "(DEV3 code on DEV3 data)",
         ),
         Binding(
             "g",
@@ -351,6 +381,7 @@ class SheetsScreen(Screen[None]):
         lines = [
             Text.assemble((f"{sheet.key} {sheet.name}", "bold"), f"   owner {sheet.owner or '—'}"),
             Text.assemble(glyphs.drift(drift.state), f"  {drift.reason}"),
+            self._tests_line(row),
             Text(f"PROD  sheet {sheet.prod_spreadsheet_id}  script {sheet.prod_script_id}"),
             Text(f"DEV3  sheet {sheet.dev3_spreadsheet_id}  script {sheet.dev3_script_id}"),
         ]
@@ -369,6 +400,11 @@ class SheetsScreen(Screen[None]):
         )
         lines.append(Text(f"test data {row.test_data_note}"))
         detail.update(Text("\n").join(lines))
+
+    @staticmethod
+    def _tests_line(row: SheetRow) -> Text:
+        glyph, style = glyphs.TESTS[row.tests]
+        return Text.assemble("tests ", (f"{glyph} {row.tests_note}", style))
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
@@ -483,6 +519,9 @@ class SheetsScreen(Screen[None]):
 
     def action_snapshot(self) -> None:
         self.stage.start_snapshot(self.selected_keys())
+
+    def action_run_tests(self) -> None:
+        self.stage.start_tests(self.selected_keys())
 
     def action_generate_test_data(self) -> None:
         self.stage.ask_test_data(self.selected_keys())

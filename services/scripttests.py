@@ -145,9 +145,10 @@ class ProjectTests:
         if not self.results and not self.problems:
             return "no staging tests"
         parts = [f"{self.count('passed')} passed"]
-        for status in ("failed", "error"):
-            if self.count(status):
-                parts.append(f"{self.count(status)} {'errors' if status == 'error' else status}")
+        if self.count("failed"):
+            parts.append(f"{self.count('failed')} failed")
+        if self.count("error"):
+            parts.append(f"{self.count('error')} error{'s' if self.count('error') > 1 else ''}")
         if self.problems:
             parts.append(f"{len(self.problems)} problem{'s' if len(self.problems) > 1 else ''}")
         first = next((r for r in self.results if not r.passed), None)

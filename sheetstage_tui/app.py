@@ -26,7 +26,7 @@ from screens.help import HelpScreen
 from screens.message import MessageScreen
 from screens.sheets import COLUMNS, QUICK_FILTERS, SheetsScreen
 from screens.testdata import TestDataScreen
-from services import jobs, testdata_job, validation
+from services import jobs, scripttests, scripttests_job, testdata_job, validation
 from services.diff import sheet_diff
 from services.overview import SheetRow, load_rows, project_files
 from services.registry import IdMapper, load_registry
@@ -43,7 +43,8 @@ HANGUP_SHUTDOWN_GRACE_S = 5.0
 
 @dataclass
 class JobProgress(Message):
-    """Progress of a background job (snapshot or validation), one sheet at a time."""
+    """Progress of a background job (snapshot, validation, tests, test data), one sheet at a
+    time."""
 
     done: int
     total: int
@@ -55,7 +56,9 @@ class JobProgress(Message):
 class SheetCommands(Provider):
     """ctrl+p: go to any sheet, quick filters, sorting and every action."""
 
-    def _commands(self) -> list[tuple[str, object, str]]:
+    def _commands(self, discovery: bool = False) -> list[tuple[str, object, str]]:
+        """Every command; for `discovery` (the palette opened empty) the actions and quick
+        filters only."""
         app: SheetStageApp = self.app  # type: ignore[assignment]
         sheets = app.sheets_screen
         if sheets is None:
@@ -64,6 +67,7 @@ class SheetCommands(Provider):
             ("Snapshot highlighted or marked sheets", sheets.action_snapshot, "s"),
             ("Snapshot all sheets", sheets.action_snapshot_all, "S"),
             ("Diff of the highlighted sheet", sheets.action_diff, "d or enter"),
+            ("Run staging tests of highlighted or marked sheets", sheets.action_run_tests, "t"),
             (
                 "Generate synthetic test data for highlighted or marked sheets",
                 sheets.action_generate_test_data,
@@ -76,6 +80,8 @@ class SheetCommands(Provider):
             commands.append(
                 (f"Show {quick.label}", lambda i=index: app.show_sheets().set_quick_filter(i), "f")
             )
+        if discovery:
+            return commands
         for column in COLUMNS:
             commands.append(
                 (
@@ -95,7 +101,7 @@ class SheetCommands(Provider):
         return commands
 
     async def discover(self) -> Hits:
-        for text, command, help_text in self._commands()[: 5 + len(QUICK_FILTERS)]:
+        for text, command, help_text in self._commands(discovery=True):
             yield DiscoveryHit(text, command, help=help_text)  # type: ignore[arg-type]
 
     async def search(self, query: str) -> Hits:
@@ -310,10 +316,24 @@ class SheetStageApp(App[int]):
             screen.job_started(keys, label)
         return True
 
+    def _engine_started(self) -> bool:
+        """V8 starts here, on the main thread, before a worker runs tests (started in a worker
+        it crashes the process later)."""
+        try:
+            scripttests.start_engine()
+        except Exception as error:  # V8 missing or broken: a message, not a crashed TUI
+            self.notify(f"staging tests cannot start V8: {_describe(error)}", severity="error")
+            return False
+        return True
+
     def start_validation(self, keys: Sequence[str]) -> None:
         count = f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
-        if keys and self._begin_job(
-            "validate", ("snapshot", "validate"), keys, f"validating {count}…"
+        if (
+            keys
+            and self._engine_started()  # validation runs the staging tests too
+            and self._begin_job(
+                "validate", ("snapshot", "validate", "tests"), keys, f"validating {count}…"
+            )
         ):
             self.run_validation(list(keys))
 
@@ -344,6 +364,40 @@ class SheetStageApp(App[int]):
 
         return jobs.run_snapshot(self.session, list(Environment), keys, progress)
 
+    def start_tests(self, keys: Sequence[str]) -> None:
+        count = f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
+        # the tests read DEV3 code and data and record per sheet: not while either changes
+        busy = ("snapshot", "validate", "testdata", "tests")
+        if (
+            keys
+            and self._engine_started()
+            and self._begin_job("test", busy, keys, f"staging tests of {count}…")
+        ):
+            self.run_tests(list(keys))
+
+    @work(thread=True, exclusive=True, group="tests", exit_on_error=False, name="tests")
+    def run_tests(self, keys: list[str]) -> list[scripttests_job.SheetTests]:
+        assert self.session is not None
+
+        def progress(done: int, total: int, result: scripttests_job.SheetTests) -> None:
+            label = f"tests {done}/{total} · {result.sheet.key} {result.status}"
+            self.post_message(JobProgress(done, total, result.sheet.key, not result.passed, label))
+            if not result.passed:
+                message = f"{result.sheet.key} {result.sheet.name}: tests {result.summary}"
+                self.call_from_thread(self.notify, message, severity="error", timeout=12)
+
+        return scripttests_job.run_tests(self.session, keys, None, progress)
+
+    def _report_tests(self, results: list[scripttests_job.SheetTests]) -> None:
+        tally = {status: 0 for status in ("passed", "failed", "error", "none")}
+        for result in results:
+            tally[result.status] += 1
+        words = {"passed": "passed", "failed": "failed", "error": "not run", "none": "no tests"}
+        parts = [f"{tally[s]} {word}" for s, word in words.items() if tally[s]]
+        sheets = f"{len(results)} sheet{'s' if len(results) != 1 else ''}"
+        severity = "information" if tally["failed"] + tally["error"] == 0 else "warning"
+        self.notify(f"staging tests of {sheets}: {', '.join(parts)}", severity=severity, timeout=8)
+
     def ask_test_data(self, keys: Sequence[str]) -> None:
         """`g`: how many patients, then generate in the background."""
         if self.session is None or not keys:
@@ -364,7 +418,7 @@ class SheetStageApp(App[int]):
     def start_test_data(self, keys: Sequence[str], patients: int) -> None:
         count = f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
         label = f"test data for {count} ({patients} patients each)…"
-        if self._begin_job("generate-test-data", ("snapshot", "testdata"), keys, label):
+        if self._begin_job("generate-test-data", ("snapshot", "testdata", "tests"), keys, label):
             self.run_test_data(list(keys), patients)
 
     @work(thread=True, exclusive=True, group="testdata", exit_on_error=False, name="test data")
@@ -393,7 +447,7 @@ class SheetStageApp(App[int]):
         worker = event.worker
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
-        if worker.group not in ("snapshot", "validate", "testdata"):
+        if worker.group not in ("snapshot", "validate", "testdata", "tests"):
             if event.state is WorkerState.ERROR:
                 self.notify(_describe(worker.error), severity="error", timeout=10)
             return
@@ -407,6 +461,8 @@ class SheetStageApp(App[int]):
             )
         elif event.state is WorkerState.SUCCESS and worker.group == "validate":
             self._report_validation(worker.result or [])
+        elif event.state is WorkerState.SUCCESS and worker.group == "tests":
+            self._report_tests(worker.result or [])
         elif event.state is WorkerState.SUCCESS and worker.group == "testdata":
             results = worker.result or []
             filled = sum(1 for r in results if r.ok)

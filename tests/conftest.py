@@ -28,6 +28,9 @@ retry_after_cap_s = 0.2
 max_elapsed_s = 30.0
 """
 
+# the demo's planted time-out costs this, not the default 5 s, wherever a test runs it
+DEMO_TESTS = "\n[tests]\ntime_limit_s = 2\n"
+
 # a client built directly on an emulator, without pacing and with near-instant retries
 FAST_CLIENT_SETTINGS = ClientConfig(
     concurrency=4,
@@ -102,6 +105,12 @@ class Demo:
         )
         return self
 
+    def set_time_limit(self, seconds: float) -> Demo:
+        """The staging tests' time limit (the demo plants a test that always reaches it)."""
+        limit = f"\n[tests]\ntime_limit_s = {seconds}\n"
+        self.config_path.write_text(self.config_path.read_text().replace(DEMO_TESTS, limit))
+        return self
+
     def set_emulator(self, emulator: str) -> None:
         """The [emulator] section becomes `emulator`; the rest of the config stays."""
         text = self.config_path.read_text()
@@ -112,7 +121,7 @@ class Demo:
 
 def _build(tmp_path_factory: pytest.TempPathFactory, batch: bool) -> Path:
     root = tmp_path_factory.mktemp("demo-batch" if batch else "demo-init")
-    write_config(root)
+    write_config(root, extra=DEMO_TESTS)
     assert main(["--config", str(root / "config.toml"), "init", "--demo"]) == 0
     if batch:
         assert main(["--config", str(root / "config.toml"), "--batch"]) == 1  # seeded alerts

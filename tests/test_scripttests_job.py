@@ -24,12 +24,6 @@ SHEETS = {s.number: s for s in demo_sheets()}
 SYNC_TESTED = next(n for n in TESTED if n % 5 == 1)  # its tests push to the dashboard
 
 
-def quick_time_out(demo: Demo) -> Demo:
-    text = demo.config_path.read_text()
-    demo.config_path.write_text(text + "\n[tests]\ntime_limit_s = 2\n")  # a loaded host: ample
-    return demo
-
-
 def run_json(demo: Demo, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:
     capsys.readouterr()
     code = demo.cli("test", *args, "--json")
@@ -39,7 +33,7 @@ def run_json(demo: Demo, capsys: pytest.CaptureFixture[str], *args: str) -> tupl
 def test_the_demo_tests_pass_but_the_planted_failure_and_time_out(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    demo = quick_time_out(snapshotted)
+    demo = snapshotted  # its time limit is 2 s (tests/conftest.py)
     junit = tmp_path / "staging-tests.xml"
     code, report = run_json(demo, capsys, "--all", "--junit", str(junit))
     assert code == 1

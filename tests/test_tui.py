@@ -13,8 +13,10 @@ from textual.worker import WorkerFailed
 from screens.diff import DiffScreen
 from screens.help import HelpScreen
 from screens.message import MessageScreen
-from screens.sheets import SheetsScreen
-from services.emulator.seed import demo_sheets
+from screens.sheets import QUICK_FILTERS, SheetsScreen
+from services import overview
+from services.emulator.seed import BROKEN_TEST, TESTED, demo_sheets
+from services.overview import TestsStatus
 from services.workspace import Workspace
 from sheetstage_tui.app import SheetStageApp
 from tests.conftest import Demo
@@ -55,6 +57,19 @@ def cell(app: SheetStageApp, number: int, column: str) -> str:
 
 def notifications(app: SheetStageApp) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+def detail(app: SheetStageApp) -> str:
+    return str(sheets_screen(app).query_one("#detail", Static).render())
+
+
+def quick_filter(key: str) -> int:
+    return [q.key for q in QUICK_FILTERS].index(key)
+
+
+def quick_tests(demo: Demo) -> Demo:
+    """Sheets paced for the emulator, and a half-second limit for sheet 040's slow test."""
+    return demo.fast_sheets().set_time_limit(0.5)
 
 
 async def test_main_screen_lists_all_235_sheets_with_their_states(snapshotted: Demo) -> None:
@@ -143,7 +158,7 @@ async def test_marking_sheets_for_a_batch_action(snapshotted: Demo) -> None:
         assert screen.selected_keys() == ["000", "001", "003"]
         assert "3 marked" in banner(app)
         assert cell(app, 0, "mark").startswith("■")
-        screen.set_quick_filter(6)  # marked only
+        screen.set_quick_filter(quick_filter("marked"))
         assert visible(app) == [0, 1, 3]
 
 
@@ -166,7 +181,7 @@ async def test_diff_opens_and_jumps_between_changes(snapshotted: Demo) -> None:
         await pilot.press("p")
         assert view.current_hunk == 0
         header = str(screen.query_one("#diff-header", Static).render())
-        assert "1 of 5 files changed · +12 −1 lines" in header
+        assert "1 of 9 files changed · +12 −1 lines" in header  # 5 files and 4 of tests
         assert "≈ 2 DEV3 ids mapped, not changes" in header
         await pilot.press("u")
         assert view.unified
@@ -270,6 +285,7 @@ async def test_help_lists_every_key(snapshotted: Demo) -> None:
             "d, enter",
             "s",
             "S",
+            "t",
             "r",
             "esc",
             "n",
@@ -429,3 +445,109 @@ async def test_g_asks_how_many_patients_and_fills_dev3_in_the_background(snapsho
         await pilot.pause()
         detail = str(sheets_screen(app).query_one("#detail", Static).render())
         assert "test data synthetic · seed 0 · Patients 12 rows" in detail
+
+
+async def test_t_runs_the_staging_tests_and_shows_the_failing_test_and_line(
+    snapshotted: Demo,
+) -> None:
+    quick_tests(snapshotted)
+    app = app_for(snapshotted)
+    async with app.run_test(size=(100, 30)) as pilot:  # from 90 columns: the Tests column
+        await pilot.pause()
+        sheets_screen(app).go_to(f"{BROKEN_TEST:03d}")
+        await pilot.pause()
+        assert cell(app, BROKEN_TEST, "tests") == "○ not run"
+        assert "tests ○ not run yet · t runs the staging tests" in detail(app)
+        await pilot.press("t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cell(app, BROKEN_TEST, "tests") == "✗ failed"
+        assert (
+            "tests ✗ testRefreshStatusCountsOpenRows at tests/Queue.gs:30: open items: "
+            "expected 6, got 4 · 1 passed, 1 failed" in detail(app)
+        )
+        messages = notifications(app)
+        assert any(
+            m.startswith("203 Westside — Onboarding Checklist: tests 1 passed, 1 failed")
+            for m in messages
+        ), messages
+        assert "staging tests of 1 sheet: 1 failed" in messages
+        sheets_screen(app).set_quick_filter(quick_filter("tests-failing"))
+        assert visible(app) == [BROKEN_TEST]
+
+
+async def test_t_on_marked_sheets_shows_passed_and_none(snapshotted: Demo) -> None:
+    quick_tests(snapshotted)
+    app = app_for(snapshotted)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert cell(app, 0, "tests") == "○ not run"  # sheet 000 has tests, sheet 001 none
+        assert cell(app, 1, "tests") == "· none"
+        await pilot.press("space", "space", "t")  # marks 000 and 001
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cell(app, 0, "tests") == "✓ passed"
+        assert cell(app, 1, "tests") == "· none"
+        assert "staging tests of 2 sheets: 1 passed, 1 no tests" in notifications(app)
+        sheets_screen(app).go_to("000")
+        await pilot.pause()
+        assert "tests ✓ 7 passed · " in detail(app)
+        sheets_screen(app).sort_by("tests")  # as a click on its header: failures first
+        rows = visible(app)  # the 30 not run, then 000 passed, then those without tests
+        assert set(rows[:31]) == set(TESTED) and rows[30] == 0
+
+
+async def test_a_result_of_older_staging_code_shows_stale(snapshotted: Demo) -> None:
+    quick_tests(snapshotted)
+    app = app_for(snapshotted)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        sheets_screen(app).go_to("008")
+        await pilot.pause()
+        await pilot.press("t")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cell(app, 8, "tests") == "✓ passed"
+        snapshotted.edit_script(
+            SHEETS[8].dev3_script_id, "\n// a staging edit\n", "developer@practice.example"
+        )
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cell(app, 8, "drift") == "▲ ahead"
+        assert cell(app, 8, "tests") == "~ stale"
+        assert "tests ~ stale: 3 passed on older staging code · t runs them again" in detail(app)
+
+
+async def test_at_80_columns_the_tests_show_in_the_detail_panel_only(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = sheets_screen(app).query_one(DataTable)
+        assert [str(c.value) for c in table.columns] == [
+            "mark",
+            "number",
+            "name",
+            "drift",
+            "phi",
+            "deploy",
+        ]
+        sheets_screen(app).go_to("001")
+        await pilot.pause()
+        assert "tests · none · no test files" in detail(app)
+
+
+def test_tests_status_counts_a_result_only_for_the_staging_code_it_ran_on() -> None:
+    staging = {"staging": {"hash": "new"}}
+
+    def status(tests: dict[str, object], has_tests: bool = True) -> TestsStatus:
+        return overview.tests_status({**staging, "tests": tests}, lambda: has_tests)
+
+    assert status({"status": "passed", "hash": "new"}) is TestsStatus.PASSED
+    assert status({"status": "failed", "hash": "new"}) is TestsStatus.FAILED
+    assert status({"status": "failed", "hash": "old"}) is TestsStatus.STALE
+    assert status({"status": "failed", "hash": "old"}, has_tests=False) is TestsStatus.NONE
+    assert status({"status": "error", "hash": ""}) is TestsStatus.ERROR  # code not read
+    assert status({"status": "none", "hash": "new"}, has_tests=True) is TestsStatus.NONE
+    assert overview.tests_status(staging, lambda: True) is TestsStatus.NOT_RUN
+    assert overview.tests_status(staging, lambda: False) is TestsStatus.NONE
