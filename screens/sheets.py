@@ -3,11 +3,12 @@ detail panel, and the background snapshot's progress."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -140,12 +141,10 @@ QUICK_FILTERS: tuple[QuickFilter, ...] = (
 )
 
 
-TYPO_SCORE = 85  # rapidfuzz partial_ratio for a word of 4+ letters: one typo in "lakeview"
-
-
 def matches(query: str, row: SheetRow) -> bool:
-    """A number (7 = 007), an id or its part, or name words: each query word must appear in
-    the name, or nearly (one typo), so "lake prior" finds "Lakeview — Prior Authorization"."""
+    """A number (7 = 007), an id or its part, or name words: each query word must be a word of
+    the name, the start of one, or either with one typo (a word of 4+ letters), so "lake prior"
+    finds "Lakeview — Prior Authorization" and "lakevew billng" "Lakeview — Billing Claims"."""
     sheet = row.sheet
     text = query.strip().lower()
     if not text:
@@ -161,9 +160,20 @@ def matches(query: str, row: SheetRow) -> bool:
     if len(text) >= 6 and any(text in i.lower() for i in ids):
         return True
     name = f"{sheet.key} {sheet.name}".lower()
-    return all(
-        word in name or (len(word) >= 4 and fuzz.partial_ratio(word, name) >= TYPO_SCORE)
-        for word in text.split()
+    words = re.findall(r"\w+", name)
+    return all(_word_matches(word, name, words) for word in text.split())
+
+
+def _word_matches(word: str, name: str, words: Sequence[str]) -> bool:
+    if word in name:
+        return True
+    if len(word) < 4:
+        return False
+    # one typo (a transposition counts as one) against a whole word or its start
+    return any(
+        OSA.distance(word, candidate) <= 1
+        for w in words
+        for candidate in (w, w[: len(word)], w[: len(word) + 1])
     )
 
 

@@ -116,6 +116,16 @@ async def test_filter_finds_numbers_ids_and_names_with_a_typo(snapshotted: Demo)
         screen.query_text = "lakeveiw"
         screen.refresh_rows()
         assert visible(app) and all("Lakeview" in SHEETS[n].name for n in visible(app))
+        billing = [n for n, s in SHEETS.items() if s.name.endswith("Billing Claims")]
+        for query, expected in (
+            ("billng", billing),
+            ("biling claims", billing),
+            ("main clinc billing", [n for n in billing if "Main Clinic" in SHEETS[n].name]),
+            ("lakevew billng", [n for n in billing if "Lakeview" in SHEETS[n].name]),
+        ):
+            screen.query_text = query
+            screen.refresh_rows()
+            assert visible(app) == expected, query
 
 
 async def test_quick_filters_show_drifted_then_production_edits_then_ahead(
