@@ -12,12 +12,13 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from screens import glyphs
 from sheetstage_tui.models import Sheet
 
 if TYPE_CHECKING:
     from sheetstage_tui.app import SheetStageApp
 
-SEVERITY = {"block": ("✗ block", "bold red"), "review": ("? review", "yellow")}
+SEVERITY = {"block": ("✗ block", glyphs.ALARM), "review": ("? review", "yellow")}
 
 
 class FindingsScreen(Screen[None]):

@@ -7,18 +7,22 @@ from rich.text import Text
 from services.overview import TestsStatus
 from sheetstage_tui.models import DeployStatus, DriftState, PhiStatus, TestDataStatus
 
+# What needs someone is a badge: bold light text on a red (or magenta) ground stays the most
+# visible cell in colour and in greys alike (NO_COLOR turns plain red text into dark grey on
+# the dark background, dimmer than the safe states' green).
+ALARM = "bold white on red"
 DRIFT_STYLES = {
     DriftState.IN_SYNC: "green",
     DriftState.AHEAD: "cyan",
-    DriftState.PROD_MODIFIED: "bold red",
-    DriftState.DIVERGED: "bold magenta",
+    DriftState.PROD_MODIFIED: ALARM,
+    DriftState.DIVERGED: "bold white on magenta",
     DriftState.UNKNOWN: "yellow",
 }
 PHI = {
     PhiStatus.UNSCANNED: ("·", "dim"),
     PhiStatus.CLEAN: ("✓", "green"),
     PhiStatus.NEEDS_REVIEW: ("?", "yellow"),
-    PhiStatus.BLOCKED: ("✗", "bold red"),
+    PhiStatus.BLOCKED: ("✗", ALARM),
 }
 DEPLOY = {
     DeployStatus.NONE: ("·", "dim"),
@@ -29,13 +33,11 @@ DEPLOY = {
 TEST_DATA = {
     TestDataStatus.NONE: ("·", "dim"),
     TestDataStatus.SYNTHETIC: ("✓", "green"),
-    TestDataStatus.REAL: ("✗", "bold red"),
+    TestDataStatus.REAL: ("✗", ALARM),
 }
 
-# a failure is a badge: bold light text on red stays readable in greys (NO_COLOR turns plain
-# red text into dark grey on the dark background)
 TESTS = {
-    TestsStatus.FAILED: ("✗", "bold white on red"),
+    TestsStatus.FAILED: ("✗", ALARM),
     TestsStatus.ERROR: ("!", "yellow"),
     TestsStatus.STALE: ("~", "yellow"),
     TestsStatus.NOT_RUN: ("○", "dim"),
