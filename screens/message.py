@@ -11,12 +11,16 @@ from textual.widgets import Footer, Static
 
 
 class MessageScreen(Screen[None]):
+    """Quitting (the app's ctrl+q) leaves with `exit_code`: what the CLI gives the same
+    problem (2: no workspace)."""
+
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit")]
 
-    def __init__(self, title: str, message: str) -> None:
+    def __init__(self, title: str, message: str, exit_code: int = 0) -> None:
         super().__init__()
         self.title_text = title
         self.message = message
+        self.exit_code = exit_code
 
     def compose(self) -> ComposeResult:
         with Middle(), Center():

@@ -135,13 +135,18 @@ class SheetStageApp(App[int]):
 
     # start and stop --------------------------------------------------------------------------
 
+    async def action_quit(self) -> None:
+        """A start that failed ends with the exit code the CLI gives the same problem."""
+        screen = self.screen
+        self.exit(return_code=screen.exit_code if isinstance(screen, MessageScreen) else 0)
+
     def on_mount(self) -> None:
         self._watch_hangup()
         try:
             self.session = Session.open(self.config, self.read_only, self.as_user)
             self._load()
         except SheetstageError as error:
-            self.push_screen(MessageScreen("sheetstage cannot start", str(error)))
+            self.push_screen(MessageScreen("sheetstage cannot start", str(error), error.exit_code))
             return
         access = self.session.access
         for warning in [access.warning, *access.untrusted[:1]]:

@@ -344,7 +344,7 @@ async def test_missing_workspace_starts_with_a_readable_message(tmp_path: Path) 
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
         assert "run `sheetstage init`" in text
         await pilot.press("ctrl+q")
-    assert app.return_code in (0, None)
+    assert app.return_code == 2  # as `sheetstage` without a workspace exits on the command line
 
 
 async def test_command_palette_goes_to_a_sheet(snapshotted: Demo) -> None:
