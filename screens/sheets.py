@@ -108,6 +108,7 @@ COLUMNS: tuple[Column, ...] = (
     ),
 )
 MIN_NAME = 18
+MIN_SIZE = (60, 16)  # below it the list has no room for a row and its detail
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,8 @@ class SheetsScreen(Screen[None]):
         )
         yield DataTable(id="sheets", cursor_type="row", zebra_stripes=True)
         yield Static(id="detail")
+        width, height = MIN_SIZE
+        yield Static(f"terminal too small (needs {width}x{height})", id="too-small")
         with Horizontal(id="jobbar"):
             yield Label(id="job-label")
             yield ProgressBar(id="job-progress", show_eta=False)
@@ -357,6 +360,8 @@ class SheetsScreen(Screen[None]):
         return [key] if key else []
 
     def on_resize(self) -> None:
+        width, height = MIN_SIZE
+        self.set_class(self.size.width < width or self.size.height < height, "-too-small")
         if self._fitting_columns() != (self._columns, self._name_width):
             self.refresh_rows()
 

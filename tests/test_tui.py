@@ -561,3 +561,16 @@ def test_tests_status_counts_a_result_only_for_the_staging_code_it_ran_on() -> N
     assert status({"status": "none", "hash": "new"}, has_tests=True) is TestsStatus.NONE
     assert overview.tests_status(staging, lambda: True) is TestsStatus.NOT_RUN
     assert overview.tests_status(staging, lambda: False) is TestsStatus.NONE
+
+
+async def test_a_terminal_too_small_says_so_and_the_list_comes_back(snapshotted: Demo) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        message = app.screen.query_one("#too-small", Static)
+        assert message.display and str(message.render()) == "terminal too small (needs 60x16)"
+        assert not app.screen.query_one("#sheets").display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not message.display and app.screen.query_one("#sheets").display
+        assert len(visible(app)) == 235
