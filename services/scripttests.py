@@ -33,7 +33,6 @@ from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 if TYPE_CHECKING:
     from services.session import Session
 
-STANDINS_URL = "sheetstage:stand-ins"
 MAX_OUTPUT_LINES = 40
 # top-level statements a test file may hold: declarations only (test files deploy with the
 # project, and Apps Script runs every file's top level before each trigger)
@@ -382,7 +381,7 @@ def run_project(
     return run
 
 
-def source_url(name: str) -> str:
+def _source_url(name: str) -> str:
     """A file's name as V8's `//# sourceURL=` holds it (a space would end it)."""
     return urllib.parse.quote(name, safe="/")
 
@@ -401,7 +400,7 @@ def _run_one(
             name = disk_name(file.name, file.type)
             try:
                 context.eval(
-                    f"{file.source}\n//# sourceURL={source_url(name)}",
+                    f"{file.source}\n//# sourceURL={_source_url(name)}",
                     timeout_sec=max(deadline - time.monotonic(), 0.001),
                 )
             except JSTimeoutException:

@@ -119,8 +119,11 @@ class DataReader:
     """DEV3 values for the tests of one run: each spreadsheet read once, on first use, shared
     by the sheets (and threads) that read it. A production id opens its DEV3 copy."""
 
-    def __init__(self, client: GoogleClient, sheets: Sequence[Sheet]) -> None:
+    def __init__(
+        self, client: GoogleClient, sheets: Sequence[Sheet], mapper: IdMapper | None = None
+    ) -> None:
         self.client = client
+        self.mapper = mapper or IdMapper(sheets)  # once a run: it is not cheap (3 ms)
         self.aliases: dict[str, str] = {}
         for sheet in sheets:
             self.aliases[sheet.prod_spreadsheet_id] = sheet.dev3_spreadsheet_id
@@ -238,11 +241,11 @@ def test_code(
 ) -> SheetTests:
     """The sheet's tests on these files (`env` says whose ids they carry), on DEV3 data;
     `running` limits how many sheets run in V8 at once."""
-    mapper = IdMapper(session.registry.sheets)
+    mapper = reader.mapper if reader else IdMapper(session.registry.sheets)
     result = SheetTests(sheet, env, project_hash(files, env, mapper))
     if not any(is_test_file(f) for f in files):
-        return result
-    reader = reader or DataReader(session.client, session.registry.sheets)
+        return result  # without tests, Google is not asked for anything
+    reader = reader or DataReader(session.client, session.registry.sheets, mapper)
     try:
         fixture = reader.fixture(sheet, files, env, session.access.account or session.access.user)
     except GoogleApiError as error:
