@@ -234,6 +234,62 @@ class SheetsScreen(Screen[None]):
             tooltip="Snapshot the marked sheets, or the highlighted one",
         ),
         Binding("S", "snapshot_all", "Snapshot all", show=False),
+        Binding(
+            "R",
+            "request_review",
+            "Request review",
+            show=False,
+            tooltip="Ask a practice manager to review staging against production as they are",
+        ),
+        Binding(
+            "a",
+            "approve",
+            "Approve",
+            show=False,
+            tooltip="Approve the highlighted sheet's reviewed change (practice manager, types yes)",
+        ),
+        Binding(
+            "D",
+            "deploy",
+            "Deploy",
+            show=False,
+            tooltip="Deploy the highlighted sheet (approving inline), or the marked approved ones",
+        ),
+        Binding(
+            "b",
+            "rollback_points",
+            "Backups",
+            show=False,
+            tooltip="Backup points of the highlighted sheet: diff against production, roll back",
+        ),
+        Binding(
+            "A",
+            "adopt",
+            "Adopt",
+            show=False,
+            tooltip="Production was edited outside sheetstage: copy the edit into DEV3",
+        ),
+        Binding(
+            "X",
+            "revert",
+            "Revert",
+            show=False,
+            tooltip="Production was edited outside sheetstage: roll it back to the last deploy",
+        ),
+        Binding(
+            "c",
+            "accept",
+            "Accept",
+            show=False,
+            tooltip="Production was edited outside sheetstage: make it the baseline (a reason)",
+        ),
+        Binding(
+            "l",
+            "activity",
+            "Activity",
+            show=False,
+            tooltip="The merged audit trails and the alerts, newest first",
+        ),
         Binding("r", "reload", "Reload from the workspace", show=False),
         Binding("escape", "clear", "Clear the filter, then quick filter, then marks", show=False),
     ]
@@ -543,6 +599,47 @@ class SheetsScreen(Screen[None]):
 
     def action_snapshot_all(self) -> None:
         self.stage.start_snapshot(None)
+
+    def action_request_review(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.stage.request_review(key)
+
+    def action_approve(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.stage.approve(key)
+
+    def action_deploy(self) -> None:
+        """The marked sheets (each needs a fresh approval), or the highlighted one."""
+        keys = sorted(self.marked)
+        if keys:
+            self.stage.deploy(keys, marked=True)
+            return
+        key = self.current_key()
+        if key is not None:
+            self.stage.deploy([key], marked=False)
+
+    def action_rollback_points(self) -> None:
+        self.stage.open_rollback(self.current_key())
+
+    def action_adopt(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.stage.adopt(key)
+
+    def action_revert(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.stage.revert(key)
+
+    def action_accept(self) -> None:
+        key = self.current_key()
+        if key is not None:
+            self.stage.accept(key)
+
+    def action_activity(self) -> None:
+        self.stage.open_activity()
 
     def action_reload(self) -> None:
         self.stage.reload()
