@@ -121,6 +121,42 @@ class DeployResult:
         }
 
 
+RISK_LABELS = {
+    "new_urls": "new external URLs",
+    "new_recipients": "new e-mail recipients",
+    "new_scopes": "new OAuth scopes",
+    "logs_cell_values": "code that logs cell values",
+}
+
+
+def describe_proposal(proposal: Proposal) -> list[str]:
+    """What an approver reads before typing `yes`, one line each (the terminal and the TUI)."""
+    sheet = proposal.sheet
+    if proposal.action == "deploy":
+        lines = [
+            f"sheet {sheet.key} {sheet.name}: deploy staging -> production",
+            f"  requested by {proposal.requested_by or 'nobody'}; staging "
+            f"{proposal.staging_hash[:12]} against production {proposal.production_hash[:12]}",
+        ]
+        checks = proposal.validation
+        if checks is not None:
+            lines.append(f"  validation: PHI {checks.phi}; staging tests: {checks.tests_summary}")
+        lines.append("  risk summary:")
+        for key, label in RISK_LABELS.items():
+            found = proposal.risks.get(key, [])
+            lines.append(f"    {label}: {', '.join(found) if found else 'none'}")
+    else:
+        lines = [
+            f"sheet {sheet.key} {sheet.name}: {proposal.action} to {proposal.target}",
+            f"  now {proposal.production_hash[:12]}; the change from now to the backup:",
+        ]
+    lines.append(f"  diff: {proposal.diff.summary()}")
+    for f in proposal.diff.files:
+        if f.changed:
+            lines.append(f"    {f.path}  {f.status}  +{f.added} -{f.removed}")
+    return lines
+
+
 class StopDeploy(JobFailedError):
     """A step stopped the deploy (exit 1); production was not changed by it."""
 
@@ -223,6 +259,17 @@ def review_of(report: AuditReport, roles: RolesFile, sheet: Sheet, expiry_days: 
     return Review(request, newest, broken)
 
 
+def open_review(session: Session, sheet: Sheet) -> Review:
+    """The sheet's review request and approval as the trails hold them now (no Google call:
+    whether the approval is still fresh for the live hashes is the deploy's to say)."""
+    return review_of(
+        session.verify(),
+        read_roles(session.workspace),
+        sheet,
+        session.config.deploy.approval_expiry_days,
+    )
+
+
 def _parse_time(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
@@ -292,12 +339,7 @@ def approve(
 
 def _open_request(session: Session, sheet: Sheet, staging: str, production: str) -> AuditEntry:
     """The review request an approval by the acting person may answer; refused otherwise."""
-    review = review_of(
-        session.verify(),
-        read_roles(session.workspace),
-        sheet,
-        session.config.deploy.approval_expiry_days,
-    )
+    review = open_review(session, sheet)
     request, me = review.request, session.access.user
     if request is None:
         raise RefusedError(

@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -20,15 +20,27 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
+from screens.activity import ActivityScreen
+from screens.deploy import ApprovalScreen, ConfirmScreen, ReasonScreen, StepsScreen
 from screens.diff import DiffScreen
 from screens.findings import FindingsScreen
 from screens.help import HelpScreen
 from screens.message import MessageScreen
+from screens.rollback import RollbackScreen
 from screens.sheets import COLUMNS, QUICK_FILTERS, SheetsScreen
 from screens.testdata import TestDataScreen
-from services import jobs, scripttests, scripttests_job, testdata_job, validation
+from services import (
+    activity,
+    deploy,
+    jobs,
+    rollback,
+    scripttests,
+    scripttests_job,
+    testdata_job,
+    validation,
+)
 from services.diff import sheet_diff
-from services.overview import SheetRow, load_rows, project_files
+from services.overview import SheetRow, load_rows, project_files, short_time
 from services.registry import IdMapper, load_registry
 from services.session import Session
 from services.snapshot import Fetched
@@ -39,6 +51,9 @@ from sheetstage_tui.models import Environment, Sheet
 HANGUP_EXIT = 129
 HANGUP_WORKER_GRACE_S = 300.0  # a snapshot in flight gets this long to commit
 HANGUP_SHUTDOWN_GRACE_S = 5.0
+BACKGROUND_JOBS = ("snapshot", "validate", "testdata", "tests", "production")
+StepsShown = Callable[[Sheet, "deploy.StepOutcome"], None]
+ProductionWork = Callable[[StepsShown], list["deploy.DeployResult"]]
 
 
 @dataclass
@@ -277,28 +292,370 @@ class SheetStageApp(App[int]):
         )
 
     def open_diff(self, key: str, at: tuple[str, int] | None = None) -> None:
+        """The sheet's diff, masked. Code the PHI gate held back is read live from Google
+        first, in the background and in memory only."""
+        from services import inspection
+
         if self.session is None:
             return
-        workspace = self.session.workspace
+        session = self.session
         try:
-            sheet = self.session.registry.by_number(int(key))
-            diff = sheet_diff(workspace, self.mapper, sheet)
+            sheet = session.registry.by_number(int(key))
+            live = inspection.held_back(session.workspace, sheet)
+            shown = (
+                None
+                if live
+                else inspection.workspace_view(session.workspace, self.config, sheet, self.mapper)
+            )
         except SheetstageError as error:
             self.notify(str(error), severity="error", timeout=8)
             return
-        risks = validation.risk_summary(
-            workspace.read_project(sheet, Environment.PRODUCTION) or [],
-            workspace.read_project(sheet, Environment.STAGING) or [],
-            self.mapper,
-        )
-        self.push_screen(DiffScreen(diff, self.mapper, risks, at))
+        drift = next((row.drift for row in self.rows if row.sheet.key == sheet.key), None)
+
+        def show(view: inspection.SheetView) -> None:
+            self.push_screen(
+                DiffScreen(view.diff, self.mapper, view.risks, at, drift=drift, live=view.live)
+            )
+
+        if shown is not None:
+            show(shown)
+            return
+        origin = self.screen
+        self.notify(f"reading the live code of sheet {sheet.key} the PHI gate held back…")
+
+        async def read() -> None:
+            try:
+                view = await asyncio.to_thread(inspection.inspect, session, sheet, self.mapper)
+            except SheetstageError as error:
+                self.notify(str(error), severity="error", timeout=8)
+                return
+            if self.screen is origin:  # the user has not gone elsewhere meanwhile
+                show(view)
+
+        self.run_worker(read(), name="inspect", group="inspect", exit_on_error=False)
 
     def open_findings(self, key: str) -> None:
+        """The sheet's PHI findings from the newer of the last validation and the gate's scan;
+        for code the PHI gate held back, from the live code, read and masked on demand."""
+        from services import inspection
+
         if self.session is None:
             return
-        sheet = self.session.registry.by_number(int(key))
-        source, findings = validation.current_findings(self.session.workspace, sheet)
-        self.push_screen(FindingsScreen(sheet, source, findings))
+        session = self.session
+        try:
+            sheet = session.registry.by_number(int(key))
+            live = inspection.held_back(session.workspace, sheet)
+        except SheetstageError as error:
+            self.notify(str(error), severity="error", timeout=8)
+            return
+        if Environment.STAGING not in live:
+            source, findings = validation.current_findings(session.workspace, sheet)
+            lines = inspection.finding_lines(session.workspace, self.config, sheet, findings)
+            self.push_screen(FindingsScreen(sheet, source, findings, lines))
+            return
+        origin = self.screen
+        self.notify(f"reading the live DEV3 code of sheet {sheet.key} the PHI gate held back…")
+
+        async def read() -> None:
+            try:
+                view = await asyncio.to_thread(inspection.inspect, session, sheet, self.mapper)
+            except SheetstageError as error:
+                self.notify(str(error), severity="error", timeout=8)
+                return
+            if self.screen is origin:
+                self.push_screen(
+                    FindingsScreen(sheet, view.source, view.findings, view.lines, view.live)
+                )
+
+        self.run_worker(read(), name="inspect", group="inspect", exit_on_error=False)
+
+    # the acting half: review, approval, deploy, the ways back, activity -------------------------
+
+    def _allowed(self, action: str) -> bool:
+        """The role allows it and no background job is running (they all read or write what a
+        change to production reads or writes)."""
+        if self.session is None:
+            return False
+        try:
+            self.session.require(action)
+        except SheetstageError as error:
+            self.notify(str(error), severity="error", timeout=10)
+            return False
+        if any(w.group in BACKGROUND_JOBS and w.is_running for w in self.workers):
+            self.notify("a background job is running; try again when it ends", severity="warning")
+            return False
+        return True
+
+    def _sheet(self, key: str) -> Sheet:
+        assert self.session is not None
+        return self.session.registry.by_number(int(key))
+
+    def request_review(self, key: str) -> None:
+        if self._allowed("request-review"):
+            self.run_request_review(key)
+
+    @work(thread=True, exclusive=True, group="production", exit_on_error=False, name="review")
+    def run_request_review(self, key: str) -> tuple[str, SeverityLevel]:
+        assert self.session is not None
+        entry = deploy.request_review(self.session, key)
+        return (
+            f"review requested for sheet {key} ({entry.event_id}): staging "
+            f"{entry.hashes['staging'][:12]} against production "
+            f"{entry.hashes['production'][:12]}; a practice manager approves it with a",
+            "information",
+        )
+
+    def approve(self, key: str) -> None:
+        """`a`: the approval modal opens at once ("checking…"), the worker fills it in."""
+        if not (self._allowed("approve") and self._engine_started()):
+            return
+        sheet = self._sheet(key)
+        screen = ApprovalScreen(f"Approve sheet {sheet.key} {sheet.name}: staging → production")
+        self.push_screen(screen)
+        self.run_approve(key, screen)
+
+    @work(thread=True, exclusive=True, group="production", exit_on_error=False, name="approve")
+    def run_approve(self, key: str, screen: ApprovalScreen) -> tuple[str, SeverityLevel]:
+        assert self.session is not None
+        try:
+            entry = deploy.approve(self.session, key, self._asking(screen))
+        except SheetstageError as error:
+            if screen.proposal is None:  # refused before it asked: say why in the modal
+                self.call_from_thread(screen.refuse, str(error))
+                return "", "information"
+            return str(error), "warning"
+        days = self.config.deploy.approval_expiry_days
+        return (
+            f"approved sheet {key} ({entry.event_id}) for these exact hashes; D deploys it "
+            f"(used up by one deploy, lapses after {days:g} days)",
+            "information",
+        )
+
+    def _asking(self, screen: ApprovalScreen) -> deploy.Approver:
+        """The pipeline's approver, run in a worker: show the proposal, wait for the answer."""
+
+        def ask(proposal: deploy.Proposal) -> bool:
+            if not screen.is_attached:
+                self.call_from_thread(self.push_screen, screen)
+            self.call_from_thread(screen.ask, proposal)
+            screen.answered.wait()
+            return screen.answer
+
+        return ask
+
+    def _approver(self, title: str, action: str) -> deploy.Approver:
+        """An approver that opens a fresh approval modal when the pipeline asks."""
+
+        def ask(proposal: deploy.Proposal) -> bool:
+            return self._asking(ApprovalScreen(title, action))(proposal)
+
+        return ask
+
+    def deploy(self, keys: Sequence[str], marked: bool) -> None:
+        """`D`: the highlighted sheet (approved inline when it has no approval), or the marked
+        sheets that hold approvals; the steps show live."""
+        if self.session is None or not (self._allowed("deploy") and self._engine_started()):
+            return
+        reviews = {key: deploy.open_review(self.session, self._sheet(key)) for key in keys}
+        if marked:
+            ready = [key for key in keys if reviews[key].approval is not None]
+            unapproved = [
+                deploy.DeployResult(
+                    self._sheet(key),
+                    "refused",
+                    "no approval: marked sheets deploy only what a practice manager approved "
+                    "(a), or deploy it alone (D without marks) to approve inline",
+                    5,
+                )
+                for key in keys
+                if key not in ready
+            ]
+            self._start_deploy(ready, None, unapproved)
+            return
+        key = keys[0]
+        sheet, approval = self._sheet(key), reviews[key].approval
+        if approval is None:
+            approver = self._approver(
+                f"Approve sheet {sheet.key} {sheet.name}: deploy staging → production", "deploy"
+            )
+            self._start_deploy([key], approver, [])
+            return
+
+        def confirmed(go: bool | None) -> None:
+            if go:
+                self._start_deploy([key], None, [])
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Deploy sheet {sheet.key} {sheet.name} to production?",
+                f"Approved by {approval.user} at {short_time(approval.time)} for staging "
+                f"{approval.hashes.get('staging', '')[:12]} against production "
+                f"{approval.hashes.get('production', '')[:12]}. If either moved since, the "
+                "deploy stops as stale.",
+                "Deploy",
+            ),
+            confirmed,
+        )
+
+    def _start_deploy(
+        self,
+        keys: list[str],
+        approver: deploy.Approver | None,
+        refused: list[deploy.DeployResult],
+    ) -> None:
+        assert self.session is not None
+        session = self.session
+        count = len(keys) + len(refused)
+        title = (
+            f"Deploy sheet {keys[0]} to production"
+            if count == 1 and keys
+            else f"Deploy {count} sheets to production, one after another"
+        )
+        screen = StepsScreen(title, keys)
+        self.push_screen(screen)
+        if not keys:
+            screen.done(refused)
+            return
+        self.run_production(
+            screen, lambda progress: deploy.deploy(session, keys, approver, progress), refused
+        )
+
+    def open_rollback(self, key: str | None) -> None:
+        """`b`: backup points of the sheet (None: of every sheet), newest first."""
+        if self.session is None:
+            return
+        try:
+            points = rollback.rollback_points(self.session, key)
+        except SheetstageError as error:
+            self.notify(str(error), severity="error", timeout=10)
+            return
+        if isinstance(self.screen, RollbackScreen):
+            self.screen.show(points, key)
+        else:
+            self.push_screen(RollbackScreen(points, key))
+
+    def start_rollback(self, tag: str) -> None:
+        staging = tag.startswith("staging-backup-")
+        if self.session is None or not (
+            self._allowed("rollback-staging" if staging else "rollback") and self._engine_started()
+        ):
+            return
+        session = self.session
+        sheet = tag.rsplit("-sheet-", 1)[-1]
+        where = "DEV3" if staging else "production"
+        screen = StepsScreen(f"Roll back {where} of sheet {sheet} to {tag}", [sheet], "restore")
+        self.push_screen(screen)
+        approver = self._approver(f"Roll back {where} of sheet {sheet} to {tag}", "rollback")
+        point = self._sheet(sheet)
+        self.run_production(
+            screen,
+            lambda shown: [
+                rollback.rollback(session, tag, approver, lambda step: shown(point, step))
+            ],
+        )
+
+    def revert(self, key: str) -> None:
+        """`X`: production back to its baseline (the last deployed content)."""
+        if self.session is None or not (self._allowed("revert") and self._engine_started()):
+            return
+        session = self.session
+        sheet = self._sheet(key)
+        title = f"Revert production of sheet {sheet.key} to its last deployed content"
+        screen = StepsScreen(title, [sheet.key], "restore")
+        self.push_screen(screen)
+        approver = self._approver(title, "revert")
+        self.run_production(
+            screen,
+            lambda shown: [
+                rollback.revert(session, key, approver, lambda step: shown(sheet, step))
+            ],
+        )
+
+    @work(thread=True, exclusive=True, group="production", exit_on_error=False, name="deploy")
+    def run_production(
+        self,
+        screen: StepsScreen,
+        work: ProductionWork,
+        refused: Sequence[deploy.DeployResult] = (),
+    ) -> tuple[str, SeverityLevel]:
+        """A deploy or a way back, its steps shown live on `screen`, its results at the end."""
+        clock = [time.monotonic()]
+
+        def progress(sheet: Sheet, outcome: deploy.StepOutcome) -> None:
+            now = time.monotonic()
+            seconds, clock[0] = now - clock[0], now
+            self.call_from_thread(screen.step_done, sheet.key, outcome, seconds)
+
+        try:
+            results = work(progress)
+        except Exception as error:
+            self.call_from_thread(screen.done, [], [f"failed: {_describe(error)}"])
+            raise
+        notes = [problem for r in results for problem in r.problems]
+        self.call_from_thread(screen.done, [*refused, *results], notes)
+        return "", "information"
+
+    def adopt(self, key: str) -> None:
+        """`A`: production's edit copied into DEV3 (after a staging backup)."""
+        if not self._allowed("adopt"):
+            return
+        sheet = self._sheet(key)
+
+        def confirmed(go: bool | None) -> None:
+            if go:
+                self.run_settle(lambda session: rollback.adopt(session, key))
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Adopt production's edit of sheet {sheet.key} into DEV3?",
+                "DEV3's code is backed up first (a staging-backup tag), then replaced by "
+                "production's, ids mapped back to DEV3's; the baseline becomes production as "
+                "it is. Production is not touched.",
+                "Adopt",
+            ),
+            confirmed,
+        )
+
+    def accept(self, key: str) -> None:
+        """`c`: a practice manager makes production as it is the new baseline, with a reason."""
+        if not self._allowed("accept"):
+            return
+        sheet = self._sheet(key)
+
+        def given(reason: str | None) -> None:
+            if reason:
+                self.run_settle(lambda session: rollback.accept(session, key, reason))
+
+        self.push_screen(
+            ReasonScreen(
+                f"Accept production's edit of sheet {sheet.key} as its new baseline?",
+                "Production stays as it is and stops counting as edited outside sheetstage. "
+                "The reason goes to the audit trail.",
+                "Accept",
+            ),
+            given,
+        )
+
+    @work(thread=True, exclusive=True, group="production", exit_on_error=False, name="settle")
+    def run_settle(self, act: Callable[[Session], deploy.Settled]) -> tuple[str, SeverityLevel]:
+        assert self.session is not None
+        settled = act(self.session)
+        return settled.message, "information" if settled.exit_code == 0 else "warning"
+
+    def open_activity(self, alerts_first: bool = False) -> None:
+        """`l`: the merged trails and the active alerts, and whether the trails verify."""
+        if self.session is None:
+            return
+        report = self.session.verify()
+        self.push_screen(
+            ActivityScreen(
+                activity.merged_trails(report),
+                activity.active_alerts(self.session.workspace),
+                report.summary(),
+                report.ok,
+                alerts_first,
+            )
+        )
 
     def _begin_job(
         self, action: str, busy_groups: tuple[str, ...], keys: Sequence[str] | None, label: str
@@ -452,7 +809,15 @@ class SheetStageApp(App[int]):
         worker = event.worker
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
-        if worker.group not in ("snapshot", "validate", "testdata", "tests"):
+        if worker.group == "production":
+            self.reload()
+            if event.state is WorkerState.ERROR:
+                self.notify(_describe(worker.error), severity="error", timeout=12)
+            elif event.state is WorkerState.SUCCESS and worker.result and worker.result[0]:
+                message, severity = worker.result
+                self.notify(message, severity=severity, timeout=12)
+            return
+        if worker.group not in BACKGROUND_JOBS:
             if event.state is WorkerState.ERROR:
                 self.notify(_describe(worker.error), severity="error", timeout=10)
             return
