@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from screens import glyphs
+from screens.deploy import fill_width
 from services.activity import ActiveAlert, Activity, ActivityFilter
 from services.overview import short_time
 
@@ -31,6 +32,7 @@ class ActivityScreen(Screen[None]):
     #activity-view { height: 1; background: $panel; padding: 0 1; }
     #activity-filter { height: 1; border: none; padding: 0 1; background: $boost; }
     #activity-table { height: 1fr; }
+    #activity-detail { height: 3; border-top: solid $primary; padding: 0 1; }
     """
 
     def __init__(
@@ -48,6 +50,8 @@ class ActivityScreen(Screen[None]):
         self.intact = intact
         self.showing_alerts = alerts_first
         self.query_words = ""
+        self._shown: list[str] = []  # the rows' whole text, for the detail line
+        self._fill = 40
 
     def compose(self) -> ComposeResult:
         yield Static(id="activity-banner")
@@ -57,6 +61,7 @@ class ActivityScreen(Screen[None]):
             id="activity-filter",
         )
         yield DataTable(id="activity-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="activity-detail")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -76,14 +81,12 @@ class ActivityScreen(Screen[None]):
         table.clear(columns=True)
         rule = ActivityFilter.parse(self.query_words)
         if self.showing_alerts:
-            for label, key, width in (
-                ("Since", "time", 20),
-                ("Kind", "kind", 14),
-                ("Sheets", "sheets", 7),
-                ("Alert", "message", 200),
-            ):
-                table.add_column(label, key=key, width=width)
+            self._columns(
+                table, (("Since", "time", 20), ("Kind", "kind", 14), ("Sheets", "sheets", 7))
+            )
+            table.add_column("Alert", key="message", width=self._fill)
             alerts = rule.alerts(self.alerts)
+            self._shown = [f"{a.kind}: {a.message}" for a in alerts]
             for alert in alerts:
                 table.add_row(
                     short_time(alert.since),
@@ -93,16 +96,19 @@ class ActivityScreen(Screen[None]):
                 )
             shown, total, what = len(alerts), len(self.alerts), "active alerts"
         else:
-            for label, key, width in (
-                ("When", "time", 20),
-                ("Who", "user", 8),
-                ("Action", "action", 16),
-                ("Sheets", "sheets", 7),
-                ("Result", "result", 8),
-                ("Detail", "detail", 200),
-            ):
-                table.add_column(label, key=key, width=width)
+            self._columns(
+                table,
+                (
+                    ("When", "time", 20),
+                    ("Who", "user", 8),
+                    ("Action", "action", 16),
+                    ("Sheets", "sheets", 7),
+                    ("Result", "result", 6),
+                ),
+            )
+            table.add_column("Detail", key="detail", width=self._fill)
             lines = rule.activity(self.lines)
+            self._shown = [_whole(line) for line in lines]
             for line in lines:
                 result = Text(line.result, style="green" if line.result in GOOD else glyphs.ALARM)
                 who = Text(line.user, style="" if line.trusted else glyphs.ALARM)
@@ -122,6 +128,17 @@ class ActivityScreen(Screen[None]):
             ("  tab: " + ("trail" if self.showing_alerts else "alerts"), "dim"),
         )
         self.query_one("#activity-view", Static).update(view)
+
+    def _columns(self, table: DataTable, fixed: Sequence[tuple[str, str, int]]) -> None:
+        for label, key, width in fixed:
+            table.add_column(label, key=key, width=width)
+        self._fill = fill_width(self.app.size.width - 2, [width for _, _, width in fixed])
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted line whole: the table cuts long details."""
+        shown = self._shown[event.cursor_row] if event.cursor_row < len(self._shown) else None
+        self.query_one("#activity-detail", Static).update(Text(shown or ""))
 
     def action_switch(self) -> None:
         if self.focused is self.query_one("#activity-filter", Input):
@@ -154,6 +171,11 @@ class ActivityScreen(Screen[None]):
             self.refresh_table()
             return
         self.dismiss(None)
+
+
+def _whole(line: Activity) -> str:
+    trust = "" if line.trusted else " (its trail does not verify: it counts for nothing)"
+    return f"{line.user} {line.action} {_sheets(line.sheets)} {line.result}{trust}: {line.detail}"
 
 
 def _sheets(numbers: Sequence[int]) -> str:

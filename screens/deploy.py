@@ -64,7 +64,8 @@ class ApprovalScreen(ModalScreen[bool]):
     ApprovalScreen { align: center middle; }
     #approval-body { height: auto; max-height: 14; }
     #approval-row { height: 1; margin-top: 1; }
-    #approval-input { width: 12; height: 1; border: none; padding: 0 1; background: $boost; }
+    #approval-prompt { width: auto; }
+    #approval-input { width: 14; height: 1; border: none; padding: 0 1; background: $boost; }
     """
     )
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -91,7 +92,9 @@ class ApprovalScreen(ModalScreen[bool]):
                 )
             with Horizontal(id="approval-row"):
                 yield Static(f"Type yes to {self.verb}: ", id="approval-prompt")
-                yield Input(id="approval-input", max_length=8, disabled=True)
+                yield Input(
+                    placeholder="type here", id="approval-input", max_length=8, disabled=True
+                )
             yield Static(
                 Text("tab or shift+tab to the field · only yes then enter approves", style="dim"),
                 classes="dialog-status",
@@ -155,6 +158,17 @@ class ApprovalScreen(ModalScreen[bool]):
             self.answered.set()
 
 
+def fill_width(room: int, fixed: Sequence[int]) -> int:
+    """The last column's width: what `room` leaves after the fixed columns and the cell padding
+    (one cell each side), so a table never scrolls sideways for its last column."""
+    return max(12, room - sum(fixed) - 2 * (len(fixed) + 1))
+
+
+def dialog_room(width: int) -> int:
+    """Columns inside a dialog on a terminal `width` wide (96%, at most 110, less its frame)."""
+    return min(110, width * 96 // 100) - 4
+
+
 def proposal_text(proposal: Proposal) -> Text:
     """The proposal's lines, with each risk the change adds drawn as a badge; a way back
     shows its whole diff (what production becomes)."""
@@ -201,12 +215,15 @@ class StepsScreen(ModalScreen[None]):
                 yield Button("Close", id="steps-close", disabled=True)
 
     def on_mount(self) -> None:
+        room = dialog_room(self.app.size.width)
         table = self.query_one("#steps-table", DataTable)
-        for label, width in (("Sheet", 5), ("Step", 8), ("", 1), ("Time", 6), ("Detail", 200)):
+        fixed = (("Sheet", 5), ("Step", 8), ("", 1), ("Time", 6))
+        for label, width in (*fixed, ("Detail", fill_width(room, [w for _, w in fixed]))):
             table.add_column(label, key=label.lower() or "mark", width=width)
         results = self.query_one("#steps-results", DataTable)
         results.display = False
-        for label, width in (("Sheet", 5), ("Outcome", 11), ("Exit", 4), ("Detail", 200)):
+        fixed = (("Sheet", 5), ("Outcome", 11), ("Exit", 4))
+        for label, width in (*fixed, ("Detail", fill_width(room, [w for _, w in fixed]))):
             results.add_column(label, key=label.lower(), width=width)
         if self.sheets:
             self.sheet_started(self.sheets[0])
@@ -252,15 +269,12 @@ class StepsScreen(ModalScreen[None]):
                 detail = r.backup_tag if r.outcome == "deployed" else r.message
                 board.add_row(r.sheet.key, outcome_text(r.outcome), str(r.exit_code), detail)
         status = Text()
-        for r in results:
-            if status:
-                status.append("\n")
-            status.append(f"{r.sheet.key} ")
-            status.append_text(outcome_text(r.outcome))
-            status.append(f"  {r.message or r.backup_tag}")
+        if len(results) == 1:  # several: the table says it
+            status.append_text(outcome_text(results[0].outcome))
+            status.append(f"  {results[0].message or results[0].backup_tag}")
         for note in notes:
             status.append(f"\n{note}", style="yellow")
-        status.append("\nesc or enter closes", style="dim")
+        status.append(("\n" if status else "") + "esc or enter closes", style="dim")
         self.query_one("#steps-status", Static).update(status)
         close = self.query_one("#steps-close", Button)
         close.disabled = False

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from screens.deploy import fill_width
 from services.overview import short_time
 from services.rollback import BackupPoint
 from sheetstage_tui.models import Environment
@@ -48,14 +49,10 @@ class RollbackScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label, key, width in (
-            ("When", "time", 20),
-            ("#", "sheet", 3),
-            ("Env", "env", 4),
-            ("Who", "who", 10),
-            ("Hash", "hash", 12),
-            ("Why", "why", 60),
-        ):
+        fixed = (("When", "time", 20), ("#", "sheet", 3), ("Env", "env", 4))
+        fixed += (("Who", "who", 10), ("Hash", "hash", 12))
+        why = fill_width(self.app.size.width - 2, [width for _, _, width in fixed])
+        for label, key, width in (*fixed, ("Why", "why", why)):
             table.add_column(label, key=key, width=width)
         self.show(self.points, self.sheet)
         table.focus()
