@@ -214,3 +214,23 @@ async def test_production_edits_accept_with_a_reason_and_adopt(snapshotted: Demo
         await pilot.press("shift+tab", "enter")
         await until(pilot, lambda: any(a[0] == "adopt" for a in trail_actions(snapshotted)))
         await asyncio.sleep(0)
+
+
+async def test_a_stale_approval_stops_the_deploy_and_says_why(snapshotted: Demo) -> None:
+    from services import deploy
+    from services.session import session
+
+    number = STAGED[3]
+    with session(snapshotted.config) as opened:
+        deploy.approve(opened, str(number), lambda proposal: True)
+    snapshotted.edit_script(SHEETS[number].dev3_script_id, "\n// one more line\n", "dana")
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await go_to(pilot, app, number)
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("shift+tab", "enter")
+        await finished_steps(pilot, app)
+        status = text_of(app, "#steps-status")
+        assert "refused" in status and "stale (staging has changed since)" in status
+    assert not [a for a in trail_actions(snapshotted) if a[0] == "deploy"]
