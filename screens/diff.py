@@ -13,9 +13,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from screens import glyphs
 from screens.widgets.diff_view import DiffView
 from services.diff import FileDiff, SheetDiff
+from services.inspection import LiveCode, env_name
+from services.overview import short_time
 from services.registry import IdMapper
+from sheetstage_tui.models import DriftState, Environment, SheetDrift
 
 UNIFIED_BELOW = 100
 FILE_GLYPHS = {"same": "=", "modified": "~", "added": "+", "removed": "−"}
@@ -30,7 +34,34 @@ def file_label(file: FileDiff) -> Text:
     return label
 
 
+def production_edit(drift: SheetDrift | None) -> Text | None:
+    """Who edited production outside sheetstage, and when, for a sheet off its baseline (the
+    time first: at 80 columns a long address is what gets cut)."""
+    if drift is None or drift.state not in (DriftState.PROD_MODIFIED, DriftState.DIVERGED):
+        return None
+    when = short_time(drift.modified_at) if drift.modified_at else "at an unknown time"
+    return Text.assemble(
+        (f" {drift.state.glyph} {drift.state} ", glyphs.DRIFT_STYLES[drift.state]),
+        (f" production edited {when} by {drift.modified_by or 'an unknown user'}", "bold"),
+    )
+
+
+def live_note(live: LiveCode) -> Text:
+    """Says the code shown is the live code the PHI gate held back: masked, not stored (that
+    first, so 80 columns keep it)."""
+    where = env_name(live.env)
+    held = "held back by the PHI gate" if live.current else "changed since the PHI gate held it"
+    return Text.assemble(
+        (f" LIVE {where.upper()} ", glyphs.ALARM),
+        (" masked, not stored", "bold"),
+        f" · {held} · read {short_time(live.read_at)}",
+    )
+
+
 class DiffScreen(Screen[None]):
+    DEFAULT_CSS = """
+    #diff-files { text-wrap: nowrap; text-overflow: ellipsis; }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("n", "next_change", "Next", tooltip="Next change"),
@@ -45,12 +76,17 @@ class DiffScreen(Screen[None]):
         mapper: IdMapper,
         risks: dict[str, list[str]] | None = None,
         at: tuple[str, int] | None = None,
+        *,
+        drift: SheetDrift | None = None,
+        live: tuple[LiveCode, ...] = (),
     ) -> None:
         super().__init__()
         self.diff = diff
         self.mapper = mapper
         self.risks = risks or {}
         self.at = at
+        self.drift = drift
+        self.live = live
 
     def compose(self) -> ComposeResult:
         yield Static(id="diff-header")
@@ -69,6 +105,7 @@ class DiffScreen(Screen[None]):
             first = next((i for i, f in enumerate(self.diff.files) if f.path == self.at[0]), first)
         files.highlighted = first
         self.show_file(first)
+        self.call_after_refresh(self.update_header)  # sideways scrolling needs the view's size
         if self.at is not None:
             self.call_after_refresh(self.view.scroll_to_staging_line, self.at[1])
         self.view.focus()
@@ -85,21 +122,43 @@ class DiffScreen(Screen[None]):
     def update_header(self) -> None:
         sheet = self.diff.sheet
         file = self.diff.files[self.file_index]
-        mode = "unified" if self.view.unified else "side by side"
+        view = self.view
+        mode = "unified" if view.unified else "side by side"
+        sides = {
+            env: f"live {env_name(env)}" if self._is_live(env) else str(env) for env in Environment
+        }
+        production, staging = sides[Environment.PRODUCTION], sides[Environment.STAGING]
         title = Text.assemble(
             (f"{sheet.key} {sheet.name}", "bold"),
-            "  production │ staging" if not self.view.unified else "  − production + staging",
+            f"  − {production} + {staging}" if view.unified else f"  {production} │ {staging}",
         )
         summary = Text(self.diff.summary(), style="bold" if not self.diff.identical else "green")
         if file.changed:
-            hunk = self.view.current_hunk
+            hunk = view.current_hunk
             position = "—" if hunk is None else str(hunk + 1)
-            where = f"{file.path}: change {position} of {self.view.hunks} · {mode}"
+            where = f"{file.path}: change {position} of {view.hunks} · {mode}"
         else:
             where = f"{file.path}: no differences · {mode}"
-        title.no_wrap = summary.no_wrap = True
-        lines = [title, summary, Text(where, style="dim", no_wrap=True), self.risk_line()]
-        self.query_one("#diff-header", Static).update(Text("\n").join(lines))
+        if view.sideways:
+            where += " · ←→ scroll sideways"
+        edit = production_edit(self.drift)
+        lines = [
+            title,
+            summary,
+            *([edit] if edit is not None else []),
+            *(live_note(live) for live in self.live),
+            Text(where, style="dim"),
+            self.risk_line(),
+        ]
+        for line in lines:
+            line.no_wrap = True
+            line.overflow = "ellipsis"
+        header = self.query_one("#diff-header", Static)
+        header.styles.height = len(lines)  # a line more for a production edit or live code
+        header.update(Text("\n").join(lines))
+
+    def _is_live(self, env: Environment) -> bool:
+        return any(live.env is env for live in self.live)
 
     def risk_line(self) -> Text:
         """What the change adds against production (validation's risk summary)."""

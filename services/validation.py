@@ -16,6 +16,7 @@ from services.access import PRACTICE_MANAGER, RolesFile, read_roles, simulated_p
 from services.audit import AuditTrail, utc_now
 from services.emulator.syntax import first_error_node
 from services.google_client import GoogleApiError
+from services.overview import short_time
 from services.phi import (
     Finding,
     FindingType,
@@ -531,12 +532,42 @@ def refresh_reference(session: Session) -> int:
 
 
 def current_findings(workspace: Workspace, sheet: Sheet) -> tuple[str, list[dict[str, object]]]:
-    """The masked findings that describe staging now: the last validation's, else the gate's."""
+    """The masked findings that describe staging now, and which scan they come from: of the
+    last validation and the snapshot gate's scan, those of the staging code now in the
+    workspace (or held back), the newer one. A validation reads more than the gate (the
+    production reference live, DEV3's sheet data), so on a tie, or when the gate's scan has
+    no time, it is the one shown: `i` says what `validate` said."""
     record = State.load(workspace).data["sheets"].get(sheet.key, {})
     staging = record.get("staging", {})
     staging_hash = staging.get("held_back") or staging.get("hash")
-    for source, label in (("validation", "last validation"), ("gate", "snapshot gate")):
-        entry = record.get(source, {})
-        if entry.get("hash") == staging_hash and "findings" in entry:
-            return label, list(entry["findings"])
+    validation, gate = record.get("validation", {}), record.get("gate", {})
+    fresh_validation = validation.get("hash") == staging_hash and "findings" in validation
+    fresh_gate = gate.get("hash") == staging_hash and "findings" in gate
+    validated, scanned = str(validation.get("time", "")), _gate_time(record)
+    if fresh_validation and (not fresh_gate or not scanned or validated >= scanned):
+        label = f"last validation, {short_time(validated)}" if validated else "last validation"
+        if fresh_gate:
+            label += " · newer than the snapshot gate's scan"
+        return label, list(validation["findings"])
+    if fresh_gate:
+        label = "snapshot gate's scan" + (f", {short_time(scanned)}" if scanned else "")
+        if fresh_validation:
+            label += f" · newer than the last validation ({short_time(validated)})"
+        elif validation:
+            label += " · the last validation was of older code: v validates this"
+        else:
+            label += " · not validated yet: v also checks names and DEV3 data"
+        return label, list(gate["findings"])
     return "not scanned yet: press v", []
+
+
+def _gate_time(record: dict[str, Any]) -> str:
+    """When the snapshot gate scanned the staging code now in the workspace: its own time
+    when it records one, else when that code was snapshotted ("" when unknown, as for code
+    the gate held back)."""
+    gate, staging = record.get("gate", {}), record.get("staging", {})
+    if gate.get("time"):
+        return str(gate["time"])
+    if not staging.get("held_back") and gate.get("hash") == staging.get("hash"):
+        return str(staging.get("snapshot_at", ""))
+    return ""

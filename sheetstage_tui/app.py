@@ -321,7 +321,7 @@ class SheetStageApp(App[int]):
             show(shown)
             return
         origin = self.screen
-        self.notify(f"reading the live code of sheet {sheet.key} the PHI gate held back…")
+        self.notify(f"reading sheet {sheet.key}'s code the PHI gate held back…", timeout=2)
 
         async def read() -> None:
             try:
@@ -354,7 +354,7 @@ class SheetStageApp(App[int]):
             self.push_screen(FindingsScreen(sheet, source, findings, lines))
             return
         origin = self.screen
-        self.notify(f"reading the live DEV3 code of sheet {sheet.key} the PHI gate held back…")
+        self.notify(f"reading sheet {sheet.key}'s DEV3 code the PHI gate held back…", timeout=2)
 
         async def read() -> None:
             try:

@@ -45,7 +45,14 @@ def test_main_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-def test_diff_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:
+def test_diff_screen(
+    frozen: Demo, snap_compare, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")  # the header says when production was edited
+    time.tzset()
+
     async def open_diff(pilot) -> None:
         await pilot.pause()
         pilot.app.screen.go_to("064")
