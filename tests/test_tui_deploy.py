@@ -48,8 +48,8 @@ def notifications(app: SheetStageApp) -> str:
     return "\n".join(n.message for n in app._notifications)
 
 
-def trail_actions(demo: Demo) -> list[tuple[str, tuple[int, ...], str]]:
-    return [(e["action"], tuple(e["sheets"]), e["result"]) for e in demo.trail()]
+def trail_actions(demo: Demo, person: str | None = None) -> list[tuple[str, tuple[int, ...], str]]:
+    return [(e["action"], tuple(e["sheets"]), e["result"]) for e in demo.trail(person)]
 
 
 async def go_to(pilot: Pilot, app: SheetStageApp, number: int) -> None:
@@ -157,6 +157,11 @@ async def test_refusals_say_why_in_the_modal(snapshotted: Demo) -> None:
         await pilot.press("a")  # a developer may not approve: refused before anything opens
         await until(pilot, lambda: "approve" in notifications(app))
         assert isinstance(app.screen, SheetsScreen)
+        await pilot.press("R")  # but asks for a review of staging as it is now
+        await until(
+            pilot, lambda: f"review requested for sheet {STAGED[1]:03d}" in notifications(app)
+        )
+        assert ("request-review", (STAGED[1],), "ok") in trail_actions(snapshotted, "dana")
     app = app_for(snapshotted)
     async with app.run_test(size=(80, 24)) as pilot:
         await go_to(pilot, app, 0)  # in sync: nobody asked for a review
