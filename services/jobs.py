@@ -9,7 +9,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -29,6 +29,7 @@ from services.emulator.seed import (
 from services.emulator.store import EmulatorStore
 from services.google_client import GoogleApiError
 from services.phi import Severity
+from services.progress import counted
 from services.registry import (
     IdMapper,
     ImportPlan,
@@ -55,7 +56,7 @@ from services.workspace import (
 )
 from sheetstage_tui.config import Config
 from sheetstage_tui.errors import JobFailedError, SheetstageError, UsageError
-from sheetstage_tui.models import Environment, Sheet, SheetDrift, SnapshotReport
+from sheetstage_tui.models import DriftState, Environment, Sheet, SheetDrift, SnapshotReport
 
 # init ---------------------------------------------------------------------------------------
 
@@ -102,7 +103,7 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
             "time": DEMO_TEST_DATA_TIME,
             "by": DEMO_DEVELOPER,
         }
-    detail = f"{'demo ' if demo else ''}workspace with {len(sheets)} sheets"
+    detail = f"{'demo ' if demo else ''}workspace with {counted(len(sheets), 'sheet')}"
     trail = f"audit/{user}.jsonl"
     files |= {
         "registry.toml": render_registry(sheets, log_id).encode(),
@@ -239,10 +240,13 @@ def run_snapshot(
     envs: Sequence[Environment],
     sheet_numbers: Sequence[str] | None = None,
     progress: snapshot.ProgressCallback | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> JobResult:
     """Snapshot, drift, audit check, alerts, ONE commit, push, activity log.
 
-    Google is read without the workspace lock; the lock is taken only to write."""
+    Google is read without the workspace lock; the lock is taken only to write. `phase` is
+    told each step after the fetch as it starts (they have no count for a progress bar)."""
+    say = phase or (lambda _text: None)
     workspace, config = session.workspace, session.config
     sheets = session.registry.select(sheet_numbers)
     session.require("snapshot")
@@ -253,6 +257,8 @@ def run_snapshot(
         snapshot.snapshot_fetch(client, workspace, mapper, sheets, envs, progress)
     )
     log_id = session.registry.activity_log_spreadsheet_id
+    if log_id:
+        say("reading the activity log…")
     log, problems = _read_log(session, log_id)
     witness = activity_log.witness_of(log) if log is not None else None
     trail = session.trail()
@@ -271,6 +277,9 @@ def run_snapshot(
                 "patients' identifiers from others; run `sheetstage reference refresh`"
             )
         workspace.install_pre_commit_hook(pre_commit_hook(config))
+        projects = sum(1 for f in fetched if f.files is not None)
+        if projects:
+            say(f"scanning {counted(projects, 'fetched project')} for PHI, writing the files…")
         snapshot.apply(workspace, state, cache, mapper, fetched, report, gate)
         rollback.record_baselines(session, state)
         report.duration_s = time.monotonic() - started
@@ -297,6 +306,7 @@ def run_snapshot(
             *workspace.changed_paths(["state.json"]),
         ]
         if paths:  # a run that finds nothing new commits nothing; its line goes with the next
+            say(f"committing {counted(len(paths), 'file')}…")
             try:
                 report.commit = session.commit(
                     _commit_message(report), paths, check_staged=validation.commit_gate(gate)
@@ -306,13 +316,17 @@ def run_snapshot(
                     trail.append("commit", result="failed", detail=str(error)[:300])
                 raise
         if config.git.remote:  # also what an earlier push that failed left behind
+            say(f"pushing to {config.git.remote}…")
             try:
                 workspace.push(config.git.remote)
             except PushError as error:
                 problems.append(str(error))
                 trail.append("push", result="failed", detail=str(error))
     if log_id:
+        say("syncing the activity log…")
         problems += session.sync_log(log)
+    if config.alerts.webhook_url and outbox.pending(alerts.WEBHOOK):
+        say("sending the alerts to the webhook…")
     problems += alerts.deliver(outbox, config.alerts)
     return JobResult(
         report,
@@ -409,7 +423,45 @@ def _commit_message(report: SnapshotReport) -> str:
     return "\n".join(lines)
 
 
-def print_summary(result: JobResult, stream: TextIO | None = None) -> None:
+HELD_BACK = "held back by the PHI gate"  # how drift's reason says the gate held code back
+_OFF_BASELINE = "`sheetstage adopt|revert|accept --sheet N`"
+
+
+def _sheet_keys(drifts: Sequence[SheetDrift], shown: int = 8) -> str:
+    keys = [d.sheet.key for d in drifts]
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
+def still_open(drifts: Sequence[SheetDrift]) -> list[tuple[str, str, list[SheetDrift]]]:
+    """What needs a person after the run, whatever the run itself did: sheets whose newest code
+    the PHI gate holds back, production edited outside sheetstage, states not known. Each as
+    (what, what to do, the sheets)."""
+    held = [d for d in drifts if HELD_BACK in d.reason]
+    unknown = DriftState.UNKNOWN
+
+    def off(state: DriftState) -> list[SheetDrift]:  # unknown because held back: said once
+        return [d for d in drifts if d.state is state and not (state is unknown and d in held)]
+
+    groups = [
+        (HELD_BACK, "remove the PHI from their DEV3 code", held),
+        (
+            "prod-modified",
+            f"production edited outside sheetstage; {_OFF_BASELINE}",
+            off(DriftState.PROD_MODIFIED),
+        ),
+        ("diverged", f"both sides changed; {_OFF_BASELINE}", off(DriftState.DIVERGED)),
+        ("unknown", "`sheetstage drift` says why", off(unknown)),
+    ]
+    return [group for group in groups if group[2]]
+
+
+def print_summary(
+    result: JobResult, stream: TextIO | None = None, *, before_tui: bool = False
+) -> None:
+    """The job's report, for a person or a scheduler's log. The last line gives the exit code
+    and what is still open; `before_tui` (the first run of `sheetstage --demo`) gives no exit
+    code: its alerts are news about the demo, and the TUI opens next."""
     out = stream or sys.stderr
     report = result.report
     for notice in result.notices:
@@ -426,17 +478,42 @@ def print_summary(result: JobResult, stream: TextIO | None = None) -> None:
         print(f"ALERT {alert.kind}: {alert.message}{earlier}", file=out)
     for problem in result.problems:
         print(f"problem: {problem}", file=out)
-    carried = len(result.to_report) - len(new & {a.key for a in result.to_report})
-    shown = f"{len(result.to_report)} alert(s)" + (
-        f", {carried} of them from an interrupted run" if carried else " raised"
-    )
-    reasons = [
-        f"{len(report.failures)} failed fetch(es)" if report.failures else "",
-        shown if result.to_report else "",
-        f"{len(result.problems)} problem(s)" if result.problems else "",
+    groups = still_open(result.drift)
+    for what, todo, found in groups:
+        keys = _sheet_keys(found)
+        print(f"still open: {counted(len(found), 'sheet')} {what} ({keys}): {todo}", file=out)
+    print(f"result: {_result_line(result, groups, before_tui)}", file=out)
+
+
+def _result_line(
+    result: JobResult, groups: list[tuple[str, str, list[SheetDrift]]], before_tui: bool
+) -> str:
+    """What the run found, its exit code (none before the TUI), and how much is still open."""
+    report = result.report
+    failed = [
+        counted(len(report.failures), "failed fetch", "failed fetches") if report.failures else "",
+        counted(len(result.problems), "problem") if result.problems else "",
     ]
-    why = ", ".join(r for r in reasons if r) or "clean"
-    print(f"result: {why} (exit {result.exit_code})", file=out)
+    failures = ", ".join(f for f in failed if f)
+    new = {a.key for a in result.new_alerts}
+    carried = sum(1 for a in result.to_report if a.key not in new)
+    news = ""
+    if result.to_report:
+        news = counted(len(result.to_report), "new alert") + (
+            f" ({carried} of them raised by an interrupted run)" if carried else ""
+        )
+        news += " — news (events found), not a failure of the run"
+    sheets = {d.sheet.key for _, _, found in groups for d in found}
+    still = f"still open: {counted(len(sheets), 'sheet')} (above)" if sheets else ""
+    if before_tui:
+        done = "the first snapshot is done" + (f" with {failures}" if failures else "")
+        again = "; `sheetstage alerts` lists them again" if news else ""
+        return "; ".join(p for p in (done, news + again, still) if p) + "; the TUI opens now"
+    code = f"exit {result.exit_code}"
+    if not failures and not news:
+        return f"no failures, no new alerts ({code}); {still}" if still else f"clean ({code})"
+    found = "; ".join(p for p in (failures, news) if p)
+    return f"{found} ({code})" + (f"; {still}" if still else "")
 
 
 # registry -----------------------------------------------------------------------------------
@@ -459,7 +536,7 @@ def import_registry(session: Session, path: Path, allow_removals: bool = False) 
         _refuse_phi_in_names(session, plan)
         text = render_registry(plan.sheets, current.activity_log_spreadsheet_id)
         atomic_write(workspace.registry_path, text.encode(), OWN_FILE)
-        summary = f"{len(plan.sheets)} sheets from {path.name} ({plan.tally()})"
+        summary = f"{counted(len(plan.sheets), 'sheet')} from {path.name} ({plan.tally()})"
         session.trail().append("registry-import", detail=summary)
         session.commit(f"registry: import {summary}", ["registry.toml"])
     session.sync_log()

@@ -8,6 +8,11 @@ import time
 from typing import TextIO
 
 
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """`1 sheet`, `2 sheets`, `0 sheets`; `plural` where adding an s is wrong (`fetches`)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def duration(seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds < 60:
@@ -31,6 +36,7 @@ class Progress:
         self._last_tenth = -1
         self._lock = threading.Lock()
         self._started = time.monotonic()
+        self._bar_open = False  # a terminal's bar line not yet ended by a newline
 
     def _left(self, done: int, total: int) -> str:
         if not done or done >= total:
@@ -47,7 +53,8 @@ class Progress:
                 text = str(item)[:30]
                 tail = f" {extra}" if extra else ""
                 self.stream.write(f"\r{self.label} {bar} {done}/{total} {text:<30}{tail}\x1b[K")
-                if done >= total:
+                self._bar_open = done < total
+                if not self._bar_open:
                     self.stream.write("\n")
                 self.stream.flush()
                 return
@@ -57,3 +64,13 @@ class Progress:
                 tail = f" ({extra})" if extra else ""
                 self.stream.write(f"{self.label}: {done}/{total}{tail}\n")
                 self.stream.flush()
+
+    def phase(self, text: str) -> None:
+        """A step of the job that has no count (scanning, committing, syncing), said as it
+        starts, on its own line: a long step never looks like a hang."""
+        with self._lock:
+            if self._bar_open:
+                self.stream.write("\n")
+                self._bar_open = False
+            self.stream.write(f"{self.label}: {text}\n")
+            self.stream.flush()

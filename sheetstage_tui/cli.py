@@ -8,12 +8,16 @@ import contextlib
 import errno
 import json
 import os
+import re
 import sys
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services.progress import Progress
+from services.progress import Progress, counted, duration
+from services.registry import REQUIRED_COLUMNS
 from sheetstage_tui import __version__
 from sheetstage_tui.config import Config, load_config
 from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
@@ -59,12 +63,93 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Each line of a description or epilog is a paragraph wrapped to the terminal; an
+    indented line (a list item, an exit code) wraps under its own text."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            hang = re.match(r" *(\d  )?", line)
+            first = indent + line[: len(line) - len(line.lstrip())]
+            rest = indent + " " * (hang.end() if hang and hang.group(1) else len(first) + 2)
+            lines.append(
+                textwrap.fill(
+                    line.strip(),
+                    width,
+                    initial_indent=first,
+                    subsequent_indent=rest if line.startswith(" ") else indent,
+                    break_on_hyphens=False,
+                )
+                or indent
+            )
+        return "\n".join(lines)
+
+
+OK = (0, "success")
+USAGE = (
+    2,
+    "usage, configuration or input error (one line says which and how to fix it); nothing changed",
+)
+REFUSED = (
+    5,
+    "refused: your role, a --read-only session, a lock held, or a file that cannot be trusted",
+)
+SHEET_HELP = "sheet number 0..234 as in the folder names (7 and 007 agree)"
+SHEETS_HELP = f"{SHEET_HELP}; repeat for several sheets"
+
+
+def _exits(*codes: tuple[int, str]) -> str:
+    return "exit codes:\n" + "\n".join(f"  {code}  {text}" for code, text in codes)
+
+
+def _command(
+    commands: Any,
+    common: argparse.ArgumentParser,
+    name: str,
+    summary: str,
+    exits: Sequence[tuple[int, str]],
+    description: str = "",
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does and ends with its exit codes."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        parents=[common],
+        help=summary,
+        description=description or summary[0].upper() + summary[1:] + ".",
+        epilog=_exits(*exits),
+        formatter_class=_Formatter,
+    )
+    return parser
+
+
+def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print {what} as exactly one JSON document on stdout instead of text",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = _Parser(
         prog="sheetstage",
         description="Staging (DEV3) and production Apps Script code of the practice's Google "
-        "Sheets under git: snapshots, drift, and controlled deploys.",
+        "Sheets under git: snapshots, drift, and controlled deploys. Without a command it "
+        "opens the TUI.",
+        epilog="Each command's --help describes its options and ends with its exit codes.\n\n"
+        + _exits(
+            (0, "--batch: clean (no failed fetch, no new alert, no problem); the TUI: quit"),
+            (
+                1,
+                "--batch: a fetch failed, a problem (push, activity log, webhook), or a new "
+                "alert was raised — alerts are news, not failures of the run",
+            ),
+            USAGE,
+            REFUSED,
+        ),
+        formatter_class=_Formatter,
         parents=[_common()],  # its own copy: set_defaults below changes the actions it holds
     )
     parser.set_defaults(config=None, read_only=False, as_user="", command=None)
@@ -72,178 +157,430 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch",
         action="store_true",
-        help="the scheduled job: snapshot both environments, drift, activity "
-        "log, alerts; exit 0 clean, 1 failures or new alerts, 2 usage error",
+        help="the scheduled job: snapshot both environments, drift, activity log, alerts, "
+        "headless (exit codes below)",
     )
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="use the demo workspace on the emulator, created and seeded when missing",
+        help="use the demo workspace on the emulator, created, seeded and snapshotted when missing",
     )
     parser.add_argument(
-        "--json", action="store_true", help="with --batch: one JSON document on stdout"
+        "--json",
+        action="store_true",
+        help="with --batch: the snapshot, drift, alerts, problems and exit code as one JSON "
+        "document on stdout (the summary stays on stderr)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    init = commands.add_parser("init", parents=[common], help="create the workspace")
-    init.add_argument("--demo", action="store_true", help="seed the emulator with the demo")
+    init = _command(
+        commands,
+        common,
+        "init",
+        "create the workspace",
+        [(0, "created"), USAGE, REFUSED],
+        "Create the workspace named by the config: a git repository with registry.toml, "
+        "roles.toml, state.json and audit/. It refuses a folder that already holds one.",
+    )
+    init.add_argument(
+        "--demo",
+        action="store_true",
+        help="also seed the emulator with the demo's 235 production and 235 staging projects",
+    )
 
-    login = commands.add_parser("login", parents=[common], help="OAuth for backend = google")
+    login = _command(
+        commands,
+        common,
+        "login",
+        "OAuth sign-in for backend = google",
+        [(0, "signed in; token written (mode 600)"), USAGE],
+        "Sign in to Google with the installed-app flow on a local port and keep the token "
+        "file 0600. Over SSH, forward the port first (ssh -L PORT:localhost:PORT host).",
+    )
     login.add_argument(
         "--port",
         type=int,
         default=8085,
-        help="local port of the sign-in redirect (forward it over SSH: ssh -L)",
+        help="local port of the sign-in redirect (default 8085; forward it over SSH: ssh -L)",
     )
 
-    registry = commands.add_parser("registry", parents=[common], help="the sheet registry")
+    registry = _command(
+        commands,
+        common,
+        "registry",
+        "the sheet registry: import a list of sheets, check it against Google",
+        [OK, (1, "registry check found problems"), USAGE, REFUSED],
+    )
     registry_commands = registry.add_subparsers(
         dest="registry_command", metavar="ACTION", required=True, parser_class=_Parser
     )
-    registry_import = registry_commands.add_parser(
-        "import", parents=[common], help="fill registry.toml from CSV or JSON"
+    columns = ", ".join(REQUIRED_COLUMNS)
+    registry_import = _command(
+        registry_commands,
+        common,
+        "import",
+        "replace registry.toml with the sheets of a CSV or JSON file",
+        [
+            (0, "imported and committed, or the registry already matches the file"),
+            (2, "a bad file, row or column, or removals without --allow-removals; nothing changed"),
+            REFUSED,
+        ],
+        "Replace the registry with the sheets FILE lists. Every row is checked before "
+        "anything is written; then it prints what it adds, changes and removes, writes "
+        "registry.toml and commits it.\n"
+        "Columns (CSV header row, or the keys of each object of a JSON list):\n"
+        f"  required: {columns}\n"
+        "  optional: owner (text, such as an e-mail address), reference_ranges (A1 ranges "
+        "such as Patients!A2:F, separated by , or ;)\n"
+        "  number is 0..234; the four ids are copied from the sheet's and script's URLs; "
+        "names are plain text (no /, \\ or control characters).\n"
+        "A sheet's owner and reference_ranges are kept when the file has no column for them. "
+        "Registered sheets the file does not list are removed only with --allow-removals.",
     )
-    registry_import.add_argument("file", type=Path)
+    registry_import.add_argument(
+        "file", type=Path, metavar="FILE", help="the CSV or JSON file (UTF-8) listing every sheet"
+    )
     registry_import.add_argument(
         "--allow-removals",
         action="store_true",
-        help="remove registered sheets the file does not list",
+        help="remove registered sheets the file does not list (refused without it)",
     )
-    registry_check = registry_commands.add_parser(
-        "check", parents=[common], help="each script's parentId against the registry"
+    registry_check = _command(
+        registry_commands,
+        common,
+        "check",
+        "each script's parentId against the registry",
+        [
+            (0, "every script is bound to its registered spreadsheet"),
+            (1, "problems found"),
+            USAGE,
+            REFUSED,
+        ],
+        "Read each registered script and spreadsheet from Google: the script must be bound "
+        "to the registered spreadsheet, and that must be a spreadsheet.",
     )
-    registry_check.add_argument("--json", action="store_true")
+    _json_flag(registry_check, "the problems")
 
-    snap = commands.add_parser("snapshot", parents=[common], help="snapshot Apps Script code")
-    snap.add_argument("--env", choices=sorted(ENVIRONMENTS), default="both")
-    snap.add_argument("--sheet", action="append", metavar="N", help="only sheet N (repeatable)")
-    snap.add_argument("--json", action="store_true")
-
-    drift_parser = commands.add_parser("drift", parents=[common], help="drift per sheet")
-    drift_parser.add_argument("--json", action="store_true")
-
-    scan_parser = commands.add_parser(
-        "scan", parents=[common], help="scan files for PHI: exit 0 clean, 3 review, 4 block"
+    snap = _command(
+        commands,
+        common,
+        "snapshot",
+        "snapshot Apps Script code into the workspace (one commit)",
+        [
+            (0, "clean: no failed fetch, no new alert, no problem"),
+            (
+                1,
+                "a fetch failed, a problem (push, activity log, webhook) or a new alert — "
+                "alerts are news, not failures of the run",
+            ),
+            USAGE,
+            REFUSED,
+        ],
+        "Fetch the projects whose updateTime moved (or that differ on disk), scan them with "
+        "the PHI gate, commit them in one commit, then compute drift and raise alerts; the "
+        "summary goes to stderr, and says what is still open.",
     )
-    scan_parser.add_argument("paths", nargs="*", type=Path, metavar="PATH")
-    scan_parser.add_argument("--staged", action="store_true", help="what is staged for commit")
-    scan_parser.add_argument("--json", action="store_true")
+    snap.add_argument(
+        "--env",
+        choices=sorted(ENVIRONMENTS),
+        default="both",
+        help="which environment: staging (DEV3), production, or both (default)",
+    )
+    snap.add_argument("--sheet", action="append", metavar="N", help=f"only {SHEETS_HELP}")
+    _json_flag(snap, "the snapshot report, its alerts and problems")
 
-    validate_parser = commands.add_parser(
-        "validate", parents=[common], help="deploy step 1: PHI, ids, manifest, syntax, risks"
+    drift_parser = _command(
+        commands,
+        common,
+        "drift",
+        "drift per sheet, from the last snapshot",
+        [OK, USAGE],
+        "A table of the sheets that are not in-sync (ahead, prod-modified, diverged, "
+        "unknown) with the reason, then the count of each state. Reads the workspace only.",
+    )
+    _json_flag(drift_parser, "every sheet's state, hashes and reason")
+
+    scan_parser = _command(
+        commands,
+        common,
+        "scan",
+        "scan files for PHI",
+        [(0, "clean"), (3, "review findings only"), (4, "block findings"), USAGE],
+        "Scan files and folders (or what is staged for commit) for patient data with the "
+        "PHI rules of docs/phi-rules.md. Findings go to stdout, masked; the count to stderr.",
+    )
+    scan_parser.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="files or folders to scan"
+    )
+    scan_parser.add_argument(
+        "--staged", action="store_true", help="scan what is staged for commit instead of PATHs"
+    )
+    _json_flag(scan_parser, "the findings and their count")
+
+    validate_parser = _command(
+        commands,
+        common,
+        "validate",
+        "deploy step 1: PHI, ids, manifest, syntax, tests, risks",
+        [
+            (0, "every sheet passes"),
+            (1, "a sheet is blocked or needs review, or a problem"),
+            USAGE,
+            REFUSED,
+        ],
+        "Read each sheet's live DEV3 code and data and check them: PHI in code and data "
+        "(against the live production reference), no hard-coded production ids, a valid "
+        "manifest, every .gs parses, the staging tests pass; plus the risk summary.",
     )
     which = validate_parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--sheet", action="append", metavar="N")
-    which.add_argument("--all", action="store_true")
-    validate_parser.add_argument("--json", action="store_true")
-
-    acknowledge_parser = commands.add_parser(
-        "acknowledge", parents=[common], help="acknowledge a review finding (practice manager)"
+    which.add_argument("--sheet", action="append", metavar="N", help=SHEETS_HELP)
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="every registered sheet: takes minutes, paced by the Sheets read quota (it reads "
+        "live code and data)",
     )
-    acknowledge_parser.add_argument("--sheet", required=True, metavar="N")
-    acknowledge_parser.add_argument("--finding", required=True, metavar="ID")
-    acknowledge_parser.add_argument("--reason", required=True, metavar="TEXT")
+    _json_flag(validate_parser, "each sheet's result and findings")
 
-    reference_parser = commands.add_parser(
-        "reference", parents=[common], help="the production reference set"
+    acknowledge_parser = _command(
+        commands,
+        common,
+        "acknowledge",
+        "acknowledge a review finding (practice manager)",
+        [OK, USAGE, REFUSED],
+        "Accept a `review` finding of a sheet's validation, with a reason, in your audit "
+        "trail. A `block` finding cannot be acknowledged.",
+    )
+    acknowledge_parser.add_argument("--sheet", required=True, metavar="N", help=SHEET_HELP)
+    acknowledge_parser.add_argument(
+        "--finding", required=True, metavar="ID", help="the finding's id, as validate prints it"
+    )
+    acknowledge_parser.add_argument(
+        "--reason", required=True, metavar="TEXT", help="why it is not patient data (kept)"
+    )
+
+    reference_parser = _command(
+        commands,
+        common,
+        "reference",
+        "the production reference set",
+        [OK, (1, "Google could not be read"), USAGE, REFUSED],
     )
     reference_commands = reference_parser.add_subparsers(
         dest="reference_command", metavar="ACTION", required=True, parser_class=_Parser
     )
-    reference_commands.add_parser(
-        "refresh", parents=[common], help="cache HMACs of production identifiers"
+    _command(
+        reference_commands,
+        common,
+        "refresh",
+        "cache HMACs of production identifiers",
+        [OK, (1, "Google could not be read"), USAGE, REFUSED],
+        "Read the production reference ranges and cache HMAC digests of the identifiers "
+        "(never the values), for offline scans and the pre-commit hook.",
     )
 
-    diff_parser = commands.add_parser(
-        "diff", parents=[common], help="unified diff production -> staging (DEV3 ids mapped)"
+    diff_parser = _command(
+        commands,
+        common,
+        "diff",
+        "unified diff production -> staging (DEV3 ids mapped)",
+        [OK, USAGE],
+        "The diff goes to stdout, its summary to stderr.",
     )
-    diff_parser.add_argument("--sheet", required=True, metavar="N")
+    diff_parser.add_argument("--sheet", required=True, metavar="N", help=SHEET_HELP)
 
-    audit_parser = commands.add_parser("audit", parents=[common], help="the audit trail")
+    audit_parser = _command(
+        commands,
+        common,
+        "audit",
+        "the audit trail",
+        [(0, "intact"), (1, "a break was found"), USAGE],
+    )
     audit_commands = audit_parser.add_subparsers(
         dest="audit_command", metavar="ACTION", required=True, parser_class=_Parser
     )
-    audit_commands.add_parser(
-        "verify", parents=[common], help="chains, owners, commit anchors and the activity log"
+    _command(
+        audit_commands,
+        common,
+        "verify",
+        "chains, owners, commit anchors and the activity log",
+        [
+            (0, "every trail is intact"),
+            (1, "a break was found (the first broken line named)"),
+            USAGE,
+        ],
+        "Check every trail's chain, owner and mode against every commit's anchors, the "
+        "off-site backup and the activity log.",
     )
 
-    test_data_parser = commands.add_parser(
+    test_data_parser = _command(
+        commands,
+        common,
         "generate-test-data",
-        parents=[common],
-        help="fill DEV3 target ranges with provably synthetic patients (or --output files)",
+        "fill DEV3 target ranges with provably synthetic patients (or --output files)",
+        [(0, "every sheet filled"), (1, "a sheet failed"), USAGE, REFUSED],
     )
     which = test_data_parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--sheet", action="append", metavar="N")
-    which.add_argument("--all", action="store_true")
+    which.add_argument("--sheet", action="append", metavar="N", help=SHEETS_HELP)
+    which.add_argument(
+        "--all", action="store_true", help="every sheet with target ranges (paced by quota)"
+    )
     test_data_parser.add_argument(
         "--patients", type=int, metavar="N", help="patients per sheet (default [test_data])"
     )
-    test_data_parser.add_argument("--seed", type=int, default=0, metavar="S")
+    test_data_parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="the same seed gives the same rows"
+    )
     test_data_parser.add_argument(
         "--output", type=Path, metavar="DIR", help="write CSV and JSON files here instead"
     )
-    test_data_parser.add_argument("--json", action="store_true")
+    _json_flag(test_data_parser, "each sheet's result")
 
-    test_parser = commands.add_parser(
+    test_parser = _command(
+        commands,
+        common,
         "test",
-        parents=[common],
-        help="run the staging tests of DEV3's live code locally in V8, on DEV3 data",
+        "run the staging tests of DEV3's live code locally in V8, on DEV3 data",
+        [(0, "every test passes (or a sheet has none)"), (1, "a test failed"), USAGE, REFUSED],
     )
     tested = test_parser.add_mutually_exclusive_group(required=True)
-    tested.add_argument("--sheet", action="append", metavar="N")
-    tested.add_argument("--all", action="store_true")
-    test_parser.add_argument("--json", action="store_true")
+    tested.add_argument("--sheet", action="append", metavar="N", help=SHEETS_HELP)
+    tested.add_argument(
+        "--all", action="store_true", help="every registered sheet (those without tests counted)"
+    )
+    _json_flag(test_parser, "each sheet's tests")
     test_parser.add_argument(
         "--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML"
     )
 
-    review_parser = commands.add_parser(
-        "request-review", parents=[common], help="ask for a review of a sheet's staging code"
+    review_parser = _command(
+        commands,
+        common,
+        "request-review",
+        "ask for a review of a sheet's staging code",
+        [OK, USAGE, REFUSED],
     )
-    review_parser.add_argument("--sheet", required=True, metavar="N")
+    review_parser.add_argument("--sheet", required=True, metavar="N", help=SHEET_HELP)
 
-    approve_parser = commands.add_parser(
-        "approve", parents=[common], help="approve a requested deploy (practice manager, `yes`)"
+    approve_parser = _command(
+        commands,
+        common,
+        "approve",
+        "approve a requested deploy (practice manager, `yes`)",
+        [
+            (0, "approved"),
+            (1, "not approved (only `yes` approves) or it does not validate"),
+            USAGE,
+            REFUSED,
+        ],
+        "Show the request, the validation, the risk summary and the diff stat, then ask for "
+        "`yes` on the terminal. The approval is bound to both hashes and used up by one "
+        "deploy.",
     )
-    approve_parser.add_argument("--sheet", required=True, metavar="N")
+    approve_parser.add_argument("--sheet", required=True, metavar="N", help=SHEET_HELP)
 
-    deploy_parser = commands.add_parser(
+    deploy_parser = _command(
+        commands,
+        common,
         "deploy",
-        parents=[common],
-        help="deploy staging -> production in seven steps (no flag skips approval)",
+        "deploy staging -> production in seven steps (no flag skips approval)",
+        [
+            (0, "deployed"),
+            (1, "stopped or rolled back"),
+            USAGE,
+            (5, "refused: role, a stale or missing approval, a lock held, --read-only"),
+        ],
+        "The seven steps: validate, diff, approve, backup, deploy, verify, log. On a "
+        "terminal a practice manager is asked for `yes`; without one only content approved "
+        "earlier and still fresh is deployed. Steps go to stderr, the result table to stdout.",
     )
-    deploy_parser.add_argument("--sheet", required=True, action="append", metavar="N")
-    deploy_parser.add_argument("--json", action="store_true")
-
-    points_parser = commands.add_parser(
-        "rollback-points", parents=[common], help="backup tags to roll back to, newest first"
+    deploy_parser.add_argument(
+        "--sheet", required=True, action="append", metavar="N", help=SHEETS_HELP
     )
-    points_parser.add_argument("--sheet", metavar="N")
-    points_parser.add_argument("--json", action="store_true")
+    _json_flag(deploy_parser, "each sheet's outcome")
 
-    rollback_parser = commands.add_parser(
-        "rollback", parents=[common], help="restore production (or DEV3) from a backup tag"
+    points_parser = _command(
+        commands,
+        common,
+        "rollback-points",
+        "backup tags to roll back to, newest first",
+        [OK, USAGE],
     )
-    rollback_parser.add_argument("backup_id", metavar="BACKUP_ID")
+    points_parser.add_argument("--sheet", metavar="N", help=f"only {SHEET_HELP}")
+    _json_flag(points_parser, "the backup points")
 
-    for name, text in (
-        ("adopt", "copy production's edit into staging; the baseline becomes production"),
-        ("revert", "production back to the last deployed content"),
-        ("accept", "make production as it is the new baseline (practice manager)"),
+    rollback_parser = _command(
+        commands,
+        common,
+        "rollback",
+        "restore production (or DEV3) from a backup tag",
+        [(0, "restored"), (1, "stopped"), USAGE, REFUSED],
+        "Show the diff from production now to the backup, ask for `yes`, back up what it "
+        "replaces, restore, verify and log.",
+    )
+    rollback_parser.add_argument(
+        "backup_id", metavar="BACKUP_ID", help="a tag as rollback-points lists it"
+    )
+
+    for name, text, reason in (
+        (
+            "adopt",
+            "copy production's edit into staging; the baseline becomes production",
+            "why (kept in the audit trail)",
+        ),
+        (
+            "revert",
+            "production back to the last deployed content",
+            "why (kept in the audit trail)",
+        ),
+        (
+            "accept",
+            "make production as it is the new baseline (practice manager)",
+            "why production's edit is kept (required)",
+        ),
     ):
-        way = commands.add_parser(name, parents=[common], help=text)
-        way.add_argument("--sheet", required=True, metavar="N")
-        way.add_argument("--reason", metavar="TEXT", default="")
+        way = _command(
+            commands,
+            common,
+            name,
+            text,
+            [OK, (1, "stopped"), USAGE, REFUSED],
+            f"For a sheet off its baseline (prod-modified, diverged): {text}.",
+        )
+        way.add_argument("--sheet", required=True, metavar="N", help=SHEET_HELP)
+        way.add_argument("--reason", metavar="TEXT", default="", help=reason)
 
-    alerts_parser = commands.add_parser("alerts", parents=[common], help="the active alerts")
-    alerts_parser.add_argument("--json", action="store_true")
+    alerts_parser = _command(
+        commands,
+        common,
+        "alerts",
+        "the active alerts",
+        [OK, USAGE],
+        "Every active alert with when it was raised, and how many the webhook or a person "
+        "has not received yet. Reading them changes nothing.",
+    )
+    _json_flag(alerts_parser, "the alerts and the outbox's counts")
 
-    commands.add_parser(
-        "roles", parents=[common], help="who has which role, and why a file is not trusted"
+    _command(
+        commands,
+        common,
+        "roles",
+        "who has which role, and why a file is not trusted",
+        [OK, USAGE],
     )
 
-    emulator = commands.add_parser("emulator", parents=[common], help="run the emulator standalone")
-    emulator.add_argument("--port", type=int, default=None)
+    emulator = _command(
+        commands,
+        common,
+        "emulator",
+        "run the emulator standalone",
+        [(0, "stopped with ctrl+c"), (2, "the port is taken, or a usage error")],
+        "Serve the Google emulator on 127.0.0.1 until ctrl+c, and print the config values "
+        "that point backend = google at it.",
+    )
+    emulator.add_argument(
+        "--port", type=int, default=None, help="port on 127.0.0.1 (default [emulator].port, 8089)"
+    )
     return parser
 
 
@@ -254,6 +591,33 @@ def _emit_json(document: Any) -> None:
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def short_time(stamp: str) -> str:
+    """A time shown to a person: services.overview's one format (imported when needed: it
+    loads git and the V8 runner, which most commands never need)."""
+    from services import overview
+
+    return overview.short_time(stamp)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Lines of a text table: each column as wide as its widest cell (in terminal cells, so
+    names with em dashes or wide characters line up); the last column is not padded."""
+    from rich.cells import cell_len
+
+    widths = [
+        max(cell_len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            str(cell) + " " * (width - cell_len(str(cell)))
+            for cell, width in zip(cells[:-1], widths, strict=False)
+        ]
+        return "  ".join([*padded, str(cells[-1])]).rstrip()
+
+    return [line(headers), *(line(row) for row in rows)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -317,6 +681,10 @@ def _ensure_demo(config: Config) -> bool:
         raise UsageError('--demo runs on the emulator; use a config with backend = "emulator"')
     if _workspace_exists(config):
         return False
+    _say(
+        "creating the demo workspace: seeding the emulator with 235 production and 235 staging "
+        "projects…"
+    )
     jobs.init_workspace(config, demo=True)
     _say(f"created the demo workspace at {config.workspace} (emulator seeded)")
     return True
@@ -373,14 +741,18 @@ def _first_snapshot(config: Config, args: argparse.Namespace) -> None:
 
     with _session(config, args) as opened:
         if opened.access.can("snapshot"):
-            _finish_job(opened, jobs.run_snapshot(opened, list(Environment), None, _progress(args)))
+            projects = 2 * len(opened.registry.sheets)
+            _say(f"first snapshot of all {projects} projects (later runs fetch only what changed)…")
+            progress = _progress(args)
+            result = jobs.run_snapshot(opened, list(Environment), None, progress, _phases(progress))
+            _finish_job(opened, result, before_tui=True)
 
 
-def _finish_job(opened: Session, result: JobResult) -> None:
+def _finish_job(opened: Session, result: JobResult, before_tui: bool = False) -> None:
     """Print the job's summary; the alerts it showed leave the outbox's report list."""
     from services import jobs
 
-    jobs.print_summary(result)
+    jobs.print_summary(result, before_tui=before_tui)
     jobs.reported(opened, result.to_report)
 
 
@@ -391,7 +763,8 @@ def _batch(config: Config, args: argparse.Namespace) -> int:
     if args.demo:
         _ensure_demo(config)
     with _session(config, args) as opened:
-        result = jobs.run_snapshot(opened, list(Environment), None, _progress(args))
+        progress = _progress(args)
+        result = jobs.run_snapshot(opened, list(Environment), None, progress, _phases(progress))
         _finish_job(opened, result)
     if args.json:
         _emit_json(
@@ -409,6 +782,11 @@ def _batch(config: Config, args: argparse.Namespace) -> int:
 
 def _progress(args: argparse.Namespace) -> Progress | None:
     return None if args.json else Progress("snapshot")
+
+
+def _phases(progress: Progress | None) -> Callable[[str], None] | None:
+    """The steps after the fetch (scanning, committing, syncing) said where the bar is."""
+    return progress.phase if progress is not None else None
 
 
 def _workspace_exists(config: Config) -> bool:
@@ -470,14 +848,16 @@ def _registry(config: Config, args: argparse.Namespace) -> int:
             if plan.changes_nothing:
                 _say(f"registry.toml already matches {args.file}; nothing to commit")
             else:
-                _say(f"registry.toml now holds {len(plan.sheets)} sheets (committed)")
+                _say(f"registry.toml now holds {counted(len(plan.sheets), 'sheet')} (committed)")
             return 0
         problems = jobs.check_registry(opened)
     if args.json:
         _emit_json({"problems": [p.as_json() for p in problems]})
-    for problem in problems:
-        _say(f"sheet {problem.sheet.key} {problem.env}: {problem.problem}")
-    _say(f"registry check: {len(problems)} problem(s) in {len(opened.registry.sheets)} sheets")
+    else:
+        for problem in problems:
+            print(f"sheet {problem.sheet.key} {problem.env}: {problem.problem}")
+    checked = counted(len(opened.registry.sheets), "sheet")
+    _say(f"registry check: {counted(len(problems), 'problem')} in {checked}")
     return 1 if problems else 0
 
 
@@ -488,7 +868,8 @@ def _snapshot(config: Config, args: argparse.Namespace) -> int:
     envs = [Environment(e) for e in ENVIRONMENTS[args.env]]
     with _session(config, args) as opened:
         opened.registry.select(args.sheet)  # unknown sheet: exit 2 before any work
-        result = jobs.run_snapshot(opened, envs, args.sheet, _progress(args))
+        progress = _progress(args)
+        result = jobs.run_snapshot(opened, envs, args.sheet, progress, _phases(progress))
         _finish_job(opened, result)
     if args.json:
         _emit_json(
@@ -507,9 +888,20 @@ def _drift(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         _emit_json([d.as_json() for d in report])
         return 0
-    for d in report:
-        if d.state.value != "in-sync":
-            print(f"{d.sheet.key}  {d.state.glyph} {d.state:<13} {d.sheet.name}  {d.reason}")
+    rows = [
+        (
+            d.sheet.key,
+            f"{d.state.glyph} {d.state}",
+            d.sheet.name,
+            d.reason.replace(d.modified_at, short_time(d.modified_at))
+            if d.modified_at
+            else d.reason,
+        )
+        for d in report
+        if d.state.value != "in-sync"
+    ]
+    for line in table(("sheet", "state", "name", "reason"), rows) if rows else ():
+        print(line)
     print(", ".join(f"{k} {v}" for k, v in drift.counts(report).items()))
     return 0
 
@@ -537,14 +929,16 @@ def _scan(config: Config, args: argparse.Namespace) -> int:
     result = validation.scan(config, args.paths, staged=args.staged)
     if args.json:
         _emit_json(result.as_json())
-    for finding in result.findings:
-        where = f"{finding.path}:{finding.line}:{finding.column}"
-        note = f"  acknowledged: {finding.reason}" if finding.acknowledged else ""
-        _say(f"{where}  {finding.type} {finding.severity}  {finding.excerpt}{note}")
+    else:
+        for finding in result.findings:
+            where = f"{finding.path}:{finding.line}:{finding.column}"
+            note = f"  acknowledged: {finding.reason}" if finding.acknowledged else ""
+            print(f"{where}  {finding.type} {finding.severity}  {finding.excerpt}{note}")
     summary = result.summary()
     _say(
-        f"scan: {summary['files']} files, {summary['block']} block, {summary['review']} review, "
-        f"{summary['acknowledged']} acknowledged (exit {result.exit_code})"
+        f"scan: {counted(summary['files'], 'file')}, {summary['block']} block, "
+        f"{summary['review']} review, {summary['acknowledged']} acknowledged "
+        f"(exit {result.exit_code})"
     )
     return result.exit_code
 
@@ -557,6 +951,11 @@ def _validate(config: Config, args: argparse.Namespace) -> int:
         reads = 2 * sum(1 for s in sheets if s.reference_ranges)  # DEV3 data and the reference
         pace = config.client.sheets_requests_per_minute
         note = f"paced by the Sheets read quota, {pace}/min ({reads} reads)" if reads else ""
+        if reads > pace:
+            _say(
+                f"validate: {counted(len(sheets), 'sheet')}, {reads} Sheets reads at {pace}/min: "
+                f"about {duration(60 * reads / pace)} (it reads live DEV3 code and data)"
+            )
         progress = Progress("validate", note=note)
         results = validation.validate(
             opened,
@@ -566,21 +965,26 @@ def _validate(config: Config, args: argparse.Namespace) -> int:
         _show_alerts(opened)
     if args.json:
         _emit_json({"sheets": [r.as_json() for r in results]})
-    for result in results:
-        if result.ok:
-            continue
-        _say(f"sheet {result.sheet.key} {result.sheet.name}: PHI {result.phi}")
+    for result in [] if args.json else results:
+        if result.ok and args.all:
+            continue  # counted in the last line
+        verdict = "passes" if result.ok else "does not pass"
+        print(
+            f"sheet {result.sheet.key} {result.sheet.name}: {verdict} · PHI {result.phi} · "
+            f"tests: {result.tests_summary}"
+        )
         for finding in result.findings:
             note = f" (acknowledged: {finding.reason})" if finding.acknowledged else ""
-            _say(
+            print(
                 f"  {finding.path}:{finding.line}  {finding.type} {finding.severity}  "
                 f"{finding.excerpt}  id {finding.id}{note}"
             )
         for problem in result.problems:
-            _say(f"  problem: {problem}")
-    bad = [r for r in results if not r.ok]
-    _say(f"validate: {len(results) - len(bad)} of {len(results)} sheets pass")
-    return 1 if bad else 0
+            print(f"  problem: {problem}")
+    passed = sum(1 for r in results if r.ok)
+    verb = "passes" if passed == 1 else "pass"
+    _say(f"validate: {passed} of {counted(len(results), 'sheet')} {verb}")
+    return 0 if passed == len(results) else 1
 
 
 def _generate_test_data(config: Config, args: argparse.Namespace) -> int:
@@ -614,7 +1018,9 @@ def _generate_test_data(config: Config, args: argparse.Namespace) -> int:
         )
     failed = [r for r in results if not r.ok]
     done = len(results) - len(failed)
-    _say(f"generate-test-data: {done} of {len(results)} sheets filled (seed {args.seed})")
+    _say(
+        f"generate-test-data: {done} of {counted(len(results), 'sheet')} filled (seed {args.seed})"
+    )
     return 1 if failed else 0
 
 
@@ -645,7 +1051,11 @@ def _test(config: Config, args: argparse.Namespace) -> int:
     failing = [r for r in results if not r.passed]
     tested = sum(1 for r in results if r.has_tests)
     written = f"; JUnit XML in {args.junit}" if args.junit else ""
-    _say(f"test: {tested} of {len(results)} sheets have tests, {len(failing)} failing{written}")
+    have = "has" if tested == 1 else "have"
+    _say(
+        f"test: {tested} of {counted(len(results), 'sheet')} {have} tests, "
+        f"{len(failing)} failing{written}"
+    )
     return 1 if failing else 0
 
 
@@ -763,9 +1173,11 @@ def _approve(config: Config, args: argparse.Namespace) -> int:
     with _session(config, args) as opened:
         entry = deploy.approve(opened, args.sheet, _terminal_approver())
     days = config.deploy.approval_expiry_days
+    lapses = datetime.fromisoformat(entry.time) + timedelta(days=days)
     _say(
-        f"approved sheet {entry.sheets[0]:03d} ({entry.event_id}) for these exact hashes; "
-        f"used up by one deploy, lapses after {days:g} days"
+        f"approved sheet {entry.sheets[0]:03d} ({entry.event_id}) at {short_time(entry.time)} "
+        f"for these exact hashes; used up by one deploy, lapses after {days:g} days "
+        f"({short_time(lapses.isoformat())})"
     )
     return 0
 
@@ -816,9 +1228,11 @@ def _rollback_points(config: Config, args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({"points": [p.as_json() for p in points]})
         return 0
-    for p in points:
-        print(f"{p.tag}  {p.time}  {p.who:<12} {p.hash[:12]}  {p.why}")
-    _say(f"{len(points)} rollback point(s); `sheetstage rollback TAG` restores one")
+    rows = [(p.tag, short_time(p.time), p.who, p.hash[:12], p.why) for p in points]
+    for line in table(("backup", "time", "who", "hash", "why"), rows) if rows else ():
+        print(line)
+    restore = "; `sheetstage rollback TAG` restores one" if points else ""
+    _say(f"{counted(len(points), 'rollback point')}{restore}")
     return 0
 
 
@@ -879,6 +1293,7 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
         outbox = Outbox(opened.workspace)
         unsent = len(outbox.pending(WEBHOOK))
         unshown = len(outbox.pending(REPORT))
+        webhook = bool(config.alerts.webhook_url)
     if args.json:
         _emit_json(
             {
@@ -888,13 +1303,22 @@ def _alerts(config: Config, args: argparse.Namespace) -> int:
             }
         )
         return 0
-    for key, record in active.items():
-        since = record.get("since", "")
-        print(f"{record.get('kind', key.split(':')[0])}  {since}  {record.get('message', key)}")
-    _say(
-        f"{len(active)} active alert(s); {unsent} not yet delivered to the webhook, "
-        f"{unshown} not yet shown by a run"
+    rows = [
+        (
+            str(record.get("kind", key.split(":")[0])),
+            short_time(str(record.get("since", ""))),
+            str(record.get("message", key)),
+        )
+        for key, record in active.items()
+    ]
+    for line in table(("alert", "since", "message"), rows) if rows else ():
+        print(line)
+    waiting = (
+        f"{unsent} not yet delivered to the webhook"
+        if webhook
+        else f"{unsent} kept for a webhook (none is configured)"
     )
+    _say(f"{counted(len(active), 'active alert')}; {waiting}, {unshown} not yet shown by a run")
     return 0
 
 
