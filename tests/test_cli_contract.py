@@ -5,6 +5,7 @@ as English, and the first run says what it is doing and that its alerts are news
 from __future__ import annotations
 
 import argparse
+import io
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from services.emulator.seed import demo_sheets
 from services.overview import short_time
-from services.progress import counted
+from services.progress import Progress, counted
 from services.state import State
 from sheetstage_tui import cli
 from tests.conftest import Demo
@@ -69,6 +70,24 @@ def test_counted_nouns() -> None:
     for owned in ("sheetstage_tui/cli.py", "services/jobs.py"):
         source = (ROOT / owned).read_text()
         assert "(s)" not in source and "(es)" not in source, owned
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_phase_on_a_terminal_gets_its_own_line_after_the_bar() -> None:
+    screen = Terminal()
+    progress = Progress("snapshot", stream=screen)
+    progress(1, 2, "000")
+    progress.phase("reading the activity log…")  # the bar is left where it was, not overdrawn
+    progress(2, 2, "001")
+    progress.phase("committing 2 files…")
+    lines = screen.getvalue().split("\n")
+    assert lines[1] == "snapshot: reading the activity log…"
+    assert lines[2].startswith("\rsnapshot ██") and " 2/2 " in lines[2]
+    assert lines[3:] == ["snapshot: committing 2 files…", ""]
 
 
 def test_the_first_run_says_each_phase_and_its_alerts_are_news_then_batch_says_what_is_open(
