@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from screens import glyphs
 from screens.diff import live_note
-from services.inspection import LiveCode
+from services.inspection import FindingsView
 from sheetstage_tui.models import PhiStatus, Sheet
 
 if TYPE_CHECKING:
@@ -42,20 +42,13 @@ class FindingsScreen(Screen[None]):
         Binding("enter", "open", "Diff at line", show=False),
     ]
 
-    def __init__(
-        self,
-        sheet: Sheet,
-        source: str,
-        findings: list[dict[str, Any]],
-        lines: dict[tuple[str, int], str] | None = None,
-        live: tuple[LiveCode, ...] = (),
-    ) -> None:
+    def __init__(self, sheet: Sheet, shown: FindingsView) -> None:
         super().__init__()
         self.sheet = sheet
-        self.source = source
-        self.findings = findings
-        self.lines = lines or {}
-        self.live = live
+        self.source = shown.source
+        self.findings: list[dict[str, Any]] = shown.findings
+        self.lines = shown.lines
+        self.live = shown.live
 
     def compose(self) -> ComposeResult:
         yield Static(id="findings-header")

@@ -24,7 +24,7 @@ from services.snapshot import files_from_api, project_hash
 from services.state import State
 from services.validation import (
     _read_ranges,
-    current_findings,
+    findings_of,
     risk_summary,
     workspace_acknowledgements,
 )
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 _EXTENSIONS = {FileType.SERVER_JS: ".gs", FileType.HTML: ".html"}
 _WORD = re.compile(r"[^\W_]")
+_MAYBE = re.compile(r"[\d@]")
 
 
 # masking ---------------------------------------------------------------------------------------
@@ -54,7 +55,8 @@ def mask_line(scanner: Scanner, text: str, columns: Iterable[int] = ()) -> str:
     production reference no longer at hand, a JSON value found under its key): from each such
     column not already masked to the end of the line, everything is masked; an unknown column
     (0) masks the whole line."""
-    hits = scanner.hits(text) + scanner.name_hits(text, text)
+    hits = scanner.hits(text) if _MAYBE.search(text) else []  # what hits() needs to start
+    hits += scanner.name_hits(text, text)
     spans = [(hit.start, hit.end, mask(hit.type, hit.value)) for hit in hits]
     for column in columns:
         start = column - 1 if 0 < column <= len(text) else 0
@@ -137,22 +139,24 @@ class LiveCode:
 
 
 @dataclass(frozen=True)
+class FindingsView:
+    """A sheet's staging findings, where they come from, and the masked line of code each
+    points at ((finding path, line) -> line)."""
+
+    source: str
+    findings: list[dict[str, object]]
+    lines: dict[tuple[str, int], str] = field(default_factory=dict)
+    live: tuple[LiveCode, ...] = ()
+
+
+@dataclass(frozen=True)
 class SheetView:
     """One sheet's code as the diff and findings screens show it, masked."""
 
     diff: SheetDiff
     risks: dict[str, list[str]]
+    findings: FindingsView
     live: tuple[LiveCode, ...] = ()
-    # (finding path, line) -> that line of code, masked
-    lines: dict[tuple[str, int], str] = field(default_factory=dict)
-    findings: list[dict[str, object]] = field(default_factory=list)
-    source: str = ""  # where `findings` come from
-
-
-def held_back(workspace: Workspace, sheet: Sheet) -> list[Environment]:
-    """The sides whose newest code the PHI gate kept out of the workspace."""
-    state = State.load(workspace)
-    return [env for env in Environment if state.held_back(sheet, env)]
 
 
 def _lines_of(files: Sequence[ScriptFile], folder: str) -> dict[tuple[str, int], str]:
@@ -164,25 +168,35 @@ def _lines_of(files: Sequence[ScriptFile], folder: str) -> dict[tuple[str, int],
     return out
 
 
-def workspace_view(
-    workspace: Workspace, config: Config, sheet: Sheet, mapper: IdMapper
-) -> SheetView:
-    """The snapshotted code (no network), masked, with the staging findings recorded for it
-    and the masked line of code each one points at."""
-    production = workspace.read_project(sheet, Environment.PRODUCTION)
-    staging = workspace.read_project(sheet, Environment.STAGING)
-    missing = [
-        str(env)
-        for env, files in ((Environment.PRODUCTION, production), (Environment.STAGING, staging))
-        if files is None
-    ]
-    if missing:
+def _snapshotted(workspace: Workspace, sheet: Sheet, env: Environment) -> list[ScriptFile]:
+    files = workspace.read_project(sheet, env)
+    if files is None:
         raise UsageError(
-            f"sheet {sheet.key} has no {' and '.join(missing)} snapshot yet; snapshot it first "
+            f"sheet {sheet.key} has no {env} snapshot yet; snapshot it first "
             f"(`sheetstage snapshot --sheet {sheet.number}`, or s in the sheet list)"
         )
-    assert production is not None and staging is not None
-    source, findings = current_findings(workspace, sheet)
+    return files
+
+
+def _record(workspace: Workspace, sheet: Sheet) -> dict[str, Any]:
+    return State.load(workspace).data["sheets"].get(sheet.key, {})
+
+
+def _held_back(record: dict[str, Any]) -> bool:
+    return any(record.get(str(env), {}).get("held_back") for env in Environment)
+
+
+def workspace_view(
+    workspace: Workspace, config: Config, sheet: Sheet, mapper: IdMapper
+) -> SheetView | None:
+    """The snapshotted code (no network), masked, with the staging findings recorded for it;
+    None when the PHI gate held back the newest code of either side (`inspect` reads it)."""
+    record = _record(workspace, sheet)
+    if _held_back(record):
+        return None
+    production = _snapshotted(workspace, sheet, Environment.PRODUCTION)
+    staging = _snapshotted(workspace, sheet, Environment.STAGING)
+    source, findings = findings_of(record)
     scanner = scanner_for(config, workspace)
     folder = sheet.folder(Environment.STAGING)
     shown_production, _ = masked_files(scanner, sheet.folder(Environment.PRODUCTION), production)
@@ -190,22 +204,23 @@ def workspace_view(
     return SheetView(
         diff=diff_projects(sheet, shown_production, shown_staging, mapper),
         risks=risk_summary(shown_production, shown_staging, mapper),
-        lines=_lines_of(shown_staging, folder),
-        findings=findings,
-        source=source,
+        findings=FindingsView(source, findings, _lines_of(shown_staging, folder)),
     )
 
 
-def finding_lines(
-    workspace: Workspace, config: Config, sheet: Sheet, findings: Sequence[dict[str, Any]]
-) -> dict[tuple[str, int], str]:
-    """The masked line of snapshotted staging code each finding points at."""
+def workspace_findings(workspace: Workspace, config: Config, sheet: Sheet) -> FindingsView | None:
+    """The staging findings recorded for the snapshotted code, with the masked line each
+    points at; None when the PHI gate held back the newest staging code (`inspect` reads it)."""
+    record = _record(workspace, sheet)
+    if record.get(str(Environment.STAGING), {}).get("held_back"):
+        return None
+    source, findings = findings_of(record)
     staging = workspace.read_project(sheet, Environment.STAGING)
     if not staging or not findings:
-        return {}
+        return FindingsView(source, findings)
     folder = sheet.folder(Environment.STAGING)
     shown, _ = masked_files(scanner_for(config, workspace), folder, staging, findings)
-    return _lines_of(shown, folder)
+    return FindingsView(source, findings, _lines_of(shown, folder))
 
 
 def _live_scanner(session: Session, sheet: Sheet) -> Scanner:
@@ -248,47 +263,37 @@ def inspect(session: Session, sheet: Sheet, mapper: IdMapper) -> SheetView:
     other side as the workspace holds it. The findings are this scan's (what a validation
     found in DEV3's sheet data is kept beside them)."""
     workspace = session.workspace
-    state = State.load(workspace)
-    record = state.data["sheets"].get(sheet.key, {})
+    record = _record(workspace, sheet)
     scanner = _live_scanner(session, sheet)
     acknowledged = workspace_acknowledgements(workspace, session.config.backend)
+    source, recorded = findings_of(record)
     sides: dict[Environment, list[ScriptFile]] = {}
     live: list[LiveCode] = []
-    source, recorded = current_findings(workspace, sheet)
     for env in Environment:
-        held = state.held_back(sheet, env)
-        if held is None:
-            files = workspace.read_project(sheet, env)
-            if files is None:
-                raise UsageError(
-                    f"sheet {sheet.key} has no {env} snapshot yet; snapshot it first "
-                    f"(`sheetstage snapshot --sheet {sheet.number}`, or s in the sheet list)"
-                )
-            shown, _ = masked_files(scanner, sheet.folder(env), files)
-            sides[env] = shown
+        held = record.get(str(env), {}).get("held_back")
+        if not held:
+            files = _snapshotted(workspace, sheet, env)
+            sides[env] = masked_files(scanner, sheet.folder(env), files)[0]
             continue
         files = _read_live(session, sheet, env)
         current = project_hash(files, env, mapper) == held
         gate = record.get("gate" if env is Environment.STAGING else "gate_production", {})
         also = [*(gate.get("findings", []) if gate.get("hash") == held else []), *recorded]
         also = also if current else []  # recorded line numbers fit this code only
-        shown, found = masked_files(scanner, sheet.folder(env), files, also)
-        sides[env] = shown
+        sides[env], found = masked_files(scanner, sheet.folder(env), files, also)
         found = with_acknowledgements(found, acknowledged)
         live.append(LiveCode(env, utc_now(), current, tuple(found)))
-    staging = sides[Environment.STAGING]
+    production, staging = sides[Environment.PRODUCTION], sides[Environment.STAGING]
     folder = sheet.folder(Environment.STAGING)
-    staging_live = next((c for c in live if c.env is Environment.STAGING), None)
     findings: list[dict[str, object]] = recorded
-    if staging_live is not None:
-        findings = [f.as_json() for f in staging_live.findings]
+    staging_live = [c for c in live if c.env is Environment.STAGING]
+    if staging_live:
+        findings = [f.as_json() for f in staging_live[0].findings]
         findings += [f for f in recorded if not str(f.get("path", "")).startswith(f"{folder}/")]
         source = "a scan of the live DEV3 code, just now"
     return SheetView(
-        diff=diff_projects(sheet, sides[Environment.PRODUCTION], staging, mapper),
-        risks=risk_summary(sides[Environment.PRODUCTION], staging, mapper),
+        diff=diff_projects(sheet, production, staging, mapper),
+        risks=risk_summary(production, staging, mapper),
+        findings=FindingsView(source, findings, _lines_of(staging, folder), tuple(live)),
         live=tuple(live),
-        lines=_lines_of(staging, folder),
-        findings=findings,
-        source=source,
     )

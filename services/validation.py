@@ -532,12 +532,16 @@ def refresh_reference(session: Session) -> int:
 
 
 def current_findings(workspace: Workspace, sheet: Sheet) -> tuple[str, list[dict[str, object]]]:
-    """The masked findings that describe staging now, and which scan they come from: of the
-    last validation and the snapshot gate's scan, those of the staging code now in the
-    workspace (or held back), the newer one. A validation reads more than the gate (the
-    production reference live, DEV3's sheet data), so on a tie, or when the gate's scan has
-    no time, it is the one shown: `i` says what `validate` said."""
-    record = State.load(workspace).data["sheets"].get(sheet.key, {})
+    """The masked findings that describe staging now, and which scan they come from."""
+    return findings_of(State.load(workspace).data["sheets"].get(sheet.key, {}))
+
+
+def findings_of(record: dict[str, Any]) -> tuple[str, list[dict[str, object]]]:
+    """Of a sheet's state record: of the last validation and the snapshot gate's scan, those
+    of the staging code now in the workspace (or held back), the newer one, and a label that
+    says which. A validation reads more than the gate (the production reference live, DEV3's
+    sheet data), so on a tie, or when the gate's scan has no time, it is the one shown: `i`
+    says what `validate` said."""
     staging = record.get("staging", {})
     staging_hash = staging.get("held_back") or staging.get("hash")
     validation, gate = record.get("validation", {}), record.get("gate", {})

@@ -301,12 +301,7 @@ class SheetStageApp(App[int]):
         session = self.session
         try:
             sheet = session.registry.by_number(int(key))
-            live = inspection.held_back(session.workspace, sheet)
-            shown = (
-                None
-                if live
-                else inspection.workspace_view(session.workspace, self.config, sheet, self.mapper)
-            )
+            shown = inspection.workspace_view(session.workspace, self.config, sheet, self.mapper)
         except SheetstageError as error:
             self.notify(str(error), severity="error", timeout=8)
             return
@@ -344,14 +339,12 @@ class SheetStageApp(App[int]):
         session = self.session
         try:
             sheet = session.registry.by_number(int(key))
-            live = inspection.held_back(session.workspace, sheet)
+            shown = inspection.workspace_findings(session.workspace, self.config, sheet)
         except SheetstageError as error:
             self.notify(str(error), severity="error", timeout=8)
             return
-        if Environment.STAGING not in live:
-            source, findings = validation.current_findings(session.workspace, sheet)
-            lines = inspection.finding_lines(session.workspace, self.config, sheet, findings)
-            self.push_screen(FindingsScreen(sheet, source, findings, lines))
+        if shown is not None:
+            self.push_screen(FindingsScreen(sheet, shown))
             return
         origin = self.screen
         self.notify(f"reading sheet {sheet.key}'s DEV3 code the PHI gate held back…", timeout=2)
@@ -363,9 +356,7 @@ class SheetStageApp(App[int]):
                 self.notify(str(error), severity="error", timeout=8)
                 return
             if self.screen is origin:
-                self.push_screen(
-                    FindingsScreen(sheet, view.source, view.findings, view.lines, view.live)
-                )
+                self.push_screen(FindingsScreen(sheet, view.findings))
 
         self.run_worker(read(), name="inspect", group="inspect", exit_on_error=False)
 
