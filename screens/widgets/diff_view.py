@@ -41,6 +41,7 @@ _MORE = Style(color="#808080", bold=True)
 _THEME = "monokai"
 GUTTER_WIDTH = 6  # glyph and line number before each side's code
 SCROLL_STEP = 8  # columns a left or right key moves
+TAB_SIZE = 4
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 _ALIKE = 0.3  # lines sharing less of their text are replaced whole: no words to point at
 
@@ -102,7 +103,7 @@ def _highlight(lines: tuple[str, ...], language: str) -> list[Text]:
         parts = Syntax(code, language, theme=_THEME).highlight(code).split("\n", allow_blank=True)
         texts = [parts[i] if i < len(parts) else Text(lines[i]) for i in range(len(lines))]
     for text in texts:
-        text.expand_tabs(4)  # a tab is as wide as it looks, for scrolling and cutting
+        text.expand_tabs(TAB_SIZE)  # a tab is as wide as it looks, for scrolling and cutting
     return texts
 
 
@@ -204,9 +205,11 @@ class DiffView(ScrollView, can_focus=True):
         if row.kind is not RowKind.CHANGE or row.left is None or row.right is None:
             return [], []
         known = self._spans.get(row)
-        if known is None:
-            left, mapped = changed_spans(row.left, self.mapper.to_production(row.right))
-            known = self._spans[row] = (left, [self._raw_span(row.right, s) for s in mapped])
+        if known is None:  # on the lines as drawn: tabs expanded
+            left, right = row.left.expandtabs(TAB_SIZE), row.right.expandtabs(TAB_SIZE)
+            left_spans, mapped = changed_spans(left, self.mapper.to_production(right))
+            known = (left_spans, [self._raw_span(right, span) for span in mapped])
+            self._spans[row] = known
         return known
 
     def _raw_span(self, raw: str, span: tuple[int, int]) -> tuple[int, int]:
