@@ -31,6 +31,8 @@ def test_scan_reports_types_lines_masked_excerpts_and_exit_codes(
     capsys.readouterr()
     assert demo.cli("scan", str(clean)) == 0
     assert demo.cli("scan", str(review)) == 3
+    text = capsys.readouterr()  # the findings are the result: stdout (`scan X > file`)
+    assert "PHONE" in text.out and "review" in text.out
     assert demo.cli("scan", "--json", str(block), str(review)) == 4
     document = json.loads(capsys.readouterr().out)
     ssn = next(f for f in document["findings"] if f["type"] == "SSN")
