@@ -20,8 +20,8 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from screens import glyphs
 from services.drift import DRIFTED
-from services.overview import SheetRow, TestsStatus, short_time
-from sheetstage_tui.models import DriftState, PhiStatus
+from services.overview import HELD_BACK, SheetRow, TestsStatus, short_time
+from sheetstage_tui.models import DeployStatus, DriftState, PhiStatus
 
 if TYPE_CHECKING:
     from sheetstage_tui.app import SheetStageApp
@@ -93,22 +93,24 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "snapshot",
         "Last snapshot",
-        16,
-        120,
-        lambda r: short_time(r.last_snapshot),
+        len(HELD_BACK),  # a local time with its zone takes 20
+        130,
+        lambda r: r.snapshot_text,
         lambda r: r.last_snapshot,
     ),
     Column(
         "prod_edit",
         "Production edit",
-        26,
-        150,
+        33,
+        170,
         lambda r: r.prod_edit,
         lambda r: r.drift.modified_at,
     ),
 )
 MIN_NAME = 18
 MIN_SIZE = (60, 16)  # below it the list has no room for a row and its detail
+TALL = 34  # from this height the detail panel shows every line (ids and files too)
+PROD_EDITED = (DriftState.PROD_MODIFIED, DriftState.DIVERGED)
 
 
 @dataclass(frozen=True)
@@ -118,20 +120,22 @@ class QuickFilter:
     keep: Callable[[SheetRow, set[str]], bool]
 
 
+def drift_filter(state: DriftState, label: str) -> QuickFilter:
+    """A quick filter of one drift state: the same test the banner counts that state with."""
+    return QuickFilter(str(state), label, lambda r, m: r.drift.state is state)
+
+
 QUICK_FILTERS: tuple[QuickFilter, ...] = (
     QuickFilter("all", "all sheets", lambda r, m: True),
     QuickFilter(
         "drifted", "drifted (ahead, prod-modified, diverged)", lambda r, m: r.drift.state in DRIFTED
     ),
-    QuickFilter(
-        "prod-modified",
-        "production edited outside sheetstage",
-        lambda r, m: r.drift.state in (DriftState.PROD_MODIFIED, DriftState.DIVERGED),
+    drift_filter(DriftState.PROD_MODIFIED, "prod-modified: production edited outside sheetstage"),
+    drift_filter(
+        DriftState.DIVERGED, "diverged: production edited outside sheetstage, staging changed too"
     ),
-    QuickFilter(
-        "ahead", "deployment candidates (ahead)", lambda r, m: r.drift.state is DriftState.AHEAD
-    ),
-    QuickFilter("unknown", "unknown or failed", lambda r, m: r.drift.state is DriftState.UNKNOWN),
+    drift_filter(DriftState.AHEAD, "deployment candidates (ahead)"),
+    drift_filter(DriftState.UNKNOWN, "unknown or failed"),
     QuickFilter("blocked", "PHI blocked", lambda r, m: r.phi is PhiStatus.BLOCKED),
     QuickFilter(
         "tests-failing",
@@ -185,8 +189,8 @@ class SheetsScreen(Screen[None]):
             "f",
             "quick_filter",
             "Quick",
-            tooltip="Next quick filter: drifted, "
-            "prod-modified, ahead, unknown, PHI blocked, tests failing, marked, all",
+            tooltip="Next quick filter: "
+            + ", ".join(q.key for q in (*QUICK_FILTERS[1:], QUICK_FILTERS[0])),
         ),
         Binding("o", "sort", "Sort", tooltip="Sort by the next column (click a header too)"),
         Binding("O", "reverse_sort", "Reverse the sort", show=False),
@@ -366,11 +370,14 @@ class SheetsScreen(Screen[None]):
         table.refresh()
 
     def _column_label(self, column: Column) -> str:
-        arrow = (" ▼" if self.sort_reverse else " ▲") if column.key == self.sort_key else ""
-        return column.label + arrow
+        return column.label + (f" {self._arrow}" if column.key == self.sort_key else "")
+
+    @property
+    def _arrow(self) -> str:
+        return glyphs.SORT_DOWN if self.sort_reverse else glyphs.SORT_UP
 
     def _mark_cell(self, key: str) -> Text:
-        mark = "■" if key in self.marked else " "
+        mark = glyphs.MARKED if key in self.marked else " "
         job = self.job_marks.get(key, "")
         return Text(mark + job, style="bold")
 
@@ -418,29 +425,56 @@ class SheetsScreen(Screen[None]):
     def on_resize(self) -> None:
         width, height = MIN_SIZE
         self.set_class(self.size.width < width or self.size.height < height, "-too-small")
+        self.set_class(self.size.height >= TALL, "-tall")
         if self._fitting_columns() != (self._columns, self._name_width):
             self.refresh_rows()
+        else:
+            self.update_banner()  # its second line fits the width
 
     # banner and detail ---------------------------------------------------------------------
 
     def update_banner(self) -> None:
+        """Line one: who may do what, and the sheets in each drift state. Line two: what the
+        list shows (quick filter, filter, marks, sort), shortened to fit 80 columns."""
         stage = self.stage
-        banner = stage.banner()
         counts = Text()
         tally = {state: 0 for state in DriftState}
         for row in stage.rows:
             tally[row.drift.state] += 1
         for state in DriftState:
             counts.append(f" {state.glyph}{tally[state]}", style=glyphs.DRIFT_STYLES[state])
-        shown = self.table.row_count
-        view = Text(f"  {shown}/{len(stage.rows)} shown", style="dim")
-        if QUICK_FILTERS[self.quick].key != "all":
-            view.append(f" · {QUICK_FILTERS[self.quick].key}", style="bold")
+        view = self._view_line(compact=False)
+        if view.cell_len > self.app.size.width - 1:
+            view = self._view_line(compact=True)
+        banner = Text.assemble(stage.banner(), counts, "\n", view)
+        self.query_one("#banner", Static).update(banner)
+
+    def _view_line(self, compact: bool) -> Text:
+        quick = QUICK_FILTERS[self.quick].key
+        shown = f"{self.table.row_count}/{len(self.stage.rows)}"
+        view = Text(f" {shown}" if compact else f" {shown} shown")
+        view.append(" · f " if compact else " · quick filter: ", style="dim")
+        view.append(quick, style="bold" if quick != "all" else "")
         if self.query_text:
-            view.append(f" · /{self.query_text}", style="bold")
+            room = 10 if compact else 20
+            query = (
+                self.query_text if len(self.query_text) <= room else self.query_text[:room] + "…"
+            )
+            view.append(" · " if compact else " · filter: ", style="dim")
+            view.append(f"/{query}", style="bold")
         if self.marked:
-            view.append(f" · {len(self.marked)} marked", style="bold")
-        self.query_one("#banner", Static).update(Text.assemble(banner, counts, view))
+            view.append(" · ", style="dim")
+            marked = (
+                f"{glyphs.MARKED}{len(self.marked)}" if compact else f"{len(self.marked)} marked"
+            )
+            view.append(marked, style="bold")
+        column = next(c for c in COLUMNS if c.key == self.sort_key)
+        view.append(" · o " if compact else " · sort: ", style="dim")
+        view.append(f"{column.label} {self._arrow}", style="bold")
+        if column not in self._columns:
+            hidden = "hidden" if compact else f"column shown from {column.min_terminal} columns"
+            view.append(f" ({hidden})", style="bold")
+        return view
 
     def update_detail(self) -> None:
         row = self.current_row()
@@ -450,27 +484,74 @@ class SheetsScreen(Screen[None]):
             return
         sheet, drift = row.sheet, row.drift
         lines = [
-            Text.assemble((f"{sheet.key} {sheet.name}", "bold"), f"   owner {sheet.owner or '—'}"),
-            Text.assemble(glyphs.drift(drift.state), f"  {drift.reason}"),
-            self._tests_line(row),
-            Text(f"PROD  sheet {sheet.prod_spreadsheet_id}  script {sheet.prod_script_id}"),
-            Text(f"DEV3  sheet {sheet.dev3_spreadsheet_id}  script {sheet.dev3_script_id}"),
+            Text.assemble((f"{sheet.key} {sheet.name}", "bold"), f"   owner {sheet.owner or '—'}")
         ]
+        if drift.state in PROD_EDITED:
+            why = (
+                "production edited outside sheetstage"
+                if drift.state is DriftState.PROD_MODIFIED
+                else "both changed: production outside sheetstage, and staging"
+            )
+            who = drift.modified_by or "an unknown user"
+            when = short_time(drift.modified_at) or "an unknown time"
+            lines.append(Text.assemble(glyphs.drift(drift.state), f"  {why}"))
+            lines.append(Text.assemble("production edited by ", (who, "bold"), f" at {when}"))
+        elif row.held_back and drift.state is DriftState.UNKNOWN:
+            why = "  staging code held back by the PHI gate (not in the workspace)"
+            lines.append(Text.assemble(glyphs.drift(drift.state), why))
+        else:
+            lines.append(Text.assemble(glyphs.drift(drift.state), f"  {drift.reason}"))
+        lines.append(self._keys_line(row))
+        glyph, style = glyphs.VALIDATION[row.validation]
+        lines.append(Text.assemble("validation ", (f"{glyph} {row.validation_note}", style)))
+        lines.append(self._tests_line(row))
+        staging = HELD_BACK if row.held_back else short_time(row.snapshot_staging) or "never"
+        snapshots = Text(
+            f"snapshot PROD {short_time(row.snapshot_production) or 'never'} · DEV3 {staging}"
+        )
+        if row.last_deploy:
+            snapshots.append(f" · deployed {short_time(row.last_deploy)}")
+        lines.append(snapshots)
+        lines.append(Text(f"test data {row.test_data_note}"))
+        for env, spreadsheet, script in (
+            ("PROD", sheet.prod_spreadsheet_id, sheet.prod_script_id),
+            ("DEV3", sheet.dev3_spreadsheet_id, sheet.dev3_script_id),
+        ):
+            lines.append(Text(f"{env}  sheet {spreadsheet}  script {script}"))
         files = self.stage.project_files(sheet)
         shown = ", ".join(files[:6]) + (f" (+{len(files) - 6})" if len(files) > 6 else "")
         lines.append(Text(f"files {shown or '— not snapshotted yet'}"))
-        edit = (
-            f"{drift.modified_by} at {short_time(drift.modified_at)}" if drift.modified_by else "—"
-        )
-        lines.append(
-            Text(
-                f"snapshot PROD {short_time(row.snapshot_production) or 'never'} · DEV3 "
-                f"{short_time(row.snapshot_staging) or 'never'} · deploy "
-                f"{short_time(row.last_deploy) or 'never'} · production edited by {edit}"
-            )
-        )
-        lines.append(Text(f"test data {row.test_data_note}"))
         detail.update(Text("\n").join(lines))
+
+    @staticmethod
+    def _keys_line(row: SheetRow) -> Text:
+        """The keys that act on this sheet in its state, most pressing first."""
+        keys: list[tuple[str, str]] = []
+        if row.drift.state in PROD_EDITED:
+            keys += [("A", "adopt into DEV3"), ("X", "revert production")]
+            keys += [("c", "accept with a reason")]
+        elif row.deploy is DeployStatus.APPROVED:
+            keys += [("D", "deploy (approved)"), ("d", "diff")]
+        elif row.deploy is DeployStatus.STAGED:
+            keys += [("a", "approve (review requested)"), ("d", "diff")]
+        elif row.drift.state is DriftState.AHEAD:
+            keys += [("R", "request review"), ("v", "validate"), ("d", "diff")]
+        elif row.held_back:
+            keys += [("d", "diff"), ("v", "validate")]
+        elif row.drift.state is DriftState.UNKNOWN:
+            keys += [("s", "snapshot again")]
+        if row.phi in (PhiStatus.BLOCKED, PhiStatus.NEEDS_REVIEW):
+            keys.insert(0, ("i", "findings"))
+        keys.append(("b", "backups"))
+        if len(keys) < 4:
+            keys.append(("l", "activity"))
+        line = Text()
+        for index, (key, what) in enumerate(keys):
+            if index:
+                line.append(" · ", style="dim")
+            line.append(key, style="bold reverse")
+            line.append(f" {what}")
+        return line
 
     @staticmethod
     def _tests_line(row: SheetRow) -> Text:
@@ -507,8 +588,7 @@ class SheetsScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = bool(self.query_text)
+        self.query_one("#filter", Input).display = False  # the banner shows what it keeps
         self.table.focus()
 
     def action_clear(self) -> None:
@@ -645,8 +725,9 @@ class SheetsScreen(Screen[None]):
         self.stage.reload()
 
     def job_started(self, keys: Sequence[str] | None, label: str) -> None:
+        """The job's sheets show ⟳ (the last job's outcomes make way); the user's marks stay."""
         every = [r.sheet.key for r in self.stage.rows] if keys is None else list(keys)
-        self.job_marks = {key: "⟳" for key in every}
+        self.job_marks = {key: glyphs.JOB_RUNNING for key in every}
         self.query_one("#jobbar").display = True
         self.query_one("#job-label", Label).update(label)
         self.query_one("#job-progress", ProgressBar).update(total=None, progress=0)
@@ -656,13 +737,15 @@ class SheetsScreen(Screen[None]):
         self.query_one("#job-progress", ProgressBar).update(total=total, progress=done)
         self.query_one("#job-label", Label).update(label)
         if failed:
-            self.job_marks[key] = "✗"
-        elif self.job_marks.get(key) != "✗":
-            self.job_marks[key] = "✓"
+            self.job_marks[key] = glyphs.JOB_FAILED
+        elif self.job_marks.get(key) != glyphs.JOB_FAILED:
+            self.job_marks[key] = glyphs.JOB_DONE
         if key in self.table.rows:
             self.table.update_cell(key, "mark", self._mark_cell(key))
 
     def job_finished(self) -> None:
+        """Each sheet keeps the job's outcome (✓ or ✗) until the next job: a passing run leaves
+        a trace too. Sheets the job never reached (cancelled) lose their ⟳."""
         self.query_one("#jobbar").display = False
-        self.job_marks = {k: v for k, v in self.job_marks.items() if v == "✗"}
+        self.job_marks = {k: v for k, v in self.job_marks.items() if v != glyphs.JOB_RUNNING}
         self.refresh_rows()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from services.drift import sheet_drift
@@ -38,6 +39,18 @@ class TestsStatus(enum.StrEnum):
     NONE = "none"  # the project has no test files
 
 
+class ValidationStatus(enum.StrEnum):
+    """The last validation as it stands for the staging code now in the workspace."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    STALE = "stale"  # the last validation is of other staging code
+    NOT_RUN = "not run"
+
+
+HELD_BACK = "held back by the PHI gate"
+
+
 @dataclass(frozen=True)
 class SheetRow:
     sheet: Sheet
@@ -51,10 +64,18 @@ class SheetRow:
     test_data_note: str = ""
     tests: TestsStatus = TestsStatus.NONE
     tests_note: str = ""
+    held_back: bool = False  # the PHI gate held back the staging code: not in the workspace
+    validation: ValidationStatus = ValidationStatus.NOT_RUN
+    validation_note: str = ""
 
     @property
     def last_snapshot(self) -> str:
         return max(self.snapshot_production, self.snapshot_staging)
+
+    @property
+    def snapshot_text(self) -> str:
+        """The Last snapshot column: a time, or why staging has none."""
+        return HELD_BACK if self.held_back else short_time(self.last_snapshot)
 
     @property
     def prod_edit(self) -> str:
@@ -64,8 +85,19 @@ class SheetRow:
 
 
 def short_time(stamp: str) -> str:
-    """`2026-05-24T12:31:00.000Z` -> `2026-05-24 12:31` (UTC)."""
-    return stamp[:16].replace("T", " ") if stamp else ""
+    """A recorded time (UTC, ISO 8601) as people read it, in the machine's local zone:
+    `2026-05-24T12:31:00.000Z` -> `2026-05-24 07:31 CDT`. The one format for every time shown
+    to a person; a stamp that is not a time comes back as written, an empty one empty."""
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:  # sheetstage records UTC
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone()
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or local.strftime('%z')}"
 
 
 _PHI_ORDER = [PhiStatus.UNSCANNED, PhiStatus.CLEAN, PhiStatus.NEEDS_REVIEW, PhiStatus.BLOCKED]
@@ -161,6 +193,36 @@ def tests_note(record: dict[str, Any], status: TestsStatus) -> str:
     return "none · no test files (test*.gs or tests/*.gs)"
 
 
+def validation_status(record: dict[str, Any]) -> ValidationStatus:
+    """The last validation's result while it describes the staging code now in the workspace
+    (or held back by the gate)."""
+    entry = _validation_record(record)
+    if not entry:
+        return ValidationStatus.NOT_RUN
+    if entry.get("hash") != staging_hash(record):
+        return ValidationStatus.STALE
+    return ValidationStatus.PASSED if entry.get("ok") else ValidationStatus.FAILED
+
+
+def validation_note(record: dict[str, Any], status: ValidationStatus) -> str:
+    """The last validation in one line for the detail panel: result, why, and when."""
+    entry = _validation_record(record)
+    when = short_time(str(entry.get("time", "")))
+    if status is ValidationStatus.NOT_RUN:
+        return "not run · v validates (PHI, ids, syntax, tests)"
+    if status is ValidationStatus.STALE:
+        return f"stale: of older staging code ({when}) · v validates again"
+    if status is ValidationStatus.PASSED:
+        return f"passed {when} · PHI {entry.get('status', '?')}"
+    problems = [f"PHI {entry.get('status', '?')}", *map(str, entry.get("problems", []))]
+    return f"failed {when} · {one_line('; '.join(problems))}"
+
+
+def _validation_record(record: dict[str, Any]) -> dict[str, Any]:
+    entry = record.get("validation", {})
+    return entry if isinstance(entry, dict) else {}
+
+
 def _tests_record(record: dict[str, Any]) -> dict[str, Any]:
     tests = record.get("tests", {})
     return tests if isinstance(tests, dict) else {}
@@ -210,6 +272,7 @@ def load_rows(workspace: Workspace, registry: Registry | None = None) -> list[Sh
     for sheet in sorted(registry.sheets, key=lambda s: s.number):
         record = state.data["sheets"].get(sheet.key, {})
         tests = tests_status(record, lambda s=sheet: has_test_files(workspace, s))
+        validated = validation_status(record)
         rows.append(
             SheetRow(
                 sheet=sheet,
@@ -223,6 +286,9 @@ def load_rows(workspace: Workspace, registry: Registry | None = None) -> list[Sh
                 snapshot_production=record.get("production", {}).get("snapshot_at", ""),
                 snapshot_staging=record.get("staging", {}).get("snapshot_at", ""),
                 last_deploy=record.get("last_deploy", ""),
+                held_back=bool(record.get("staging", {}).get("held_back")),
+                validation=validated,
+                validation_note=validation_note(record, validated),
             )
         )
     return rows

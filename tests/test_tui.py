@@ -5,13 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+from rich.console import Console
+from textual.color import Color
 from textual.widgets import DataTable, Static
+from textual.widgets._toast import Toast
 from textual.worker import WorkerFailed
 
+from screens import glyphs
 from screens.diff import DiffScreen
-from screens.help import HelpScreen
+from screens.help import KEY_WIDTH, HelpScreen
 from screens.message import MessageScreen
 from screens.sheets import QUICK_FILTERS, SheetsScreen
 from services import overview
@@ -19,11 +30,28 @@ from services.emulator.seed import BROKEN_TEST, TESTED, demo_sheets
 from services.overview import TestsStatus
 from services.workspace import Workspace
 from sheetstage_tui.app import SheetStageApp
+from sheetstage_tui.models import DeployStatus, DriftState, PhiStatus
 from tests.conftest import Demo
 
 SHEETS = {s.number: s for s in demo_sheets()}
 DRIFTED = {12, 31, 47, 64, 88, 119, 140, 177, 203, 215}  # 150, 199: held back, unknown
-PROD_EDITED = {31, 64, 119, 177, 215}
+PROD_MODIFIED = {31, 119, 177}
+DIVERGED = {64, 215}
+CHICAGO = "CST6CDT,M3.2.0,M11.1.0"  # America/Chicago's rules, without a tz database
+
+
+@pytest.fixture
+def chicago() -> Iterator[None]:
+    """Times shown to people in a zone that is not UTC, whatever the host's zone."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = CHICAGO
+    time.tzset()
+    yield
+    if saved is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
 
 
 def app_for(demo: Demo, read_only: bool = False) -> SheetStageApp:
@@ -61,6 +89,18 @@ def notifications(app: SheetStageApp) -> list[str]:
 
 def detail(app: SheetStageApp) -> str:
     return str(sheets_screen(app).query_one("#detail", Static).render())
+
+
+def rendered(static: Static, width: int) -> str:
+    """A Static's content as plain text, drawn `width` columns wide (help draws tables)."""
+    console = Console(width=width, file=io.StringIO(), color_system=None)
+    console.print(static.content)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def screen_lines(app: SheetStageApp) -> list[str]:
+    """The screen as the terminal shows it, line by line."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def quick_filter(key: str) -> int:
@@ -137,12 +177,20 @@ async def test_quick_filters_show_drifted_then_production_edits_then_ahead(
         await pilot.press("f")
         assert set(visible(app)) == DRIFTED
         await pilot.press("f")
-        assert set(visible(app)) == PROD_EDITED
+        assert set(visible(app)) == PROD_MODIFIED  # DESIGN's prod-modified: staging untouched
         await pilot.press("f")
-        assert set(visible(app)) == DRIFTED - PROD_EDITED
+        assert set(visible(app)) == DIVERGED  # its own state, its own filter
+        await pilot.press("f")
+        assert set(visible(app)) == DRIFTED - PROD_MODIFIED - DIVERGED
         assert "ahead" in banner(app)
         await pilot.press("escape")
         assert len(visible(app)) == 235
+        counts = banner(app).splitlines()[0]
+        assert "!3 ⇅2" in counts
+        filtered = [s for s in DriftState if s is not DriftState.IN_SYNC]
+        for state in filtered:  # the banner's count of a state is the rows of its filter
+            sheets_screen(app).set_quick_filter(quick_filter(str(state)))
+            assert f"{state.glyph}{len(visible(app))} " in f"{counts} ", state
 
 
 async def test_sorting_by_name_drift_and_reversed(snapshotted: Demo) -> None:
@@ -283,7 +331,9 @@ async def test_help_lists_every_key(snapshotted: Demo) -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        width = app.screen.query_one(".help-keys").content_region.width
+        parts = [rendered(s, width) for s in app.screen.query(Static)]
+        text = " ".join(parts)
         for key in (
             "/",
             "f",
@@ -306,6 +356,19 @@ async def test_help_lists_every_key(snapshotted: Demo) -> None:
             "ctrl+p",
         ):
             assert f" {key} " in f" {text} " or key in text, key
+        assert sum(line.split()[:1] == ["ctrl+p"] for line in text.splitlines()) == 1
+        # a description that wraps goes on under its own start, not under the keys
+        lines = [line for part in parts[1:] for line in part.splitlines()]
+        wrapped = [line for line in lines if line[: KEY_WIDTH + 1].isspace()]
+        assert wrapped and all(line[KEY_WIDTH + 1] != " " for line in wrapped)
+        # a legend of every glyph the list draws, each meaning one thing
+        glyph_table = rendered(list(app.screen.query(".help-keys").results(Static))[-1], width)
+        legend = " ".join(" ".join(line.split()) for line in glyph_table.splitlines())
+        for _title, entries in glyphs.legend():
+            for glyph, meaning, _style in entries:
+                assert f"{glyph} {meaning}" in legend, meaning
+        assert glyphs.PHI[PhiStatus.NEEDS_REVIEW][0] != DriftState.UNKNOWN.glyph
+        assert "? unknown" in legend and legend.count("? ") == 1
         await pilot.press("escape")
         assert isinstance(app.screen, SheetsScreen)
 
@@ -406,7 +469,7 @@ async def test_findings_screen_lists_masked_findings_and_opens_the_diff_at_the_l
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         sheets_screen(app).go_to("047")
-        assert cell(app, 47, "phi") == "? needs-review"
+        assert cell(app, 47, "phi") == "⚑ needs-review"
         await pilot.press("i")
         await pilot.pause()
         screen = app.screen
@@ -574,3 +637,144 @@ async def test_a_terminal_too_small_says_so_and_the_list_comes_back(snapshotted:
         await pilot.pause()
         assert not message.display and app.screen.query_one("#sheets").display
         assert len(visible(app)) == 235
+
+
+def test_times_show_in_the_local_zone_with_its_name(chicago: None) -> None:
+    assert overview.short_time("2026-05-24T12:31:00.000Z") == "2026-05-24 07:31 CDT"
+    assert overview.short_time("2026-11-30T05:41:27Z") == "2026-11-29 23:41 CST"
+    assert overview.short_time("") == ""
+
+
+async def test_at_80_columns_the_banner_shows_the_filter_the_marks_and_the_sort(
+    snapshotted: Demo,
+) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+
+        def view() -> str:  # the banner's second line, as the terminal shows it
+            return screen_lines(app)[1].strip()
+
+        assert view() == "235/235 shown · quick filter: all · sort: # ▲"
+        await pilot.press("f", "f", "o", "o")  # prod-modified; name, then drift
+        await pilot.pause()
+        assert view() == "3/235 shown · quick filter: prod-modified · sort: Drift ▲"
+        await pilot.press("slash", *"north", "enter", "space")
+        await pilot.pause()
+        assert not sheets_screen(app).query_one("#filter").display  # the banner says it
+        # too long in full for 80 columns: the short form, every part still there
+        assert view() == "1/235 · f prod-modified · /north · ■1 · o Drift ▲"
+        assert "Drift ▲" in screen_lines(app)[2]
+        sheets_screen(app).sort_by("prod_edit", False)  # the palette's "Sort by production edit"
+        await pilot.pause()
+        assert view() == "1/235 · f prod-modified · /north · ■1 · o Production edit ▲ (hidden)"
+        assert "▲" not in screen_lines(app)[2]  # no column of the list carries the arrow
+        await pilot.resize_terminal(170, 30)
+        await pilot.pause()
+        assert "Production edit ▲" in screen_lines(app)[2]
+        assert view().endswith("sort: Production edit ▲")
+
+
+async def test_production_edits_and_held_back_sheets_say_who_when_and_which_keys_act(
+    snapshotted: Demo, chicago: None
+) -> None:
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = sheets_screen(app)
+        for key, state, when in (
+            ("031", "! prod-modified", "2026-05-24 07:31 CDT"),
+            ("064", "⇅ diverged", "2026-05-24 08:04 CDT"),
+        ):
+            screen.go_to(key)
+            await pilot.pause()
+            shown = "\n".join(screen_lines(app)[-9:])  # the detail panel, as drawn at 80x24
+            assert f"{state}  " in shown
+            assert f"production edited by someone.else@practice.example at {when}" in shown
+            assert "A adopt into DEV3 · X revert production · c accept with a reason" in shown
+        screen.go_to("012")  # ahead, a review requested
+        await pilot.pause()
+        assert "a approve (review requested)" in detail(app)
+        row = screen.current_row()
+        assert row is not None
+        for deploy, key in (("none", "R request review"), ("approved", "D deploy (approved)")):
+            keys = str(screen._keys_line(replace(row, deploy=DeployStatus(deploy))))
+            assert keys.startswith(key), keys
+        screen.go_to("000")
+        await pilot.pause()
+        assert "b backups" in detail(app) and "A adopt" not in detail(app)
+        screen.go_to("150")
+        await pilot.pause()
+        assert "? unknown  staging code held back by the PHI gate" in detail(app)
+        assert "· DEV3 held back by the PHI gate" in "\n".join(screen_lines(app)[-9:])
+        await pilot.resize_terminal(130, 40)  # wide enough for the Last snapshot column
+        await pilot.pause()
+        assert cell(app, 150, "snapshot") == "held back by the PHI gate"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d C[SD]T", cell(app, 0, "snapshot"))
+
+
+async def test_a_passing_validation_leaves_its_result_and_marks_outlive_jobs(
+    snapshotted: Demo, chicago: None
+) -> None:
+    snapshotted.fast_sheets()
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        assert "validation ○ not run" in detail(app)
+        await pilot.press("space", "v")  # marks 000 and validates it
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert cell(app, 0, "mark") == "■✓"  # the job's outcome stays after it ends
+        sheets_screen(app).go_to("000")
+        await pilot.pause()
+        assert re.search(r"validation ✓ passed \d{4}-\d\d-\d\d \d\d:\d\d C[SD]T", detail(app))
+        # the result's toast is whole and on top: no cell of it belongs to the detail panel
+        toast = next(t for t in app.screen.query(Toast) if "1 of 1 sheets pass" in str(t.render()))
+        region = toast.region
+        assert region.right == app.size.width and region.bottom < app.size.height
+        assert all(
+            app.screen.get_widget_at(x, y)[0] is toast
+            for x in range(region.x, region.right)
+            for y in range(region.y, region.bottom)
+        )
+        assert any("validate: 1 of 1 sheets pass" in line for line in screen_lines(app))
+        await pilot.press("S")  # snapshot all: the user's mark stays through it and a reload
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert sheets_screen(app).marked == {"000"}
+        assert cell(app, 0, "mark") == "■✓" and "1 marked" in banner(app)
+
+
+async def test_without_colour_the_risky_statuses_are_the_brightest_boldest_cells(
+    snapshotted: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")  # read when the app is made: greys only
+    app = app_for(snapshotted)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = sheets_screen(app)
+        screen.sort_by("drift")  # prod-modified, diverged, unknown (PHI blocked), ahead, in-sync
+        screen.go_to("140")  # the cursor's row is drawn its own way: keep it off the risky rows
+        await pilot.pause()
+        table = screen.table
+        top = table.region.y + 1  # below the header
+        rows = range(top, top + table.row_count - table.scroll_offset.y)
+        cursor = top + table.cursor_row - table.scroll_offset.y
+        risky: list[tuple[float, float, bool]] = []
+        others: list[tuple[float, float, bool]] = []
+        strips = app.screen._compositor.render_strips()
+        for y in (y for y in rows if y != cursor and y < table.region.bottom):
+            for segment in strips[y]:
+                text, style = segment.text.strip(), segment.style
+                if not text or style is None or style.color is None or style.bgcolor is None:
+                    continue
+                fg = Color.from_rich_color(style.color).brightness
+                bg = Color.from_rich_color(style.bgcolor).brightness
+                kind = risky if text in ("! prod-modified", "⇅ diverged", "✗ blocked") else others
+                kind.append((fg, bg, bool(style.bold)))
+        assert len(risky) >= 7  # 3 prod-modified, 2 diverged, 2 blocked
+        assert all(bold for _fg, _bg, bold in risky)
+        assert min(fg for fg, _bg, _ in risky) > max(fg for fg, _bg, _ in others)
+        assert min(bg for _fg, bg, _ in risky) > max(bg for _fg, bg, _ in others)

@@ -12,6 +12,7 @@ import pytest
 
 from sheetstage_tui.app import SheetStageApp
 from tests.conftest import Demo
+from tests.test_tui import chicago  # noqa: F401 (a fixture: times in a zone not UTC)
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -35,6 +36,7 @@ def frozen(snapshotted: Demo, monkeypatch: pytest.MonkeyPatch) -> Demo:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+@pytest.mark.usefixtures("chicago")
 def test_main_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:
     async def highlight(pilot) -> None:
         await pilot.pause()
@@ -65,5 +67,6 @@ def test_diff_screen(
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+@pytest.mark.usefixtures("chicago")
 def test_help_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:
     assert snap_compare(SheetStageApp(frozen.config), terminal_size=size, press=["question_mark"])
