@@ -23,8 +23,8 @@ from services.scanning import scanner_for
 from services.snapshot import files_from_api, project_hash
 from services.state import State
 from services.validation import (
-    _read_ranges,
     findings_of,
+    read_ranges,
     risk_summary,
     workspace_acknowledgements,
 )
@@ -232,7 +232,7 @@ def _live_scanner(session: Session, sheet: Sheet) -> Scanner:
     cached = scanner.reference
     live = ReferenceSet(scanner.key, set(cached.digests) if cached else set())
     try:
-        for header, rows in _read_ranges(
+        for header, rows in read_ranges(
             session.client, sheet.prod_spreadsheet_id, sheet.reference_ranges
         ):
             live.add_table(header, rows)

@@ -271,7 +271,7 @@ def risk_summary(
     }
 
 
-def _read_ranges(
+def read_ranges(
     client: GoogleClient, spreadsheet_id: str, ranges: Sequence[str]
 ) -> list[tuple[list[str], list[list[str]]]]:
     """(header, rows) per range, in one values.batchGet."""
@@ -318,7 +318,7 @@ def validate_sheet(
     if sheet.reference_ranges:
         try:
             live = ReferenceSet(scanner.key, set(reference.digests) if reference else set())
-            for header, rows in _read_ranges(
+            for header, rows in read_ranges(
                 client, sheet.prod_spreadsheet_id, sheet.reference_ranges
             ):
                 live.add_table(header, rows)
@@ -334,7 +334,7 @@ def validate_sheet(
     if sheet.reference_ranges:
         try:
             for (header, rows), range_name in zip(
-                _read_ranges(client, sheet.dev3_spreadsheet_id, sheet.reference_ranges),
+                read_ranges(client, sheet.dev3_spreadsheet_id, sheet.reference_ranges),
                 sheet.reference_ranges,
                 strict=True,
             ):
@@ -522,7 +522,7 @@ def refresh_reference(session: Session) -> int:
     reference = ReferenceSet(workspace.hmac_key())
     sheets = [s for s in session.registry.sheets if s.reference_ranges]
     for sheet in sheets:
-        for header, rows in _read_ranges(
+        for header, rows in read_ranges(
             session.client, sheet.prod_spreadsheet_id, sheet.reference_ranges
         ):
             reference.add_table(header, rows)

@@ -32,6 +32,7 @@ from screens.testdata import TestDataScreen
 from services import (
     activity,
     deploy,
+    inspection,
     jobs,
     rollback,
     scripttests,
@@ -39,7 +40,6 @@ from services import (
     testdata_job,
     validation,
 )
-from services.diff import sheet_diff
 from services.overview import SheetRow, load_rows, project_files, short_time
 from services.registry import IdMapper, load_registry
 from services.session import Session
@@ -88,6 +88,18 @@ class SheetCommands(Provider):
                 sheets.action_generate_test_data,
                 "g",
             ),
+            ("Request review of the highlighted sheet", sheets.action_request_review, "R"),
+            ("Approve the highlighted sheet's change (type yes)", sheets.action_approve, "a"),
+            (
+                "Deploy the highlighted sheet, or the marked approved ones",
+                sheets.action_deploy,
+                "D",
+            ),
+            ("Backup points and rollback", sheets.action_rollback_points, "b"),
+            ("Adopt production's edit into DEV3", sheets.action_adopt, "A"),
+            ("Revert production to its last deployed content", sheets.action_revert, "X"),
+            ("Accept production's edit as the baseline (a reason)", sheets.action_accept, "c"),
+            ("Activity: the merged audit trails and the alerts", sheets.action_activity, "l"),
             ("Reload from the workspace", app.reload, "r"),
             ("Help: every key", app.action_help, "?"),
         ]
@@ -286,6 +298,9 @@ class SheetStageApp(App[int]):
                 [
                     ("Sheet list", SheetsScreen.BINDINGS),
                     ("Diff", DiffScreen.BINDINGS),
+                    ("Approval (type yes)", ApprovalScreen.BINDINGS),
+                    ("Backup points", RollbackScreen.BINDINGS),
+                    ("Activity", ActivityScreen.BINDINGS),
                     ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "", "Command palette")]),
                 ]
             )
@@ -294,8 +309,6 @@ class SheetStageApp(App[int]):
     def open_diff(self, key: str, at: tuple[str, int] | None = None) -> None:
         """The sheet's diff, masked. Code the PHI gate held back is read live from Google
         first, in the background and in memory only."""
-        from services import inspection
-
         if self.session is None:
             return
         session = self.session
@@ -332,8 +345,6 @@ class SheetStageApp(App[int]):
     def open_findings(self, key: str) -> None:
         """The sheet's PHI findings from the newer of the last validation and the gate's scan;
         for code the PHI gate held back, from the live code, read and masked on demand."""
-        from services import inspection
-
         if self.session is None:
             return
         session = self.session
@@ -398,12 +409,19 @@ class SheetStageApp(App[int]):
 
     def approve(self, key: str) -> None:
         """`a`: the approval modal opens at once ("checking…"), the worker fills it in."""
-        if not (self._allowed("approve") and self._engine_started()):
+        if not self._allowed("approve"):
             return
         sheet = self._sheet(key)
-        screen = ApprovalScreen(f"Approve sheet {sheet.key} {sheet.name}: staging → production")
+        screen = ApprovalScreen(f"Approve a deploy of sheet {sheet.key} to production")
         self.push_screen(screen)
-        self.run_approve(key, screen)
+        self.call_after_refresh(self._approve_when_shown, key, screen)
+
+    def _approve_when_shown(self, key: str, screen: ApprovalScreen) -> None:
+        """V8 starts (on this thread, for the staging tests) once the modal is on screen."""
+        if self._engine_started():
+            self.run_approve(key, screen)
+        else:
+            screen.refuse("staging tests cannot run: V8 did not start; nothing was approved")
 
     @work(thread=True, exclusive=True, group="production", exit_on_error=False, name="approve")
     def run_approve(self, key: str, screen: ApprovalScreen) -> tuple[str, SeverityLevel]:
@@ -411,7 +429,7 @@ class SheetStageApp(App[int]):
         try:
             entry = deploy.approve(self.session, key, self._asking(screen))
         except SheetstageError as error:
-            if screen.proposal is None:  # refused before it asked: say why in the modal
+            if screen.proposal is None and screen.is_attached:  # refused before it asked
                 self.call_from_thread(screen.refuse, str(error))
                 return "", "information"
             return str(error), "warning"
@@ -426,10 +444,14 @@ class SheetStageApp(App[int]):
         """The pipeline's approver, run in a worker: show the proposal, wait for the answer."""
 
         def ask(proposal: deploy.Proposal) -> bool:
+            if screen.answered.is_set():  # closed while the change was being checked: no
+                return False
             if not screen.is_attached:
                 self.call_from_thread(self.push_screen, screen)
             self.call_from_thread(screen.ask, proposal)
-            screen.answered.wait()
+            while not screen.answered.wait(0.5):
+                if not self.is_running:  # the app is gone (quit, hang-up): that is a no
+                    return False
             return screen.answer
 
         return ask
@@ -467,7 +489,7 @@ class SheetStageApp(App[int]):
         sheet, approval = self._sheet(key), reviews[key].approval
         if approval is None:
             approver = self._approver(
-                f"Approve sheet {sheet.key} {sheet.name}: deploy staging → production", "deploy"
+                f"Approve a deploy of sheet {sheet.key} to production", "deploy"
             )
             self._start_deploy([key], approver, [])
             return
