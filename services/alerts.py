@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from services.audit import AuditReport, AuditTrail, utc_now
 from services.drift import DRIFTED
+from services.overview import short_time
+from services.progress import counted
 from services.state import State
 from services.workspace import Workspace, atomic_write
 from sheetstage_tui.config import AlertsConfig
@@ -93,24 +95,25 @@ def active_alerts(
             )
     for d in drift:
         if d.state in (DriftState.PROD_MODIFIED, DriftState.DIVERGED) and d.production_hash:
+            when = short_time(d.modified_at) or "unknown time"  # local time with zone
             alerts.append(
                 Alert(
                     f"prod-modified:{d.sheet.key}:{d.production_hash[:12]}",
                     "prod-modified",
                     (d.sheet.number,),
                     f"production sheet {d.sheet.key} edited outside sheetstage by "
-                    f"{d.modified_by or 'unknown'} at {d.modified_at or 'unknown time'} "
-                    f"({d.state})",
+                    f"{d.modified_by or 'unknown'} at {when} ({d.state})",
                 )
             )
     drifted = [d.sheet.number for d in drift if d.state in DRIFTED]
     if len(drifted) > settings.drift_threshold:
+        have = "has" if len(drifted) == 1 else "have"
         alerts.append(
             Alert(
                 "drift-threshold",
                 "drift-threshold",
                 tuple(drifted),
-                f"{len(drifted)} sheets have drifted, more than the threshold of "
+                f"{counted(len(drifted), 'sheet')} {have} drifted, more than the threshold of "
                 f"{settings.drift_threshold}",
             )
         )
@@ -162,7 +165,7 @@ def deliver(outbox: Outbox, settings: AlertsConfig) -> list[str]:
         return []
     problem = post_webhook(settings, [item.alert for item in items])
     if problem:
-        return [f"{problem}; {len(items)} alert(s) kept in the outbox for the next run"]
+        return [f"{problem}; {counted(len(items), 'alert')} kept in the outbox for the next run"]
     outbox.done(items, WEBHOOK)
     return []
 

@@ -226,8 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
             REFUSED,
         ],
         "Replace the registry with the sheets FILE lists. Every row is checked before "
-        "anything is written; then it prints what it adds, changes and removes, writes "
-        "registry.toml and commits it.\n"
+        "anything is written; then it prints what it adds, changes and removes (on stdout), "
+        "writes registry.toml and commits it.\n"
         "Columns (CSV header row, or the keys of each object of a JSON list):\n"
         f"  required: {columns}\n"
         "  optional: owner (text, such as an e-mail address), reference_ranges (A1 ranges "
@@ -410,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
             USAGE,
         ],
         "Check every trail's chain, owner and mode against every commit's anchors, the "
-        "off-site backup and the activity log.",
+        "off-site backup and the activity log. The report (a line per trail, what could not "
+        "be checked, the verdict) goes to stdout.",
     )
 
     test_data_parser = _command(
@@ -800,7 +801,7 @@ def _init(config: Config, args: argparse.Namespace) -> int:
         raise RefusedError("init refused: this session is --read-only; run without --read-only")
     workspace = jobs.init_workspace(config, demo=args.demo)
     what = "demo workspace (emulator seeded with 235 + 235 projects)" if args.demo else "workspace"
-    _say(f"created the {what} at {workspace.root}")
+    print(f"created the {what} at {workspace.root}")
     if not args.demo:
         _say("next: `sheetstage registry import FILE` with your sheets, then `sheetstage --batch`")
     return 0
@@ -832,7 +833,7 @@ def _login(config: Config, args: argparse.Namespace) -> int:
         success_message="sheetstage is signed in; you can close this tab.",
     )
     write_token_file(config.google.token_file, credentials)
-    _say(f"signed in; token written to {config.google.token_file} (mode 600)")
+    print(f"signed in; token written to {config.google.token_file} (mode 600)")
     return 0
 
 
@@ -842,13 +843,12 @@ def _registry(config: Config, args: argparse.Namespace) -> int:
     with _session(config, args) as opened:
         if args.registry_command == "import":
             plan = jobs.import_registry(opened, args.file, allow_removals=args.allow_removals)
-            for line in plan.lines():
-                _say(line)
-            _say(plan.counts())
+            for line in [*plan.lines(), plan.counts()]:  # the plan is the result: stdout
+                print(line)
             if plan.changes_nothing:
-                _say(f"registry.toml already matches {args.file}; nothing to commit")
+                print(f"registry.toml already matches {args.file}; nothing to commit")
             else:
-                _say(f"registry.toml now holds {counted(len(plan.sheets), 'sheet')} (committed)")
+                print(f"registry.toml now holds {counted(len(plan.sheets), 'sheet')} (committed)")
             return 0
         problems = jobs.check_registry(opened)
     if args.json:
@@ -1064,7 +1064,7 @@ def _acknowledge(config: Config, args: argparse.Namespace) -> int:
 
     with _session(config, args) as opened:
         finding = validation.acknowledge(opened, args.sheet, args.finding, args.reason)
-    _say(f"acknowledged {finding.type} {finding.excerpt} at {finding.path}:{finding.line}")
+    print(f"acknowledged {finding.type} {finding.excerpt} at {finding.path}:{finding.line}")
     return 0
 
 
@@ -1073,7 +1073,7 @@ def _reference(config: Config, args: argparse.Namespace) -> int:
 
     with _session(config, args) as opened:
         count = validation.refresh_reference(opened)
-    _say(f"reference refreshed: {count} identifier digests cached (no raw values)")
+    print(f"reference refreshed: {count} identifier digests cached (no raw values)")
     return 0
 
 
@@ -1082,13 +1082,14 @@ def _audit(config: Config, args: argparse.Namespace) -> int:
 
     with _session(config, args) as opened:
         report = jobs.audit_report(opened)
+    # The whole report is the result, verdict included: `audit verify > report.txt` keeps it all.
     for check in report.checks:
-        _say(check.describe())
+        print(check.describe())
     for problem in report.history:
-        _say(f"history BROKEN: {problem}")
-    for note in report.notes:
-        _say(f"note: {note}")
-    _say(report.summary())
+        print(f"history BROKEN: {problem}")
+    for note in report.notes:  # what could not be checked belongs to the report too
+        print(f"note: {note}")
+    print(report.summary())
     return 0 if report.ok else 1
 
 
@@ -1158,7 +1159,7 @@ def _request_review(config: Config, args: argparse.Namespace) -> int:
 
     with _session(config, args) as opened:
         entry = deploy.request_review(opened, args.sheet)
-    _say(
+    print(
         f"review requested for sheet {entry.sheets[0]:03d} ({entry.event_id}): staging "
         f"{entry.hashes['staging'][:12]} against production {entry.hashes['production'][:12]}; "
         "deploy status staged — a practice manager runs `sheetstage approve --sheet "
@@ -1174,7 +1175,7 @@ def _approve(config: Config, args: argparse.Namespace) -> int:
         entry = deploy.approve(opened, args.sheet, _terminal_approver())
     days = config.deploy.approval_expiry_days
     lapses = datetime.fromisoformat(entry.time) + timedelta(days=days)
-    _say(
+    print(
         f"approved sheet {entry.sheets[0]:03d} ({entry.event_id}) at {short_time(entry.time)} "
         f"for these exact hashes; used up by one deploy, lapses after {days:g} days "
         f"({short_time(lapses.isoformat())})"
@@ -1250,7 +1251,7 @@ def _rollback(config: Config, args: argparse.Namespace) -> int:
 def _way_back_result(result: Any) -> int:
     print(f"{result.sheet.key}  {result.outcome}  {result.message}")
     if result.backup_tag:
-        _say(f"what it replaced is kept as {result.backup_tag}")
+        print(f"what it replaced is kept as {result.backup_tag}")
     for problem in result.problems:
         _say(f"problem: {problem}")
     return int(result.exit_code)
@@ -1261,7 +1262,7 @@ def _adopt(config: Config, args: argparse.Namespace) -> int:
 
     with _session(config, args) as opened:
         settled = rollback.adopt(opened, args.sheet)
-    _say(settled.message)
+    print(settled.message)
     return settled.exit_code
 
 
@@ -1280,7 +1281,7 @@ def _accept(config: Config, args: argparse.Namespace) -> int:
 
     with _session(config, args) as opened:
         settled = rollback.accept(opened, args.sheet, args.reason)
-    _say(settled.message)
+    print(settled.message)
     return settled.exit_code
 
 

@@ -27,9 +27,12 @@ def rewrite(path: Path, change: Callable[[list[str]], list[str]]) -> None:
 
 
 def verify(demo: Demo, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`audit verify`'s exit code and its report: stdout, verdict included (`> report.txt`)."""
     capsys.readouterr()
     code = demo.cli("audit", "verify")
-    return code, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith("audit trail "), out  # the verdict ends the report
+    return code, out
 
 
 def edited(lines: list[str], number: int) -> list[str]:
@@ -62,10 +65,10 @@ def test_entries_chain_by_the_hash_of_the_previous_line(demo: Demo) -> None:
 def test_verify_passes_on_an_intact_trail_and_says_what_witnessed_it(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     assert code == 0
-    assert f"audit/{ME}.jsonl: intact" in err and "witnessed by the activity log" in err
-    assert "audit trail intact" in err
+    assert f"audit/{ME}.jsonl: intact" in out and "witnessed by the activity log" in out
+    assert "audit trail intact" in out
 
 
 @pytest.mark.parametrize(
@@ -86,9 +89,9 @@ def test_verify_names_the_first_broken_line_of_an_anchored_trail(
     broken_line: int,
 ) -> None:
     rewrite(snapshotted.trail_path(), change)
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     assert code == 1
-    assert f"audit/{ME}.jsonl: BROKEN at line {broken_line}:" in err
+    assert f"audit/{ME}.jsonl: BROKEN at line {broken_line}:" in out
 
 
 def test_a_rewritten_chain_is_caught_by_the_commits_that_anchored_it(
@@ -103,17 +106,17 @@ def test_a_rewritten_chain_is_caught_by_the_commits_that_anchored_it(
         return lines
 
     rewrite(snapshotted.trail_path(), forge)
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     assert code == 1
-    assert f"audit/{ME}.jsonl: BROKEN at line 5: line 5 was changed after commit" in err
+    assert f"audit/{ME}.jsonl: BROKEN at line 5: line 5 was changed after commit" in out
 
 
 def test_a_deleted_trail_file_is_caught_by_its_anchors(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     snapshotted.trail_path().unlink()
-    code, err = verify(snapshotted, capsys)
-    assert code == 1 and f"audit/{ME}.jsonl: BROKEN at line 1: the file is gone" in err
+    code, out = verify(snapshotted, capsys)
+    assert code == 1 and f"audit/{ME}.jsonl: BROKEN at line 1: the file is gone" in out
 
 
 def test_lines_not_yet_committed_are_witnessed_by_the_activity_log(
@@ -127,15 +130,15 @@ def test_lines_not_yet_committed_are_witnessed_by_the_activity_log(
     original = path.read_text()
 
     rewrite(path, lambda lines: edited(lines, count))
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     assert code == 1
-    assert f"BROKEN at line {count}: line {count} differs from what the activity log" in err
+    assert f"BROKEN at line {count}: line {count} differs from what the activity log" in out
 
     path.write_text(original)
     rewrite(path, lambda lines: lines[:-1])
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     assert code == 1
-    assert f"BROKEN at line {count}: line {count} is missing; the activity log holds it" in err
+    assert f"BROKEN at line {count}: line {count} is missing; the activity log holds it" in out
 
 
 def test_a_forged_line_with_a_valid_prev_is_caught(
@@ -153,9 +156,9 @@ def test_a_forged_line_with_a_valid_prev_is_caught(
     }
     with path.open("a") as handle:
         handle.write(json.dumps(forged, separators=(",", ":")) + "\n")
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     assert code == 1
-    assert f"BROKEN at line {len(lines) + 1}: names 'dana' in {ME}'s trail: a forged line" in err
+    assert f"BROKEN at line {len(lines) + 1}: names 'dana' in {ME}'s trail: a forged line" in out
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another account needs root")
@@ -164,9 +167,9 @@ def test_a_trail_owned_by_someone_else_grants_nothing_and_fails_verify(
 ) -> None:
     assert snapshotted.cli("--as", "dana", "validate", "--sheet", "1") in (0, 1)
     os.chown(snapshotted.trail_path("dana"), 65534, -1)  # nobody
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     assert code == 1
-    assert "audit/dana.jsonl: NOT TRUSTED: owned by nobody, but dana is no account here" in err
+    assert "audit/dana.jsonl: NOT TRUSTED: owned by nobody, but dana is no account here" in out
 
 
 def test_a_partial_last_line_is_in_progress_then_quarantined_by_the_next_append(
@@ -176,8 +179,8 @@ def test_a_partial_last_line_is_in_progress_then_quarantined_by_the_next_append(
     intact = path.read_bytes()
     with path.open("ab") as handle:
         handle.write(b'{"seq":99,"time":"2026-')  # a crash mid-write
-    code, err = verify(snapshotted, capsys)
-    assert code == 0 and "a last line still being written" in err
+    code, out = verify(snapshotted, capsys)
+    assert code == 0 and "a last line still being written" in out
 
     entry = AuditTrail(snapshotted.workspace, ME).append("snapshot", detail="next run")
     lines = path.read_bytes().splitlines(keepends=True)
@@ -329,12 +332,12 @@ def test_every_commit_anchors_every_trail_and_the_backup_refuses_rewritten_histo
     )
     assert pushed.returncode != 0  # the backup refuses a non-fast-forward push
 
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     count = len(path.read_text().splitlines()) + 1
     assert code == 1
     assert (
         f"audit/{ME}.jsonl: BROKEN at line {count}: line {count} is missing after commit "
-        f"{pushed_head[:10]}" in err  # the backup's commit: the local one was rewritten
+        f"{pushed_head[:10]}" in out  # the backup's commit: the local one was rewritten
     )
 
 
@@ -354,10 +357,10 @@ def test_a_commit_with_anchors_its_own_files_do_not_hold_is_a_break_of_history_n
     git = ["git", "-C", str(root), "-c", "core.hooksPath=/dev/null"]
     bogus = f"Audit-Heads: audit/{ME}.jsonl 999 {'a' * 64}"
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x", "-m", bogus], check=True)
-    code, err = verify(snapshotted, capsys)
+    code, out = verify(snapshotted, capsys)
     assert code == 1
-    assert f"audit/{ME}.jsonl: intact" in err
-    assert f"claims audit/{ME}.jsonl holds 999 lines that its own copy does not hold" in err
+    assert f"audit/{ME}.jsonl: intact" in out
+    assert f"claims audit/{ME}.jsonl holds 999 lines that its own copy does not hold" in out
     assert phi_of_47(snapshotted, capsys) == "clean"  # the manager's acknowledgement stands
 
 
@@ -382,8 +385,8 @@ def test_lines_of_a_trail_that_is_not_its_persons_never_reach_the_activity_log(
     assert all(
         row[7] != line_hash(json.dumps(forged, separators=(",", ":"))) for row in alerts_tab[1:]
     )
-    code, err = verify(snapshotted, capsys)
-    assert code == 0 and f"audit/{ME}.jsonl: intact" in err
+    code, out = verify(snapshotted, capsys)
+    assert code == 0 and f"audit/{ME}.jsonl: intact" in out
 
 
 def test_a_row_appended_to_the_activity_log_cannot_void_a_committed_line(
@@ -395,5 +398,5 @@ def test_a_row_appended_to_the_activity_log_cannot_void_a_committed_line(
     row = [f"{ME}:3", "2026-11-29T12:00:00Z", ME, "alert", "", "x", "", "f" * 64]
     store.append_values(log_spreadsheet_id(), "Alerts", [row])
     store.close()
-    code, err = verify(snapshotted, capsys)
-    assert code == 0 and f"audit/{ME}.jsonl: intact" in err
+    code, out = verify(snapshotted, capsys)
+    assert code == 0 and f"audit/{ME}.jsonl: intact" in out

@@ -176,6 +176,26 @@ def test_drift_and_alerts_tables_line_up_and_show_times_in_one_format(
         assert row[since_at:].startswith(short_time(record["since"])), row
         assert row[message_at:] == record["message"]
     assert err.startswith("7 active alerts; 7 kept for a webhook (none is configured)")
+    edit = next(r for r in rows if "production sheet 031 edited outside sheetstage" in r)
+    assert "2026-05-24T" not in edit and f"at {short_time('2026-05-24T12:31:00.000Z')} " in edit
+
+
+def test_action_outcomes_and_the_audit_report_go_to_stdout(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`audit verify > report.txt` is the whole report, verdict included; what an action did
+    (accept, like rollback and revert) is its result too."""
+    capsys.readouterr()
+    assert snapshotted.cli("accept", "--sheet", "31", "--reason", "the hotfix stays") == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("production of sheet 031 (") and "accepted: the hotfix stays" in out
+    assert "accepted" not in err
+
+    assert snapshotted.cli("audit", "verify") == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert any(line.startswith("audit/") and ": intact, " in line for line in lines), out
+    assert lines[-1].startswith("audit trail intact: ") and err == ""
 
 
 def test_readme_quick_start_is_two_lines_and_points_nowhere_outside_the_repository() -> None:

@@ -49,9 +49,10 @@ def test_import_csv_fills_the_registry_and_commits(
     assert not demo.workspace.repo.is_dirty(path="registry.toml")
     message = demo.workspace.repo.head.commit.message
     assert "registry: import 3 sheets from sheets.csv (0 added, 0 changed, 232 removed)" in message
-    err = capsys.readouterr().err
-    assert f"remove 003 {SHEETS[3].name}\n" in err
-    assert f"{source}: 0 added, 0 changed, 232 removed, 3 unchanged" in err
+    out = capsys.readouterr().out  # the plan is the result: `registry import F > plan.txt`
+    assert f"remove 003 {SHEETS[3].name}\n" in out
+    assert f"{source}: 0 added, 0 changed, 232 removed, 3 unchanged" in out
+    assert out.splitlines()[-1] == "registry.toml now holds 3 sheets (committed)"
 
 
 def test_import_json_list(demo: Demo, tmp_path: Path) -> None:
@@ -89,8 +90,9 @@ def test_an_import_that_would_empty_the_registry_is_refused_and_changes_nothing(
     source = write_csv(tmp_path / "sheets.csv", data)
     capsys.readouterr()
     assert demo.cli("registry", "import", str(source)) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and "\n" not in err, err
+    out, err = capsys.readouterr()
+    assert message in err and "\n" not in err.strip(), err
+    assert out == ""  # no plan is printed for a refused file
     assert demo.workspace.registry_path.read_bytes() == before
     assert demo.workspace.head() == head
     assert demo.workspace.repo.git.status("--porcelain") == ""
@@ -104,9 +106,9 @@ def test_a_rename_shows_old_and_new_and_keeps_owner_and_reference_ranges(
     source = write_csv(tmp_path / "sheets.csv", data)  # no owner, no reference_ranges column
     capsys.readouterr()
     assert demo.cli("registry", "import", str(source)) == 0
-    err = capsys.readouterr().err
-    assert f"change 005: name {SHEETS[5].name!r} -> 'Renamed Clinic'\n" in err
-    assert "1 changed, 0 removed, 234 unchanged" in err
+    out = capsys.readouterr().out
+    assert f"change 005: name {SHEETS[5].name!r} -> 'Renamed Clinic'\n" in out
+    assert "1 changed, 0 removed, 234 unchanged" in out
     registry = load_registry(demo.workspace.registry_path)
     assert registry.by_number(5).name == "Renamed Clinic"
     assert registry.sheets == tuple(
@@ -114,7 +116,7 @@ def test_a_rename_shows_old_and_new_and_keeps_owner_and_reference_ranges(
     )
     head = demo.workspace.head()
     assert demo.cli("registry", "import", str(source)) == 0  # the same file again
-    assert "nothing to commit" in capsys.readouterr().err
+    assert "nothing to commit" in capsys.readouterr().out
     assert demo.workspace.head() == head
 
 
@@ -138,9 +140,11 @@ def test_one_bad_row_rejects_the_whole_file_and_writes_nothing(
     data = rows(4)
     data[2].update(change)
     source = write_csv(tmp_path / "sheets.csv", data)
+    capsys.readouterr()
     assert demo.cli("registry", "import", str(source)) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and "\n" not in err
+    out, err = capsys.readouterr()
+    assert message in err and "\n" not in err.strip()
+    assert out == ""
     assert demo.workspace.registry_path.read_bytes() == before
     assert demo.workspace.head() == head
 

@@ -26,7 +26,7 @@ def test_a_simulated_person_acts_under_their_own_trail_with_a_banner(
     assert {e["user"] for e in entries} == {"dana"} and entries[-1]["action"] == "snapshot"
     assert os.stat(snapshotted.trail_path("dana")).st_uid == snapshotted.workspace.owner_uid
     assert snapshotted.cli("audit", "verify") == 0
-    assert "audit/dana.jsonl: intact" in capsys.readouterr().err
+    assert "audit/dana.jsonl: intact" in capsys.readouterr().out
 
     assert snapshotted.cli("--as", "dana", "acknowledge", "--sheet", "1", "--finding", "x",
                            "--reason", "r") == 5  # fmt: skip

@@ -128,6 +128,12 @@ def no_traceback(result: subprocess.CompletedProcess[str]) -> str:
     return result.stderr
 
 
+def report(result: subprocess.CompletedProcess[str]) -> str:
+    """The command's result (stdout), once its stderr shows no traceback."""
+    no_traceback(result)
+    return result.stdout
+
+
 def test_a_second_member_snapshots_and_the_first_carries_on(shared: SharedHost) -> None:
     shared.demo.edit_script(SHEETS[8].prod_script_id, "\n// a\n", "someone.else@practice.example")
     result = shared.sheetstage(NOBODY, "--batch")
@@ -141,7 +147,7 @@ def test_a_second_member_snapshots_and_the_first_carries_on(shared: SharedHost) 
     shared.demo.edit_script(SHEETS[9].dev3_script_id, "\n// b\n", "developer@practice.example")
     assert shared.demo.cli("--batch") == 0
     assert shared.demo.cli("audit", "verify") == 0
-    assert no_traceback(shared.sheetstage(NOBODY, "audit", "verify")).count("intact") >= 2
+    assert report(shared.sheetstage(NOBODY, "audit", "verify")).count("intact") >= 2
 
 
 def test_a_member_cannot_make_themselves_practice_manager(
@@ -181,7 +187,7 @@ def test_a_member_cannot_write_or_replace_anothers_trail(shared: SharedHost) -> 
     shared.run_as(NOBODY, "sh", "-c", f"echo '{{}}' > {forged}")
     result = shared.sheetstage(NOBODY, "audit", "verify")
     assert result.returncode == 1
-    assert "audit/erin.jsonl: NOT TRUSTED: owned by nobody" in no_traceback(result)
+    assert "audit/erin.jsonl: NOT TRUSTED: owned by nobody" in report(result)
 
 
 def test_a_trail_someone_planted_is_refused_then_moved_aside_by_the_owners_run(
