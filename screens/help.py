@@ -3,6 +3,7 @@ of the sheet list, generated from screens/glyphs.py."""
 
 from __future__ import annotations
 
+from rich.columns import Columns
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -70,13 +71,9 @@ def legend_table() -> Table:
     rows: list[tuple[str, list[tuple[str, str, str]]]] = glyphs.legend()
     rows += [(title, [(g, word, "") for g, word in entries]) for title, entries in DIFF_LEGEND]
     for title, entries in rows:
-        line = Text()
-        for index, (glyph, meaning, style) in enumerate(entries):
-            if index:
-                line.append("  ")
-            line.append(glyph, style=style)
-            line.append(f" {meaning}")
-        grid.add_row(title, line)
+        # an entry never breaks between its glyph and its meaning: they flow as units
+        units = [Text.assemble((glyph, style), f" {meaning}") for glyph, meaning, style in entries]
+        grid.add_row(title, Columns(units, padding=(0, 2)))
     return grid
 
 

@@ -614,7 +614,7 @@ class SheetsScreen(Screen[None]):
     def set_quick_filter(self, index: int) -> None:
         self.quick = index
         self.refresh_rows()
-        self.notify(f"showing {QUICK_FILTERS[index].label}", timeout=2)
+        self.stage.notify(f"showing {QUICK_FILTERS[index].label}", timeout=2)
 
     # sort and marks ------------------------------------------------------------------------
 
