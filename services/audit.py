@@ -373,7 +373,7 @@ class AuditReport:
 
     def summary(self) -> str:
         if self.ok:
-            return f"audit trail intact: {len(self.checks)} trail file(s) verified"
+            return f"audit trail intact: {_count(len(self.checks), 'trail file')} verified"
         parts = []
         if self.broken:
             names = ", ".join(f"audit/{c.name}" for c in self.broken)
@@ -383,7 +383,8 @@ class AuditReport:
                 "restored (`git log -p -- audit/`)"
             )
         if self.history:
-            parts.append(f"{len(self.history)} commit(s) in the history are breaks themselves")
+            breaks = "is a break itself" if len(self.history) == 1 else "are breaks themselves"
+            parts.append(f"{_count(len(self.history), 'commit')} in the history {breaks}")
         return "audit trail " + "; ".join(parts)
 
 

@@ -25,6 +25,7 @@ from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesF
 from services.audit import AuditEntry, AuditReport, utc_now
 from services.diff import SheetDiff, diff_projects
 from services.google_client import GoogleApiError
+from services.overview import short_time
 from services.phi import Severity
 from services.registry import IdMapper
 from services.scripttests import StagingTests
@@ -720,7 +721,7 @@ def _run_pipeline(
 
     approval = review.approval
     if approval is not None and review.fresh_for(staging_hash, production_hash):
-        done(Step.APPROVE, True, f"approved by {approval.user} at {approval.time}")
+        done(Step.APPROVE, True, f"approved by {approval.user} at {short_time(approval.time)}")
     else:
         assert approver is not None  # _check_review refused otherwise
         try:

@@ -16,6 +16,7 @@ from typing import Any
 
 import tomli_w
 
+from services.progress import counted
 from sheetstage_tui.errors import UsageError
 from sheetstage_tui.models import Environment, Sheet, parse_sheet_number
 
@@ -351,7 +352,7 @@ class ImportPlan:
         kept = f"; {' and '.join(self.kept)} kept from registry.toml" if self.kept else ""
         return (
             f"{self.origin}: {self.tally()}, {self.unchanged} unchanged "
-            f"({len(self.sheets)} sheets{kept})"
+            f"({counted(len(self.sheets), 'sheet')}{kept})"
         )
 
 

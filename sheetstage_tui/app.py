@@ -41,6 +41,7 @@ from services import (
     validation,
 )
 from services.overview import SheetRow, load_rows, project_files, short_time
+from services.progress import counted
 from services.registry import IdMapper, load_registry
 from services.session import Session
 from services.snapshot import Fetched
@@ -879,7 +880,7 @@ class SheetStageApp(App[int]):
             self.notify(f"ALERT {alert.kind}: {alert.message}", severity="warning", timeout=12)
         if len(result.to_report) > 5:
             more = len(result.to_report) - 5
-            self.notify(f"{more} more alert(s): `sheetstage alerts`", severity="warning")
+            self.notify(f"{counted(more, 'more alert')}: l shows them all", severity="warning")
         if self.session is not None:
             jobs.reported(self.session, result.to_report)
         for notice in result.notices[:3]:
