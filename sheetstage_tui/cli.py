@@ -907,12 +907,19 @@ def _drift(config: Config, args: argparse.Namespace) -> int:
 
 
 def _diff(config: Config, args: argparse.Namespace) -> int:
-    from services.diff import sheet_diff, unified
+    from services import inspection
+    from services.diff import unified
     from services.registry import IdMapper
 
     with _session(config, args) as opened:
         sheet = opened.registry.select([args.sheet])[0]
-        diff = sheet_diff(opened.workspace, IdMapper(opened.registry.sheets), sheet)
+        mapper = IdMapper(opened.registry.sheets)
+        # masked, as every display of code; code the PHI gate held back is read live
+        view = inspection.workspace_view(opened.workspace, config, sheet, mapper)
+        if view is None:
+            _say(f"sheet {sheet.key}: the PHI gate held its code back; reading it live, masked")
+            view = inspection.inspect(opened, sheet, mapper)
+    diff = view.diff
     sys.stdout.write(unified(diff))
     _say(f"sheet {sheet.key} {sheet.name}: {diff.summary()}")
     return 0

@@ -210,3 +210,14 @@ def test_readme_quick_start_is_two_lines_and_points_nowhere_outside_the_reposito
     assert not re.findall(r"\]\((?:\.\./|/)", text)  # no link leaves the repository
     for needed in ("validate --all", "--allow-removals", "news"):
         assert needed in text
+
+
+def test_diff_of_code_the_gate_held_back_is_read_live_and_masked(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert snapshotted.cli("diff", "--sheet", "150") == 0
+    shown = capsys.readouterr()
+    assert "MRN *****827" in shown.out and "'**/**/****'" in shown.out
+    assert "40418827" not in shown.out + shown.err and "03/14/1961" not in shown.out
+    assert "held its code back; reading it live, masked" in shown.err
