@@ -135,6 +135,11 @@ QUICK_FILTERS: tuple[QuickFilter, ...] = (
         DriftState.DIVERGED, "diverged: production edited outside sheetstage, staging changed too"
     ),
     drift_filter(DriftState.AHEAD, "deployment candidates (ahead)"),
+    QuickFilter(
+        "awaiting-review",
+        "sheets awaiting review (staged: a practice manager approves them with a)",
+        lambda r, m: r.deploy is DeployStatus.STAGED,
+    ),
     drift_filter(DriftState.UNKNOWN, "unknown or failed"),
     QuickFilter("blocked", "PHI blocked", lambda r, m: r.phi is PhiStatus.BLOCKED),
     QuickFilter(

@@ -88,8 +88,8 @@ def short_time(stamp: str) -> str:
     """A recorded time (UTC, ISO 8601) as people read it, in the machine's local zone:
     `2026-05-24T12:31:00.000Z` -> `2026-05-24 07:31 CDT`. The one format for every time shown
     to a person; a stamp that is not a time comes back as written, an empty one empty."""
-    if not stamp:
-        return ""
+    if not stamp or len(stamp) <= len("2026-05-24"):  # no time of day: nothing to convert
+        return stamp
     try:
         moment = datetime.fromisoformat(stamp)
     except ValueError:

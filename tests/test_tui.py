@@ -26,7 +26,7 @@ from screens.help import KEY_WIDTH, HelpScreen
 from screens.message import MessageScreen
 from screens.sheets import QUICK_FILTERS, SheetsScreen
 from services import overview
-from services.emulator.seed import BROKEN_TEST, TESTED, demo_sheets
+from services.emulator.seed import BROKEN_TEST, STAGED, TESTED, demo_sheets
 from services.overview import TestsStatus
 from services.workspace import Workspace
 from sheetstage_tui.app import SheetStageApp
@@ -183,6 +183,8 @@ async def test_quick_filters_show_drifted_then_production_edits_then_ahead(
         await pilot.press("f")
         assert set(visible(app)) == DRIFTED - PROD_MODIFIED - DIVERGED
         assert "ahead" in banner(app)
+        await pilot.press("f")  # what a practice manager approves
+        assert set(visible(app)) == set(STAGED) and "awaiting-review" in banner(app)
         await pilot.press("escape")
         assert len(visible(app)) == 235
         counts = banner(app).splitlines()[0]
@@ -643,6 +645,7 @@ def test_times_show_in_the_local_zone_with_its_name(chicago: None) -> None:
     assert overview.short_time("2026-05-24T12:31:00.000Z") == "2026-05-24 07:31 CDT"
     assert overview.short_time("2026-11-30T05:41:27Z") == "2026-11-29 23:41 CST"
     assert overview.short_time("") == ""
+    assert overview.short_time("2026-05-24") == "2026-05-24"  # a day has no zone to convert
 
 
 async def test_at_80_columns_the_banner_shows_the_filter_the_marks_and_the_sort(
