@@ -177,7 +177,7 @@ def proposal_text(proposal: Proposal) -> Text:
         text.highlight_regex(re.compile(rf"(?<=^    {label}: )(?!none$).+$", re.M), glyphs.ALARM)
     if proposal.action != "deploy":
         text.append("\n")
-        for line in unified(proposal.diff).splitlines():
+        for line in unified(proposal.diff, sides=("now", "backup")).splitlines():
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
             text.append("\n" + line, style=style)
     return text

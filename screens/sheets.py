@@ -136,9 +136,9 @@ QUICK_FILTERS: tuple[QuickFilter, ...] = (
     ),
     drift_filter(DriftState.AHEAD, "deployment candidates (ahead)"),
     QuickFilter(
-        "awaiting-review",
-        "sheets awaiting review (staged: a practice manager approves them with a)",
-        lambda r, m: r.deploy is DeployStatus.STAGED,
+        "in-review",
+        "sheets in review (staged: a approves · approved: D deploys)",
+        lambda r, m: r.deploy in (DeployStatus.STAGED, DeployStatus.APPROVED),
     ),
     drift_filter(DriftState.UNKNOWN, "unknown or failed"),
     QuickFilter("blocked", "PHI blocked", lambda r, m: r.phi is PhiStatus.BLOCKED),

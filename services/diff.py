@@ -179,8 +179,11 @@ def diff_projects(
     return SheetDiff(sheet, files, order_changed)
 
 
-def unified(diff: SheetDiff, context: int = 3) -> str:
-    """The classic unified diff production -> staging (staging with DEV3 ids mapped)."""
+def unified(
+    diff: SheetDiff, context: int = 3, sides: tuple[str, str] = ("production", "staging")
+) -> str:
+    """The classic unified diff production -> staging (staging with DEV3 ids mapped); `sides`
+    names the two (a rollback shows `now` -> `backup`)."""
     out: list[str] = []
     for f in diff.files:
         if not f.changed:
@@ -189,8 +192,8 @@ def unified(diff: SheetDiff, context: int = 3) -> str:
             difflib.unified_diff(
                 list(f.production),
                 list(f.staging_mapped),
-                fromfile=f"production/{f.path}" if f.status != "added" else "/dev/null",
-                tofile=f"staging/{f.path}" if f.status != "removed" else "/dev/null",
+                fromfile=f"{sides[0]}/{f.path}" if f.status != "added" else "/dev/null",
+                tofile=f"{sides[1]}/{f.path}" if f.status != "removed" else "/dev/null",
                 n=context,
                 lineterm="",
             )

@@ -183,8 +183,8 @@ async def test_quick_filters_show_drifted_then_production_edits_then_ahead(
         await pilot.press("f")
         assert set(visible(app)) == DRIFTED - PROD_MODIFIED - DIVERGED
         assert "ahead" in banner(app)
-        await pilot.press("f")  # what a practice manager approves
-        assert set(visible(app)) == set(STAGED) and "awaiting-review" in banner(app)
+        await pilot.press("f")  # what a practice manager approves, then deploys
+        assert set(visible(app)) == set(STAGED) and "in-review" in banner(app)
         await pilot.press("escape")
         assert len(visible(app)) == 235
         counts = banner(app).splitlines()[0]
