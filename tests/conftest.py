@@ -6,8 +6,10 @@ to it, and the workspace is a real git repository in tmp_path."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,3 +176,33 @@ def expected_states() -> dict[int, str]:
 
 Edit = Callable[[Demo, int, str], None]
 __all__ = ["Demo", "DemoSeed", "write_config"]
+
+
+CHICAGO = "CST6CDT,M3.2.0,M11.1.0"  # America/Chicago's rules, without a tz database
+
+
+def _in_zone(zone: str) -> Iterator[None]:
+    """Times shown to people in `zone`, whatever the host's; the host's zone comes back after
+    (time.tzset() again: the process keeps the zone it last read)."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+@pytest.fixture
+def chicago() -> Iterator[None]:
+    """A zone that is not UTC (times are converted, with the zone's name)."""
+    yield from _in_zone(CHICAGO)
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    yield from _in_zone("UTC")

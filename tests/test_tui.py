@@ -6,10 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import re
-import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,21 +34,6 @@ SHEETS = {s.number: s for s in demo_sheets()}
 DRIFTED = {12, 31, 47, 64, 88, 119, 140, 177, 203, 215}  # 150, 199: held back, unknown
 PROD_MODIFIED = {31, 119, 177}
 DIVERGED = {64, 215}
-CHICAGO = "CST6CDT,M3.2.0,M11.1.0"  # America/Chicago's rules, without a tz database
-
-
-@pytest.fixture
-def chicago() -> Iterator[None]:
-    """Times shown to people in a zone that is not UTC, whatever the host's zone."""
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = CHICAGO
-    time.tzset()
-    yield
-    if saved is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = saved
-    time.tzset()
 
 
 def app_for(demo: Demo, read_only: bool = False) -> SheetStageApp:

@@ -12,7 +12,6 @@ import pytest
 
 from sheetstage_tui.app import SheetStageApp
 from tests.conftest import Demo
-from tests.test_tui import chicago  # noqa: F401 (a fixture: times in a zone not UTC)
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -47,13 +46,8 @@ def test_main_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-def test_diff_screen(
-    frozen: Demo, snap_compare, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import time
-
-    monkeypatch.setenv("TZ", "UTC")  # the header says when production was edited
-    time.tzset()
+@pytest.mark.usefixtures("utc")  # the header says when production was edited
+def test_diff_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:
 
     async def open_diff(pilot) -> None:
         await pilot.pause()

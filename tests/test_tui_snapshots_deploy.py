@@ -28,10 +28,7 @@ SHEETS = {s.number: s for s in demo_sheets()}
 SHEET = SHEETS[STAGED[0]]
 
 
-@pytest.fixture(autouse=True)
-def _utc(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])

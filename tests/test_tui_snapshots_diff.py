@@ -5,19 +5,13 @@ finding ids pinned)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from sheetstage_tui.app import SheetStageApp
 from tests.conftest import Demo
 from tests.test_tui_snapshots import frozen  # noqa: F401 (a fixture)
 
-
-@pytest.fixture(autouse=True)
-def _utc(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def test_side_by_side_diff_at_80_columns(frozen: Demo, snap_compare) -> None:  # noqa: F811

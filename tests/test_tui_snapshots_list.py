@@ -11,7 +11,6 @@ import pytest
 from screens.sheets import QUICK_FILTERS
 from sheetstage_tui.app import SheetStageApp
 from tests.conftest import Demo
-from tests.test_tui import chicago  # noqa: F401 (a fixture)
 from tests.test_tui_snapshots import frozen  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("chicago")
