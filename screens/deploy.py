@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -96,7 +96,7 @@ class ApprovalScreen(ModalScreen[bool]):
                     placeholder="type here", id="approval-input", max_length=8, disabled=True
                 )
             yield Static(
-                Text("tab or shift+tab to the field · only yes then enter approves", style="dim"),
+                Text("type yes then enter to approve · enter alone or esc cancels", style="dim"),
                 classes="dialog-status",
                 id="approval-status",
             )
@@ -116,7 +116,8 @@ class ApprovalScreen(ModalScreen[bool]):
         self.query_one("#approval-summary", Static).update(proposal_text(proposal))
         self.query_one("#approval-input", Input).disabled = False
         self.query_one("#approval-ok", Button).disabled = False
-        self.query_one("#approval-cancel", Button).focus()
+        if self.focused is None:  # Cancel has had the focus since the modal opened
+            self.query_one("#approval-cancel", Button).focus()
 
     def refuse(self, message: str) -> None:
         """Refused before anything was asked (no request, stale, own request, validation)."""
@@ -128,6 +129,20 @@ class ApprovalScreen(ModalScreen[bool]):
         self.query_one("#approval-status", Static).update(Text("esc or enter closes", style="dim"))
         self.query_one("#approval-cancel", Button).label = "Close"
         self.query_one("#approval-cancel", Button).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing goes to the field wherever the focus is: `yes` then enter approves, while a
+        lone enter still presses Cancel (the default)."""
+        field = self.query_one("#approval-input", Input)
+        character = event.character or ""
+        if field.disabled or self.focused is field:
+            return
+        if not character.isprintable() or character.isspace() or not character:
+            return  # enter and space press the focused button, as everywhere
+        field.focus()
+        field.insert_text_at_cursor(character)
+        event.stop()
+        event.prevent_default()
 
     # answers --------------------------------------------------------------------------------
 
@@ -267,7 +282,9 @@ class StepsScreen(ModalScreen[None]):
             board.display = True
             for r in results:
                 detail = r.backup_tag if r.outcome == "deployed" else r.message
-                board.add_row(r.sheet.key, outcome_text(r.outcome), str(r.exit_code), detail)
+                board.add_row(
+                    r.sheet.key, outcome_text(r.outcome), str(r.exit_code), detail, key=r.sheet.key
+                )
         status = Text()
         if len(results) == 1:  # several: the table says it
             status.append_text(outcome_text(results[0].outcome))

@@ -699,11 +699,11 @@ class SheetsScreen(Screen[None]):
         """The marked sheets (each needs a fresh approval), or the highlighted one."""
         keys = sorted(self.marked)
         if keys:
-            self.stage.deploy(keys, marked=True)
+            self.stage.start_deploy(keys, marked=True)
             return
         key = self.current_key()
         if key is not None:
-            self.stage.deploy([key], marked=False)
+            self.stage.start_deploy([key], marked=False)
 
     def action_rollback_points(self) -> None:
         self.stage.open_rollback(self.current_key())

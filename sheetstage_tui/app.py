@@ -465,7 +465,7 @@ class SheetStageApp(App[int]):
 
         return ask
 
-    def deploy(self, keys: Sequence[str], marked: bool) -> None:
+    def start_deploy(self, keys: Sequence[str], marked: bool) -> None:
         """`D`: the highlighted sheet (approved inline when it has no approval), or the marked
         sheets that hold approvals; the steps show live."""
         if self.session is None or not (self._allowed("deploy") and self._engine_started()):
@@ -484,7 +484,7 @@ class SheetStageApp(App[int]):
                 for key in keys
                 if key not in ready
             ]
-            self._start_deploy(ready, None, unapproved)
+            self._deploy_with_steps(ready, None, unapproved)
             return
         key = keys[0]
         sheet, approval = self._sheet(key), reviews[key].approval
@@ -492,12 +492,12 @@ class SheetStageApp(App[int]):
             approver = self._approver(
                 f"Approve a deploy of sheet {sheet.key} to production", "deploy"
             )
-            self._start_deploy([key], approver, [])
+            self._deploy_with_steps([key], approver, [])
             return
 
         def confirmed(go: bool | None) -> None:
             if go:
-                self._start_deploy([key], None, [])
+                self._deploy_with_steps([key], None, [])
 
         self.push_screen(
             ConfirmScreen(
@@ -511,7 +511,7 @@ class SheetStageApp(App[int]):
             confirmed,
         )
 
-    def _start_deploy(
+    def _deploy_with_steps(
         self,
         keys: list[str],
         approver: deploy.Approver | None,
@@ -548,6 +548,11 @@ class SheetStageApp(App[int]):
         else:
             self.push_screen(RollbackScreen(points, key))
 
+    def _refresh_rollback(self) -> None:
+        """Back on the backup points after a rollback: it took a backup of what it replaced."""
+        if isinstance(self.screen, RollbackScreen):
+            self.open_rollback(self.screen.sheet)
+
     def start_rollback(self, tag: str) -> None:
         staging = tag.startswith("staging-backup-")
         if self.session is None or not (
@@ -558,7 +563,7 @@ class SheetStageApp(App[int]):
         sheet = tag.rsplit("-sheet-", 1)[-1]
         where = "DEV3" if staging else "production"
         screen = StepsScreen(f"Roll back {where} of sheet {sheet} to {tag}", [sheet], "restore")
-        self.push_screen(screen)
+        self.push_screen(screen, lambda _: self._refresh_rollback())
         approver = self._approver(f"Roll back {where} of sheet {sheet} to {tag}", "rollback")
         point = self._sheet(sheet)
         self.run_production(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from services.emulator.seed import DemoSeed, demo_sheets
 from services.emulator.store import EmulatorStore
@@ -121,8 +122,8 @@ class Demo:
         self.config_path.write_text(f"{head}[emulator]\n{emulator}\n{tail}")
 
 
-def _build(tmp_path_factory: pytest.TempPathFactory, batch: bool) -> Path:
-    root = tmp_path_factory.mktemp("demo-batch" if batch else "demo-init")
+def _build(root: Path, batch: bool) -> Path:
+    root.mkdir(parents=True)
     write_config(root, extra=DEMO_TESTS)
     assert main(["--config", str(root / "config.toml"), "init", "--demo"]) == 0
     if batch:
@@ -130,14 +131,32 @@ def _build(tmp_path_factory: pytest.TempPathFactory, batch: bool) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def _initialized_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory, batch=False)
+def _template(tmp_path_factory: pytest.TempPathFactory, worker_id: str, batch: bool) -> Path:
+    """Built once per test run: pytest-xdist's workers share it (the first builds it under a
+    file lock in the run's temporary folder, the others wait and copy from it); tests copy it,
+    never change it."""
+    name = "demo-batch" if batch else "demo-init"
+    if worker_id == "master":  # no xdist: this run's own folder
+        return _build(tmp_path_factory.getbasetemp() / name, batch)
+    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, above each worker's
+    built = shared / f"{name}.built"
+    with FileLock(shared / f"{name}.lock"):
+        if not built.exists():
+            if (shared / name).exists():  # a worker died while building it
+                shutil.rmtree(shared / name)
+            _build(shared / name, batch)
+            built.touch()
+    return shared / name
 
 
 @pytest.fixture(scope="session")
-def _snapshotted_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _build(tmp_path_factory, batch=True)
+def _initialized_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    return _template(tmp_path_factory, worker_id, batch=False)
+
+
+@pytest.fixture(scope="session")
+def _snapshotted_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    return _template(tmp_path_factory, worker_id, batch=True)
 
 
 def _copy(template: Path, target: Path) -> Demo:

@@ -116,7 +116,7 @@ def alert_lines(stderr: str) -> set[str]:
     """The alerts a run printed, without the edit times (each case edits at its own time)."""
     suffix = " (raised by an earlier run that was interrupted)"
     return {
-        re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+Z", "TIME", line.removesuffix(suffix))
+        re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d \S+", "TIME", line.removesuffix(suffix))
         for line in stderr.splitlines()
         if line.startswith("ALERT ")
     }

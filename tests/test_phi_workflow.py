@@ -415,7 +415,9 @@ def test_a_project_held_back_keeps_state_true_to_what_is_on_disk(
     assert drift["state"] == "in-sync"  # what the workspace holds: the last clean version...
     assert "held back by the PHI gate" in drift["reason"]  # ...and why it is not the newest
     assert snapshotted.cli("diff", "--sheet", "40") == 0
-    assert "No differences" in capsys.readouterr().err  # state, disk and diff agree
+    shown = capsys.readouterr()  # the diff reads the held-back code live, shows it masked
+    assert "held its code back; reading it live, masked" in shown.err
+    assert "***-**-4087" in shown.out and "523-71-4087" not in shown.out + shown.err
     state = json.loads(snapshotted.workspace.state_path.read_text())["sheets"]["040"]
     assert state["staging"]["held_back"] == state["gate"]["hash"] != state["staging"]["hash"]
     assert snapshotted.cli("--batch") == 0  # held back again: no news, no commit

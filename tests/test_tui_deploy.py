@@ -36,6 +36,17 @@ def _no_sheets_pacing(snapshotted: Demo) -> None:
     snapshotted.fast_sheets()
 
 
+async def settled(pilot: Pilot, app: SheetStageApp) -> None:
+    """Back on the sheet list with no change to production in flight."""
+    await until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, SheetsScreen)
+            and not any(w.is_running for w in app.workers if w.group == "production")
+        ),
+    )
+
+
 def app_for(demo: Demo, as_user: str = "") -> SheetStageApp:
     return SheetStageApp(demo.config, as_user=as_user)
 
@@ -98,12 +109,21 @@ async def test_approve_with_yes_then_deploy_shows_the_seven_steps_and_rolls_back
         assert "requested by dana" in summary and "risk summary" in summary
         assert "diff: " in summary
         await pilot.press("escape")
-        await until(pilot, lambda: "not approved" in notifications(app))
+        await settled(pilot, app)
+        assert "not approved" in notifications(app)
 
-        await pilot.press("a")  # anything but `yes` aborts too
+        await pilot.press("a")  # a lone enter presses Cancel, the default
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
-        await type_yes(pilot, app, "y")
-        await until(pilot, lambda: notifications(app).count("not approved") == 2)
+        await until(pilot, lambda: app.screen.proposal is not None)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await settled(pilot, app)
+
+        await pilot.press("a")  # anything but `yes` aborts too (typed without tabbing)
+        await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await until(pilot, lambda: app.screen.proposal is not None)  # type: ignore[attr-defined]
+        await pilot.press("y", "enter")
+        await settled(pilot, app)
+        assert "not approved" in notifications(app)
         assert ("approve", (number,), "ok") not in trail_actions(snapshotted)
 
         await pilot.press("a")
@@ -142,6 +162,8 @@ async def test_approve_with_yes_then_deploy_shows_the_seven_steps_and_rolls_back
         await pilot.press("escape")
 
         await until(pilot, lambda: isinstance(app.screen, RollbackScreen))
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        assert "before rollback" in str(app.screen.query_one(DataTable).get_cell_at((0, 5)))
         await pilot.press("escape", "l")  # both in the activity screen, newest first
         await until(pilot, lambda: isinstance(app.screen, ActivityScreen))
         table = app.screen.query_one(DataTable)
@@ -193,7 +215,7 @@ async def test_marked_sheets_deploy_only_what_was_approved_and_end_with_a_table(
             for row in range(board.row_count)
         }
         assert outcomes == {f"{approved:03d}": "deployed", f"{unapproved:03d}": "refused"}
-        assert "no approval" in text_of(app, "#steps-status")
+        assert "no approval" in str(board.get_cell(f"{unapproved:03d}", "detail"))
 
 
 async def test_production_edits_accept_with_a_reason_and_adopt(snapshotted: Demo) -> None:

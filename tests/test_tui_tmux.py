@@ -96,8 +96,8 @@ def test_the_practice_manager_path_over_a_real_terminal(terminal: Terminal) -> N
 
     terminal.keys("a")
     terminal.wait_for("requested by dana", "Type yes to approve")
-    terminal.keys("BTab", "BTab")
-    terminal.type("yes")
+    terminal.type("yes")  # the field takes it, though Cancel has the focus
+    terminal.wait_for(":  yes", timeout=10)  # in the field, before enter
     terminal.keys("Enter")
     terminal.wait_for(f"approved sheet {sheet}")
 
@@ -114,8 +114,8 @@ def test_the_practice_manager_path_over_a_real_terminal(terminal: Terminal) -> N
     terminal.wait_for("Backup points of every sheet", sheet)
     terminal.keys("Enter")
     terminal.wait_for("Type yes to roll back", "rollback to", "--- now/Code.gs", "+++ backup/")
-    terminal.keys("BTab", "BTab")
-    terminal.type("yes")
+    terminal.type("yes")  # the field takes it, though Cancel has the focus
+    terminal.wait_for(":  yes", timeout=10)  # in the field, before enter
     terminal.keys("Enter")
     restored = terminal.wait_for("esc or enter closes", timeout=90)
     assert "restored" in restored, restored
