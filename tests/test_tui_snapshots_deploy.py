@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
+from textual.app import App
 
 from screens.activity import ActivityScreen
 from screens.deploy import StepsScreen
@@ -25,6 +27,16 @@ from tests.conftest import Demo
 from tests.test_tui_snapshots import SIZES, frozen  # noqa: F401 (a fixture)
 
 SHEETS = {s.number: s for s in demo_sheets()}
+APP_STYLES = Path(__file__).resolve().parents[1] / "sheetstage_tui" / "app.tcss"
+
+
+class Host(App[None]):
+    """A screen alone on the app's styles: pictures drawn from fixed values need no
+    workspace (and no second of copying one)."""
+
+    CSS_PATH = str(APP_STYLES)
+
+
 SHEET = SHEETS[STAGED[0]]
 
 
@@ -63,7 +75,7 @@ STEP_DETAILS = {
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-def test_live_steps(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:  # noqa: F811
+def test_live_steps(snap_compare, size: tuple[int, int]) -> None:
     async def steps(pilot) -> None:
         await pilot.pause()
         screen = StepsScreen(f"Deploy sheet {SHEET.key} to production", [SHEET.key])
@@ -72,11 +84,11 @@ def test_live_steps(frozen: Demo, snap_compare, size: tuple[int, int]) -> None: 
             screen.step_done(SHEET.key, StepOutcome(step, True, detail), seconds)
         await pilot.pause()
 
-    assert snap_compare(SheetStageApp(frozen.config), terminal_size=size, run_before=steps)
+    assert snap_compare(Host(), terminal_size=size, run_before=steps)
 
 
 @pytest.mark.parametrize("size", SIZES[:1], ids=["80x24"])
-def test_deploy_results(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:  # noqa: F811
+def test_deploy_results(snap_compare, size: tuple[int, int]) -> None:
     other = SHEETS[STAGED[2]]
 
     async def results(pilot) -> None:
@@ -95,11 +107,11 @@ def test_deploy_results(frozen: Demo, snap_compare, size: tuple[int, int]) -> No
         )
         await pilot.pause()
 
-    assert snap_compare(SheetStageApp(frozen.config), terminal_size=size, run_before=results)
+    assert snap_compare(Host(), terminal_size=size, run_before=results)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-def test_rollback_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:  # noqa: F811
+def test_rollback_screen(snap_compare, size: tuple[int, int]) -> None:
     points = [
         BackupPoint(
             f"prod-backup-2026112{day}T150000Z-sheet-{SHEET.key}",
@@ -122,11 +134,11 @@ def test_rollback_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> N
         await pilot.app.push_screen(RollbackScreen(points, SHEET.key))
         await pilot.pause()
 
-    assert snap_compare(SheetStageApp(frozen.config), terminal_size=size, run_before=show)
+    assert snap_compare(Host(), terminal_size=size, run_before=show)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-def test_activity_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> None:  # noqa: F811
+def test_activity_screen(snap_compare, size: tuple[int, int]) -> None:
     number = SHEET.number
     lines = [
         Activity(
@@ -155,4 +167,4 @@ def test_activity_screen(frozen: Demo, snap_compare, size: tuple[int, int]) -> N
         await pilot.app.push_screen(ActivityScreen(lines, alerts, verified, False))
         await pilot.pause()
 
-    assert snap_compare(SheetStageApp(frozen.config), terminal_size=size, run_before=show)
+    assert snap_compare(Host(), terminal_size=size, run_before=show)
