@@ -92,7 +92,7 @@ class ActivityScreen(Screen[None]):
                     short_time(alert.since),
                     Text(alert.kind, style="bold yellow"),
                     _sheets(alert.sheets),
-                    alert.message,
+                    Text(alert.message),
                 )
             shown, total, what = len(alerts), len(self.alerts), "active alerts"
         else:
@@ -115,10 +115,10 @@ class ActivityScreen(Screen[None]):
                 table.add_row(
                     short_time(line.time),
                     who,
-                    line.action,
+                    Text(line.action),
                     _sheets(line.sheets),
                     result,
-                    line.detail,
+                    Text(line.detail),
                 )
             shown, total, what = len(lines), len(self.lines), "trail lines"
         view = Text.assemble(
@@ -128,6 +128,8 @@ class ActivityScreen(Screen[None]):
             ("  tab: " + ("trail" if self.showing_alerts else "alerts"), "dim"),
         )
         self.query_one("#activity-view", Static).update(view)
+        if not self._shown:
+            self.query_one("#activity-detail", Static).update("")
 
     def _columns(self, table: DataTable, fixed: Sequence[tuple[str, str, int]]) -> None:
         for label, key, width in fixed:

@@ -93,7 +93,11 @@ class ApprovalScreen(ModalScreen[bool]):
             with Horizontal(id="approval-row"):
                 yield Static(f"Type yes to {self.verb}: ", id="approval-prompt")
                 yield Input(
-                    placeholder="type here", id="approval-input", max_length=8, disabled=True
+                    placeholder="type here",
+                    id="approval-input",
+                    max_length=8,
+                    disabled=True,
+                    select_on_focus=False,  # keys typed before the focus lands are kept
                 )
             yield Static(
                 Text("type yes then enter to approve · enter alone or esc cancels", style="dim"),
@@ -112,15 +116,17 @@ class ApprovalScreen(ModalScreen[bool]):
 
     def ask(self, proposal: Proposal) -> None:
         """The pipeline asks: show what is approved and open the field (Cancel keeps focus)."""
+        if self.answered.is_set() or not self.is_attached:  # closed meanwhile: that was a no
+            return
         self.proposal = proposal
         self.query_one("#approval-summary", Static).update(proposal_text(proposal))
         self.query_one("#approval-input", Input).disabled = False
         self.query_one("#approval-ok", Button).disabled = False
-        if self.focused is None:  # Cancel has had the focus since the modal opened
-            self.query_one("#approval-cancel", Button).focus()
 
     def refuse(self, message: str) -> None:
         """Refused before anything was asked (no request, stale, own request, validation)."""
+        if self.answered.is_set() or not self.is_attached:
+            return
         self.query_one("#approval-summary", Static).update(
             Text.assemble(("refused: ", glyphs.ALARM), " ", message)
         )
@@ -147,10 +153,11 @@ class ApprovalScreen(ModalScreen[bool]):
     # answers --------------------------------------------------------------------------------
 
     def _answer(self, approved: bool) -> None:
-        if not self.answered.is_set():
-            self.answer = approved
-            self.answered.set()
-        self.dismiss(approved)
+        if self.answered.is_set():  # a second enter or click: answered already
+            return
+        self.answer = approved
+        self.answered.set()
+        dismiss_once(self, approved)
 
     @on(Input.Submitted, "#approval-input")
     def _typed(self, event: Input.Submitted) -> None:
@@ -171,6 +178,13 @@ class ApprovalScreen(ModalScreen[bool]):
     def on_unmount(self) -> None:
         if not self.answered.is_set():  # closed by the app (quit, hang-up): that is a no
             self.answered.set()
+
+
+def dismiss_once(screen: ModalScreen, value: object) -> None:
+    """Dismiss only while on top: a second press arriving after the first dismissed the
+    screen must not pop the screen below it (the running steps, the sheet list)."""
+    if screen.is_attached and screen.app.screen is screen:
+        screen.dismiss(value)
 
 
 def fill_width(room: int, fixed: Sequence[int]) -> int:
@@ -212,10 +226,17 @@ class StepsScreen(ModalScreen[None]):
     )
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, title: str, sheets: Sequence[str], kind: str = "deploy") -> None:
+    def __init__(
+        self,
+        title: str,
+        sheets: Sequence[str],
+        kind: str = "deploy",
+        decided: Sequence[DeployResult] = (),
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.sheets = list(sheets)
+        self.decided = list(decided)  # with no sheet to run: the results, shown at once
         self.steps = STEPS if kind == "deploy" else RESTORE_STEPS
         self.finished = False
         self.results: list[DeployResult] = []
@@ -242,6 +263,8 @@ class StepsScreen(ModalScreen[None]):
             results.add_column(label, key=label.lower(), width=width)
         if self.sheets:
             self.sheet_started(self.sheets[0])
+        else:
+            self.done(self.decided)
 
     def sheet_started(self, sheet: str) -> None:
         """The sheet's steps, waiting (·), the first one running (⟳)."""
@@ -262,7 +285,7 @@ class StepsScreen(ModalScreen[None]):
         mark = Text("✓", style="bold green") if outcome.ok else Text("✗", style=glyphs.ALARM)
         table.update_cell(key, "mark", mark)
         table.update_cell(key, "time", f"{seconds:5.1f}s")
-        table.update_cell(key, "detail", outcome.detail)
+        table.update_cell(key, "detail", Text(outcome.detail))
         following = [s for s in self.steps if f"{sheet}:{s}" in table.rows]
         position = following.index(outcome.step) if outcome.step in following else -1
         if outcome.ok and 0 <= position < len(following) - 1:
@@ -283,7 +306,11 @@ class StepsScreen(ModalScreen[None]):
             for r in results:
                 detail = r.backup_tag if r.outcome == "deployed" else r.message
                 board.add_row(
-                    r.sheet.key, outcome_text(r.outcome), str(r.exit_code), detail, key=r.sheet.key
+                    r.sheet.key,
+                    outcome_text(r.outcome),
+                    str(r.exit_code),
+                    Text(detail),
+                    key=r.sheet.key,
                 )
         status = Text()
         if len(results) == 1:  # several: the table says it
@@ -302,7 +329,7 @@ class StepsScreen(ModalScreen[None]):
         if not self.finished:
             self.notify("still running: production is never left between two states", timeout=4)
             return
-        self.dismiss(None)
+        dismiss_once(self, None)
 
 
 def outcome_text(outcome: str) -> Text:
@@ -333,11 +360,11 @@ class ConfirmScreen(ModalScreen[bool]):
 
     @on(Button.Pressed, "#confirm-ok")
     def _ok(self) -> None:
-        self.dismiss(True)
+        dismiss_once(self, True)
 
     @on(Button.Pressed, "#confirm-cancel")
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        dismiss_once(self, False)
 
 
 class ReasonScreen(ModalScreen[str | None]):
@@ -378,8 +405,8 @@ class ReasonScreen(ModalScreen[str | None]):
                 Text("a reason is needed: it goes to the audit trail", style="yellow")
             )
             return
-        self.dismiss(reason)
+        dismiss_once(self, reason)
 
     @on(Button.Pressed, "#reason-cancel")
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        dismiss_once(self, None)

@@ -67,9 +67,9 @@ class RollbackScreen(Screen[None]):
                 short_time(point.time),
                 f"{point.sheet:03d}",
                 Text(env, style="bold" if env == "PROD" else "cyan"),
-                point.who,
+                Text(point.who),
                 point.hash[:12],
-                point.why,
+                Text(point.why),
                 key=point.tag,
             )
         whose = f"sheet {sheet}" if sheet is not None else "every sheet"

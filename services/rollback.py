@@ -331,7 +331,9 @@ def restore(
         settled.exit_code,
     )
     result.deployed_hash = settled.hash
-    result.problems += session.sync_log()
+    problems = session.sync_log()
+    result.problems += problems
+    done(Step.LOG, not problems, "; ".join(problems) or "trail and activity log written")
     return result
 
 

@@ -166,6 +166,13 @@ class SheetStageApp(App[int]):
     async def action_quit(self) -> None:
         """A start that failed ends with the exit code the CLI gives the same problem."""
         screen = self.screen
+        if any(w.group == "production" and w.is_running for w in self.workers):
+            self.notify(
+                "a change to production is running: quit when its steps end (production is "
+                "never left between two states)",
+                severity="warning",
+            )
+            return
         self.exit(return_code=screen.exit_code if isinstance(screen, MessageScreen) else 0)
 
     def on_mount(self) -> None:
@@ -404,7 +411,7 @@ class SheetStageApp(App[int]):
         return (
             f"review requested for sheet {key} ({entry.event_id}): staging "
             f"{entry.hashes['staging'][:12]} against production "
-            f"{entry.hashes['production'][:12]}; a practice manager approves it with a",
+            f"{entry.hashes['production'][:12]}; a practice manager approves it with the a key",
             "information",
         )
 
@@ -419,6 +426,8 @@ class SheetStageApp(App[int]):
 
     def _approve_when_shown(self, key: str, screen: ApprovalScreen) -> None:
         """V8 starts (on this thread, for the staging tests) once the modal is on screen."""
+        if screen.answered.is_set():  # closed before anything was checked
+            return
         if self._engine_started():
             self.run_approve(key, screen)
         else:
@@ -429,11 +438,11 @@ class SheetStageApp(App[int]):
         assert self.session is not None
         try:
             entry = deploy.approve(self.session, key, self._asking(screen))
-        except SheetstageError as error:
+        except Exception as error:
             if screen.proposal is None and screen.is_attached:  # refused before it asked
-                self.call_from_thread(screen.refuse, str(error))
+                self.call_from_thread(screen.refuse, _describe(error))
                 return "", "information"
-            return str(error), "warning"
+            return _describe(error), "warning"
         days = self.config.deploy.approval_expiry_days
         return (
             f"approved sheet {key} ({entry.event_id}) for these exact hashes; D deploys it "
@@ -525,10 +534,9 @@ class SheetStageApp(App[int]):
             if count == 1 and keys
             else f"Deploy {count} sheets to production, one after another"
         )
-        screen = StepsScreen(title, keys)
+        screen = StepsScreen(title, keys, decided=refused)
         self.push_screen(screen)
-        if not keys:
-            screen.done(refused)
+        if not keys:  # every marked sheet refused: the screen shows why
             return
         self.run_production(
             screen, lambda progress: deploy.deploy(session, keys, approver, progress), refused
@@ -603,7 +611,10 @@ class SheetStageApp(App[int]):
         def progress(sheet: Sheet, outcome: deploy.StepOutcome) -> None:
             now = time.monotonic()
             seconds, clock[0] = now - clock[0], now
-            self.call_from_thread(screen.step_done, sheet.key, outcome, seconds)
+            # showing a step must never stop the pipeline (between deploy and verify, say)
+            with contextlib.suppress(Exception):
+                if self.is_running and screen.is_attached:
+                    self.call_from_thread(screen.step_done, sheet.key, outcome, seconds)
 
         try:
             results = work(progress)

@@ -200,6 +200,13 @@ async def test_marked_sheets_deploy_only_what_was_approved_and_end_with_a_table(
     approved, unapproved = STAGED[1], STAGED[2]
     app = app_for(snapshotted)
     async with app.run_test(size=(120, 40)) as pilot:
+        await go_to(pilot, app, unapproved)  # nothing approved among the marks: said at once
+        await pilot.press("space", "D")
+        await finished_steps(pilot, app)
+        assert "refused  no approval" in text_of(app, "#steps-status")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SheetsScreen))
+        await pilot.press("escape", "escape")  # the marks go
         await go_to(pilot, app, approved)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, ApprovalScreen))
