@@ -1106,6 +1106,8 @@ def _terminal_approver() -> Callable[[Proposal], bool] | None:
         return None
 
     def ask(proposal: Proposal) -> bool:
+        from services.deploy import describe_proposal
+
         for line in describe_proposal(proposal):
             _say(line)
         verbs = {"deploy": "approve", "rollback": "roll back", "rollback-staging": "roll back"}
@@ -1118,39 +1120,6 @@ def _terminal_approver() -> Callable[[Proposal], bool] | None:
         return answer.strip() == "yes"
 
     return ask
-
-
-def describe_proposal(proposal: Proposal) -> list[str]:
-    sheet = proposal.sheet
-    if proposal.action == "deploy":
-        lines = [
-            f"sheet {sheet.key} {sheet.name}: deploy staging -> production",
-            f"  requested by {proposal.requested_by or 'nobody'}; staging "
-            f"{proposal.staging_hash[:12]} against production {proposal.production_hash[:12]}",
-        ]
-        checks = proposal.validation
-        if checks is not None:
-            lines.append(f"  validation: PHI {checks.phi}; staging tests: {checks.tests_summary}")
-        names = {
-            "new_urls": "new external URLs",
-            "new_recipients": "new e-mail recipients",
-            "new_scopes": "new OAuth scopes",
-            "logs_cell_values": "code that logs cell values",
-        }
-        lines.append("  risk summary:")
-        for key, label in names.items():
-            found = proposal.risks.get(key, [])
-            lines.append(f"    {label}: {', '.join(found) if found else 'none'}")
-    else:
-        lines = [
-            f"sheet {sheet.key} {sheet.name}: {proposal.action} to {proposal.target}",
-            f"  now {proposal.production_hash[:12]}; the change from now to the backup:",
-        ]
-    lines.append(f"  diff: {proposal.diff.summary()}")
-    for f in proposal.diff.files:
-        if f.changed:
-            lines.append(f"    {f.path}  {f.status}  +{f.added} -{f.removed}")
-    return lines
 
 
 def _print_steps(sheet_key: str) -> Callable[[Any], None]:
