@@ -230,7 +230,7 @@ def _live_scanner(session: Session, sheet: Sheet) -> Scanner:
     if not sheet.reference_ranges:
         return scanner
     cached = scanner.reference
-    live = ReferenceSet(scanner.key, set(cached.digests) if cached else set())
+    live = ReferenceSet.starting_from(scanner.key, cached)
     try:
         for header, rows in read_ranges(
             session.client, sheet.prod_spreadsheet_id, sheet.reference_ranges

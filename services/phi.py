@@ -811,9 +811,8 @@ def _json_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
         content = line.rstrip("\r\n")
         # a line usually sits in one object; split it where objects open or close
         for piece_start, piece_text, record in innermost.pieces(content, offset):
-            records.setdefault(
-                record, text[spans[record - 1][0] : spans[record - 1][1]] if record else ""
-            )
+            if record not in records:  # sliced once: an outer object may be the whole text
+                records[record] = text[spans[record - 1][0] : spans[record - 1][1]]
             segments.append(Segment(piece_text, number, piece_start - offset + 1, None, record))
         offset += len(line)
     return segments, records

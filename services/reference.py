@@ -77,6 +77,16 @@ class ReferenceSet:
     key: bytes
     digests: set[str] = field(default_factory=set)
     patients: list[Patient] = field(default_factory=list)  # live only: never stored
+    # each production date of birth also has a digest of its own ("dobdate"), so a date no
+    # production patient was born on costs one HMAC, not one per word of its record
+    dates_indexed: bool = True
+
+    @classmethod
+    def starting_from(cls, key: bytes, cached: ReferenceSet | None) -> ReferenceSet:
+        """A live set that begins with the cached digests (and whether they index dates)."""
+        if cached is None:
+            return cls(key)
+        return cls(key, set(cached.digests), dates_indexed=cached.dates_indexed)
 
     def digest(self, kind: str, value: str) -> str:
         message = f"{kind}:{normalize(kind, value)}".encode()
@@ -85,11 +95,19 @@ class ReferenceSet:
     def has(self, kind: str, value: str) -> bool:
         return bool(self.digests) and self.digest(kind, value) in self.digests
 
+    def birth_digest(self, iso: str, surname: str) -> str:
+        """The digest of a production patient's date of birth with their surname; the date
+        alone is indexed in the set as it is made (not an identifier by itself)."""
+        self.digests.add(self.digest("dobdate", iso))
+        return self.digest("dob", f"{iso}|{surname}")
+
     def dob_digests(self, iso: str, words: Iterable[str]) -> list[str]:
         """The digests of `iso` as the date of birth of a production patient surnamed any of
         `words` (lower case). The HMAC is keyed with the date once and copied for each word:
         a record's words are many, and this is the scanner's hottest loop."""
         if not self.digests:
+            return []
+        if self.dates_indexed and self.digest("dobdate", iso) not in self.digests:
             return []
         dated = hmac.new(self.key, f"dob:{iso}|".encode(), "sha256")
         found: list[str] = []
@@ -124,7 +142,7 @@ class ReferenceSet:
                     patient.digests.add(self.digest("email", cell))
             for iso in dates:
                 if patient.surname:
-                    patient.digests.add(self.digest("dob", f"{iso}|{patient.surname}"))
+                    patient.digests.add(self.birth_digest(iso, patient.surname))
             self.digests |= patient.digests
             if patient.name:
                 self.patients.append(patient)
@@ -150,7 +168,7 @@ class ReferenceSet:
     # the offline cache -----------------------------------------------------------------------
 
     def save(self, path: Path, sheets: int) -> None:
-        document = {"version": 1, "sheets": sheets, "digests": sorted(self.digests)}
+        document = {"version": 2, "sheets": sheets, "digests": sorted(self.digests)}
         atomic_write(path, json.dumps(document).encode(), mode=0o640)
 
     @classmethod
@@ -159,7 +177,9 @@ class ReferenceSet:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return cls(key)
-        return cls(key, set(document.get("digests", [])))
+        # version 1 caches have no "dobdate" digests: every date is checked against each word
+        dates_indexed = document.get("version", 1) >= 2
+        return cls(key, set(document.get("digests", [])), dates_indexed=dates_indexed)
 
 
 def _column_kind(header: str) -> str | None:

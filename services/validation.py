@@ -317,7 +317,7 @@ def validate_sheet(
     sheet_scanner = scanner
     if sheet.reference_ranges:
         try:
-            live = ReferenceSet(scanner.key, set(reference.digests) if reference else set())
+            live = ReferenceSet.starting_from(scanner.key, reference)
             for header, rows in read_ranges(
                 client, sheet.prod_spreadsheet_id, sheet.reference_ranges
             ):

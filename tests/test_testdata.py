@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import subprocess
 import sys
 import textwrap
@@ -135,13 +136,31 @@ def test_a_person_matching_the_production_reference_is_drawn_again() -> None:
     first, second = plain.patients[0], plain.patients[1]
     reference = ReferenceSet(b"k" * 32)
     reference.digests.add(reference.digest("phone", first.phone))  # a production phone
-    reference.digests.add(
-        reference.digest("dob", f"{second.dob.isoformat()}|{second.last.lower()}")
-    )
+    reference.digests.add(reference.birth_digest(second.dob.isoformat(), second.last.lower()))
     again = testdata.generate(50, seed, AS_OF, reference)
     assert again.redraws >= 2
     assert all(p.phone != first.phone for p in again.patients)
     assert all((p.dob, p.last) != (second.dob, second.last) for p in again.patients)
+
+
+def test_a_date_of_birth_is_found_with_its_surname_from_either_cache_version(
+    tmp_path: Path,
+) -> None:
+    """The date-of-birth index only skips dates no production patient was born on; a cache
+    written before it (version 1, no index) still finds every pair."""
+    reference = ReferenceSet(b"k" * 32)
+    reference.add_table(["Name", "DOB"], [["Lena Oakridge", "03/14/1961"]])
+    words = {"lena", "oakridge", "visit"}
+    assert len(reference.dob_digests("1961-03-14", words)) == 1
+    assert reference.dob_digests("1961-03-15", words) == []
+    assert reference.dob_digests("1961-03-14", {"visit"}) == []
+    path = tmp_path / "reference.json"
+    reference.save(path, sheets=1)
+    assert len(ReferenceSet.load(path, b"k" * 32).dob_digests("1961-03-14", words)) == 1
+    dob_only = {reference.digest("dob", "1961-03-14|oakridge")}  # what version 1 stored
+    path.write_text(json.dumps({"version": 1, "sheets": 1, "digests": sorted(dob_only)}))
+    old = ReferenceSet.load(path, b"k" * 32)
+    assert not old.dates_indexed and len(old.dob_digests("1961-03-14", words)) == 1
 
 
 def test_a_reference_nothing_can_avoid_stops_with_one_clear_line() -> None:
