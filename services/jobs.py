@@ -241,8 +241,10 @@ def run_snapshot(
     sheet_numbers: Sequence[str] | None = None,
     progress: snapshot.ProgressCallback | None = None,
     phase: Callable[[str], None] | None = None,
+    run: str = "snapshot",
 ) -> JobResult:
-    """Snapshot, drift, audit check, alerts, ONE commit, push, activity log.
+    """Snapshot, drift, audit check, alerts, ONE commit, push, activity log. `run` says in the
+    trail what started it: "batch" (the scheduled job, which `health` looks for) or "snapshot".
 
     Google is read without the workspace lock; the lock is taken only to write. `phase` is
     told each step after the fetch as it starts (they have no count for a progress bar)."""
@@ -290,6 +292,11 @@ def run_snapshot(
             sheets=sorted(
                 {s.number for _, s in report.changed} | {f.sheet.number for f in report.failures}
             ),
+            hashes={
+                "run": run,
+                "checked": str(sum(report.checked.values())),
+                "failed": str(len(report.failures)),
+            },
             result="failed" if report.failures else "ok",
             detail=snapshot.describe(report),
         )

@@ -765,7 +765,9 @@ def _batch(config: Config, args: argparse.Namespace) -> int:
         _ensure_demo(config)
     with _session(config, args) as opened:
         progress = _progress(args)
-        result = jobs.run_snapshot(opened, list(Environment), None, progress, _phases(progress))
+        result = jobs.run_snapshot(
+            opened, list(Environment), None, progress, _phases(progress), run="batch"
+        )
         _finish_job(opened, result)
     if args.json:
         _emit_json(
