@@ -544,7 +544,10 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sheetstage-emulator", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits up to one poll: every command's exit
+            name="sheetstage-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self
