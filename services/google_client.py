@@ -211,7 +211,7 @@ class GoogleClient:
             "sheets-write": Pacer(settings.sheets_requests_per_minute),
         }
         placeholder = httplib2.Http()  # never used: every call passes its thread's own Http
-        self._services = {
+        services = {
             api: build_from_document(
                 discovery_cache.get_static_doc(api, version),
                 http=placeholder,
@@ -221,6 +221,12 @@ class GoogleClient:
             )
             for api, version in (("script", "v1"), ("drive", "v3"), ("sheets", "v4"))
         }
+        # Each `service.projects()` builds its methods anew (their docstrings too): built once
+        # here, reused by every call (a request is made from them, never changed through them)
+        self._projects = services["script"].projects()
+        self._files = services["drive"].files()
+        self._spreadsheets = services["sheets"].spreadsheets()
+        self._values = self._spreadsheets.values()
         self._auth_lock = threading.Lock()
         self._auth_failure: str | None = None
 
@@ -317,23 +323,23 @@ class GoogleClient:
     # Apps Script v1 ---------------------------------------------------------------------------
 
     def get_project(self, script_id: str) -> dict[str, Any]:
-        request = self._services["script"].projects().get(scriptId=script_id)
+        request = self._projects.get(scriptId=script_id)
         return self._execute("script", f"projects.get {script_id}", request)
 
     def get_content(self, script_id: str) -> dict[str, Any]:
-        request = self._services["script"].projects().getContent(scriptId=script_id)
+        request = self._projects.getContent(scriptId=script_id)
         return self._execute("script", f"projects.getContent {script_id}", request)
 
     def update_content(self, script_id: str, files: Sequence[dict[str, str]]) -> dict[str, Any]:
         """Replaces ALL files of the project: send the full set, manifest included."""
         body = {"scriptId": script_id, "files": list(files)}
-        request = self._services["script"].projects().updateContent(scriptId=script_id, body=body)
+        request = self._projects.updateContent(scriptId=script_id, body=body)
         return self._execute("script", f"projects.updateContent {script_id}", request)
 
     # Drive v3 ---------------------------------------------------------------------------------
 
     def get_drive_file(self, file_id: str, fields: str = "id,name,mimeType") -> dict[str, Any]:
-        request = self._services["drive"].files().get(fileId=file_id, fields=fields)
+        request = self._files.get(fileId=file_id, fields=fields)
         return self._execute("drive", f"files.get {file_id}", request)
 
     # Sheets v4 --------------------------------------------------------------------------------
@@ -356,7 +362,7 @@ class GoogleClient:
             arguments["ranges"] = [ranges] if isinstance(ranges, str) else list(ranges)
         if fields:
             arguments["fields"] = fields
-        request = self._services["sheets"].spreadsheets().get(**arguments)
+        request = self._spreadsheets.get(**arguments)
         return self._execute("sheets-read", f"spreadsheets.get {spreadsheet_id}", request)
 
     def batch_update_spreadsheet(
@@ -364,11 +370,7 @@ class GoogleClient:
     ) -> dict[str, Any]:
         """spreadsheets.batchUpdate: the requests apply all or nothing."""
         body = {"requests": [dict(r) for r in requests]}
-        request = (
-            self._services["sheets"]
-            .spreadsheets()
-            .batchUpdate(spreadsheetId=spreadsheet_id, body=body)
-        )
+        request = self._spreadsheets.batchUpdate(spreadsheetId=spreadsheet_id, body=body)
         # Retried: Google applies a batch atomically, so a failed attempt changed nothing and a
         # replayed updateCells writes the same cells (an appendDimension replayed after a lost
         # answer would add its empty rows twice).
@@ -377,7 +379,7 @@ class GoogleClient:
         )
 
     def batch_get_values(self, spreadsheet_id: str, ranges: Sequence[str]) -> list[list[list[str]]]:
-        values = self._services["sheets"].spreadsheets().values()
+        values = self._values
         request = values.batchGet(spreadsheetId=spreadsheet_id, ranges=list(ranges))
         answer = self._execute("sheets-read", f"values.batchGet {spreadsheet_id}", request)
         return [r.get("values", []) for r in answer.get("valueRanges", [])]
@@ -387,7 +389,7 @@ class GoogleClient:
     ) -> dict[str, Any]:
         """Never retried here: a lost answer may still have appended. Callers re-sync by event
         id instead (see services/activity_log.py)."""
-        values = self._services["sheets"].spreadsheets().values()
+        values = self._values
         request = values.append(
             spreadsheetId=spreadsheet_id,
             range=range_name,
@@ -406,7 +408,7 @@ class GoogleClient:
             "valueInputOption": "RAW",
             "data": [{"range": r, "values": [list(v) for v in rows]} for r, rows in data],
         }
-        values = self._services["sheets"].spreadsheets().values()
+        values = self._values
         request = values.batchUpdate(spreadsheetId=spreadsheet_id, body=body)
         return self._execute("sheets-write", f"values.batchUpdate {spreadsheet_id}", request)
 
