@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -18,7 +20,7 @@ import random
 import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ SCOPES = (
     "https://www.googleapis.com/auth/drive.metadata.readonly",
     "https://www.googleapis.com/auth/spreadsheets",
 )
+QUOTAS = ("script", "drive", "sheets-read", "sheets-write")  # Google's per-minute buckets
 _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
 
@@ -141,6 +144,45 @@ class Pacer:
             time.sleep(delay)
 
 
+@dataclass
+class QuotaUse:
+    """What one quota bucket saw: calls sent (each attempt counts, as Google counts them), the
+    most that started within any minute, and the answers that were 429."""
+
+    calls: int = 0
+    peak_per_minute: int = 0
+    rate_limited: int = 0
+
+
+class Meter:
+    """Counts the calls made while it is open (see GoogleClient.metered), per quota bucket."""
+
+    MINUTE_S = 60.0
+
+    def __init__(self) -> None:
+        self.use = {quota: QuotaUse() for quota in QUOTAS}
+        self._starts: dict[str, collections.deque[float]] = {q: collections.deque() for q in QUOTAS}
+        self._lock = threading.Lock()
+
+    def started(self, quota: str, now: float) -> None:
+        with self._lock:
+            starts = self._starts[quota]
+            while starts and now - starts[0] >= self.MINUTE_S:
+                starts.popleft()
+            starts.append(now)
+            use = self.use[quota]
+            use.calls += 1
+            use.peak_per_minute = max(use.peak_per_minute, len(starts))
+
+    def rate_limited(self, quota: str) -> None:
+        with self._lock:
+            self.use[quota].rate_limited += 1
+
+    def snapshot(self) -> dict[str, QuotaUse]:
+        with self._lock:
+            return {q: dataclasses.replace(u) for q, u in self.use.items()}
+
+
 def load_user_credentials(token_file: Path, token_uri: str = "") -> Credentials:
     """Authorized-user JSON as Credentials.to_json() writes it; refused if others can read it.
 
@@ -225,10 +267,13 @@ class GoogleClient:
         # here, reused by every call (a request is made from them, never changed through them)
         self._projects = services["script"].projects()
         self._files = services["drive"].files()
+        self._permissions = services["drive"].permissions()
         self._spreadsheets = services["sheets"].spreadsheets()
         self._values = self._spreadsheets.values()
         self._auth_lock = threading.Lock()
         self._auth_failure: str | None = None
+        self._meters: list[Meter] = [Meter()]  # the first counts the client's whole life
+        self._meters_lock = threading.Lock()
 
     # plumbing ----------------------------------------------------------------------------
 
@@ -239,6 +284,39 @@ class GoogleClient:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # counting ---------------------------------------------------------------------------------
+
+    @property
+    def quota_limits(self) -> dict[str, int]:
+        """The per-minute quota the client paces each bucket to (0: none set)."""
+        return {quota: pacer.per_minute for quota, pacer in self._pacers.items()}
+
+    def usage(self) -> dict[str, QuotaUse]:
+        """Every call this client made, per quota bucket."""
+        return self._meters[0].snapshot()
+
+    @contextlib.contextmanager
+    def metered(self) -> Iterator[Meter]:
+        """Count the calls made (by any thread) while the block runs: one job's own use."""
+        meter = Meter()
+        with self._meters_lock:
+            self._meters.append(meter)
+        try:
+            yield meter
+        finally:
+            with self._meters_lock:
+                self._meters.remove(meter)
+
+    def _count(self, quota: str, rate_limited: bool = False) -> None:
+        with self._meters_lock:
+            meters = list(self._meters)
+        now = time.monotonic()
+        for meter in meters:
+            if rate_limited:
+                meter.rate_limited(quota)
+            else:
+                meter.started(quota, now)
 
     def _http(self) -> google_auth_httplib2.AuthorizedHttp:
         http = getattr(self._local, "http", None)
@@ -284,8 +362,19 @@ class GoogleClient:
             self._executor, functools.partial(function, *args, **kwargs)
         )
 
-    def _execute(self, quota: str, what: str, request: Any, *, idempotent: bool = True) -> Any:
+    def _execute(
+        self,
+        quota: str,
+        what: str,
+        request: Any,
+        *,
+        idempotent: bool = True,
+        attempts: int | None = None,
+    ) -> Any:
+        """One call with our retries; `attempts` caps them below the configured number (a
+        probe that must answer at once)."""
         settings = self.settings
+        most = min(attempts or settings.max_attempts, settings.max_attempts)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -295,6 +384,7 @@ class GoogleClient:
                 self.authenticate()  # expired mid-run: refreshed here, not inside the request
             try:
                 with self._in_flight:
+                    self._count(quota)
                     result = request.execute(http=self._http(), num_retries=0)
                 if not isinstance(result, dict):
                     raise ServerError(what, 200, "badResponse", "the answer was not JSON", attempt)
@@ -311,20 +401,22 @@ class GoogleClient:
             except (TimeoutError, OSError, httplib2.HttpLib2Error) as transport_error:
                 error = TransportError(what, 0, "transport", str(transport_error), attempt)
                 retry_after = None
+            if error.status == 429:
+                self._count(quota, rate_limited=True)
             retryable = isinstance(error, RateLimitedError | ServerError | TransportError)
             if not retryable or not idempotent:
                 raise error
             delay = retry_delay(settings, attempt, retry_after)
             elapsed = time.monotonic() - started
-            if attempt >= settings.max_attempts or elapsed + delay > settings.max_elapsed_s:
+            if attempt >= most or elapsed + delay > settings.max_elapsed_s:
                 raise error
             time.sleep(delay)
 
     # Apps Script v1 ---------------------------------------------------------------------------
 
-    def get_project(self, script_id: str) -> dict[str, Any]:
+    def get_project(self, script_id: str, attempts: int | None = None) -> dict[str, Any]:
         request = self._projects.get(scriptId=script_id)
-        return self._execute("script", f"projects.get {script_id}", request)
+        return self._execute("script", f"projects.get {script_id}", request, attempts=attempts)
 
     def get_content(self, script_id: str) -> dict[str, Any]:
         request = self._projects.getContent(scriptId=script_id)
@@ -338,9 +430,31 @@ class GoogleClient:
 
     # Drive v3 ---------------------------------------------------------------------------------
 
-    def get_drive_file(self, file_id: str, fields: str = "id,name,mimeType") -> dict[str, Any]:
+    def get_drive_file(
+        self, file_id: str, fields: str = "id,name,mimeType,parents", attempts: int | None = None
+    ) -> dict[str, Any]:
+        """files.get: the file's metadata; `parents` are the folders holding it (left out by
+        Google when there are none the caller can see)."""
         request = self._files.get(fileId=file_id, fields=fields)
-        return self._execute("drive", f"files.get {file_id}", request)
+        return self._execute("drive", f"files.get {file_id}", request, attempts=attempts)
+
+    def list_permissions(self, file_id: str) -> list[dict[str, Any]]:
+        """permissions.list: who the file is shared with (for owners and writers; others get
+        403 insufficientFilePermissions). Each Permission has id, type (user, group, domain,
+        anyone), role, and emailAddress or domain; every page is read."""
+        fields = "nextPageToken,permissions(id,type,role,emailAddress,domain,allowFileDiscovery)"
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            arguments: dict[str, Any] = {"fileId": file_id, "fields": fields, "pageSize": 100}
+            if token:
+                arguments["pageToken"] = token
+            request = self._permissions.list(**arguments)
+            page = self._execute("drive", f"permissions.list {file_id}", request)
+            found.extend(p for p in page.get("permissions", []) if isinstance(p, dict))
+            token = page.get("nextPageToken")
+            if not token:
+                return found
 
     # Sheets v4 --------------------------------------------------------------------------------
 
@@ -350,6 +464,7 @@ class GoogleClient:
         ranges: Sequence[str] = (),
         fields: str = "",
         include_grid_data: bool = False,
+        attempts: int | None = None,
     ) -> dict[str, Any]:
         """spreadsheets.get: a Spreadsheet resource. With `ranges`, only the tabs they are on
         (and, with grid data, only those cells). Google ignores include_grid_data when
@@ -363,7 +478,8 @@ class GoogleClient:
         if fields:
             arguments["fields"] = fields
         request = self._spreadsheets.get(**arguments)
-        return self._execute("sheets-read", f"spreadsheets.get {spreadsheet_id}", request)
+        what = f"spreadsheets.get {spreadsheet_id}"
+        return self._execute("sheets-read", what, request, attempts=attempts)
 
     def batch_update_spreadsheet(
         self, spreadsheet_id: str, requests: Sequence[dict[str, Any]]

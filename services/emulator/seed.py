@@ -3,7 +3,10 @@ realistic code, the seeded history (staged changes, production edits by someone 
 diverged sheets, planted synthetic-looking PHI leaks) and the activity-log spreadsheet, with
 Google's side of the roles: developers edit DEV3 and only read production; the practice
 manager, the scheduler and the production editor edit production; the practice's domain reads
-everything and writes the activity log.
+everything and writes the activity log. Production spreadsheets are in one Drive folder, DEV3
+ones in another (a bound script lives in its spreadsheet). Two sharing mistakes are planted
+for `health` to find: one DEV3 spreadsheet shared with someone outside the dev team, one
+production spreadsheet readable by anyone with the link.
 
 Everything is derived from a fixed seed, so two demos are identical. Every person, number and
 address here is invented.
@@ -47,6 +50,7 @@ SOMEONE_ELSE = "someone.else@practice.example"
 MANAGER = "practice.manager@practice.example"
 SCHEDULER = "scheduler@practice.example"
 PRACTICE_DOMAIN = "practice.example"
+OUTSIDER = "temp.contractor@outside-agency.example"  # invented: no one on the dev team
 # Google's side of the roles (DESIGN.md "Roles and the shared host"): who may edit what
 PRODUCTION_WRITERS = (MANAGER, SCHEDULER, SOMEONE_ELSE)
 STAGING_WRITERS = (DEVELOPER, MANAGER)
@@ -55,6 +59,8 @@ STAGED = (12, 47, 88, 140, 203)
 PROD_MODIFIED = (31, 119, 177)
 DIVERGED = (64, 215)
 PHI_LEAKS = (150, 199)
+SHARED_OUTSIDE = 57  # its DEV3 spreadsheet is shared with OUTSIDER (a planted mistake)
+SHARED_WITH_LINK = 93  # its production spreadsheet: anyone with the link reads (planted)
 BROKEN_TEST = STAGED[4]  # its staged change stops counting waiting rows; a test still counts them
 TIMED_OUT_TEST = 40  # one of its tests waits for a cache key only a trigger would set
 TESTED = tuple(sorted({*range(0, SHEET_COUNT, 8), BROKEN_TEST}))  # sheets with staging tests
@@ -152,6 +158,14 @@ def demo_sheets() -> list[Sheet]:
 
 def log_spreadsheet_id() -> str:
     return demo_id("spreadsheet", "log", 0)
+
+
+def folder_id(env: Environment) -> str:
+    """The Drive folder holding the environment's spreadsheets."""
+    return demo_id("folder", "prod" if env is Environment.PRODUCTION else "dev3", 0)
+
+
+FOLDER_NAMES = {Environment.PRODUCTION: "Production sheets", Environment.STAGING: "DEV3 sheets"}
 
 
 _CODE = """/**
@@ -570,6 +584,13 @@ def seed_demo(store: EmulatorStore) -> DemoSeed:
     ):
         store.add_user(email, name)
     seed = DemoSeed(sheets=sheets, baselines={}, log_spreadsheet_id=log_spreadsheet_id())
+    for env in Environment:
+        folder = folder_id(env)
+        store.create_folder(folder, FOLDER_NAMES[env], owner=MANAGER)
+        writers = PRODUCTION_WRITERS if env is Environment.PRODUCTION else STAGING_WRITERS
+        for writer in writers:
+            store.share(folder, writer, "writer")
+        store.share(folder, PRACTICE_DOMAIN, "reader", type="domain")
     by_number = {s.number: s for s in sheets}
     mapper = IdMapper(sheets)
     for sheet in sheets:
@@ -617,6 +638,9 @@ def seed_demo(store: EmulatorStore) -> DemoSeed:
         owner=MANAGER,
     )
     store.share(seed.log_spreadsheet_id, PRACTICE_DOMAIN, "writer", type="domain")
+    # the planted sharing mistakes (`health` names them)
+    store.share(by_number[SHARED_OUTSIDE].dev3_spreadsheet_id, OUTSIDER, "writer")
+    store.share(by_number[SHARED_WITH_LINK].prod_spreadsheet_id, "", "reader", type="anyone")
     return seed
 
 
@@ -810,7 +834,7 @@ def _create(
         appointments = demo_appointments(sheet) if production else []
         tabs["Appointments"] = [list(APPOINTMENT_HEADER), *appointments]
     creator = SOMEONE_ELSE if env is Environment.PRODUCTION else DEVELOPER
-    store.create_spreadsheet(spreadsheet_id, label, tabs, owner=creator)
+    store.create_spreadsheet(spreadsheet_id, label, tabs, owner=creator, parents=[folder_id(env)])
     store.create_project(
         sheet.script_id(env),
         f"{label} script",

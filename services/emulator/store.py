@@ -25,6 +25,7 @@ from services.emulator import a1
 
 SPREADSHEET_MIME = "application/vnd.google-apps.spreadsheet"
 SCRIPT_MIME = "application/vnd.google-apps.script"
+FOLDER_MIME = "application/vnd.google-apps.folder"
 FILE_TYPES = ("SERVER_JS", "HTML", "JSON")
 _FUNCTION = re.compile(r"^function\s+([A-Za-z_$][\w$]*)\s*\(", re.MULTILINE)
 
@@ -43,7 +44,8 @@ CREATE TABLE IF NOT EXISTS files (
     last_modify_user TEXT NOT NULL, PRIMARY KEY (script_id, name));
 CREATE TABLE IF NOT EXISTS drive_files (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, mime_type TEXT NOT NULL,
-    created_time TEXT NOT NULL, modified_time TEXT NOT NULL);
+    created_time TEXT NOT NULL, modified_time TEXT NOT NULL,
+    parents TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS tabs (
     spreadsheet_id TEXT NOT NULL, tab TEXT NOT NULL, position INTEGER NOT NULL,
     rows_json TEXT NOT NULL, row_count INTEGER NOT NULL DEFAULT 1000,
@@ -61,7 +63,7 @@ MAX_CELLS = 10_000_000  # Google's limit for all tabs of a spreadsheet together
 MAX_COLUMNS = 18_278  # column ZZZ
 SPREADSHEET_SETTINGS = {"locale": "en_US", "autoRecalc": "ON_CHANGE", "timeZone": "America/Chicago"}
 ROLES = ("owner", "writer", "reader")
-PERMISSION_TYPES = ("user", "domain")
+PERMISSION_TYPES = ("user", "domain", "anyone")
 WRITE_ROLES = ("owner", "writer")
 
 
@@ -96,8 +98,15 @@ class EmulatorStore:
         self._last_time = 0.0
 
     def _migrate(self) -> None:
-        """A store written before tabs had a grid gets one: the default, or larger where its
-        data already reaches further."""
+        """A store written before Drive files had parents gets the column (no file in a
+        folder); one written before tabs had a grid gets one: the default, or larger where
+        its data already reaches further."""
+        if not self._has_column(self._db, "drive_files", "parents"):
+            with self.transaction() as db:
+                if not self._has_column(db, "drive_files", "parents"):  # or another process did
+                    db.execute(
+                        "ALTER TABLE drive_files ADD COLUMN parents TEXT NOT NULL DEFAULT '[]'"
+                    )
         if self._has_grid_columns(self._db):
             return
         with self.transaction() as db:
@@ -118,7 +127,11 @@ class EmulatorStore:
 
     @staticmethod
     def _has_grid_columns(db: sqlite3.Connection) -> bool:
-        return "row_count" in {row[1] for row in db.execute("PRAGMA table_info(tabs)")}
+        return EmulatorStore._has_column(db, "tabs", "row_count")
+
+    @staticmethod
+    def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+        return column in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
     def close(self) -> None:
         with self._lock:
@@ -251,8 +264,9 @@ class EmulatorStore:
                 "INSERT INTO projects VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (script_id, title, parent_id, stamp, stamp, user, user),
             )
-            db.execute(
-                "INSERT OR REPLACE INTO drive_files VALUES (?, ?, ?, ?, ?)",
+            db.execute(  # a bound script lives in its container, in no folder of its own
+                "INSERT OR REPLACE INTO drive_files "
+                "(id, name, mime_type, created_time, modified_time) VALUES (?, ?, ?, ?, ?)",
                 (script_id, title, SCRIPT_MIME, stamp, stamp),
             )
             db.executemany(
@@ -349,14 +363,17 @@ class EmulatorStore:
     # Drive --------------------------------------------------------------------------------
 
     def drive_file(self, file_id: str) -> dict[str, Any]:
+        """A Drive v3 File resource; `parents` (the folders holding it) only when there are
+        any, as Google leaves the field out."""
         rows = self._query(
-            "SELECT name, mime_type, created_time, modified_time FROM drive_files WHERE id = ?",
+            "SELECT name, mime_type, created_time, modified_time, parents FROM drive_files "
+            "WHERE id = ?",
             (file_id,),
         )
         if not rows:
             raise NotFound(f"File not found: {file_id}.")
-        name, mime, created, modified = rows[0]
-        return {
+        name, mime, created, modified, parents = rows[0]
+        found: dict[str, Any] = {
             "kind": "drive#file",
             "id": file_id,
             "name": name,
@@ -364,20 +381,64 @@ class EmulatorStore:
             "createdTime": created,
             "modifiedTime": modified,
         }
+        if json.loads(parents):
+            found["parents"] = json.loads(parents)
+        return found
+
+    def create_folder(
+        self, folder_id: str, name: str, owner: str | None = None, parents: Sequence[str] = ()
+    ) -> None:
+        """A Drive folder: a file of the folder type, which other files name as a parent."""
+        stamp = self._now()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO drive_files VALUES (?, ?, ?, ?, ?, ?)",
+                (folder_id, name, FOLDER_MIME, stamp, stamp, json.dumps(list(parents))),
+            )
+            if owner:
+                _grant(db, folder_id, owner, "owner", "user")
+
+    def move(self, file_id: str, parents: Sequence[str]) -> None:
+        """Put a file in these folders (files.update with addParents/removeParents, whole)."""
+        with self.transaction() as db:
+            for parent in parents:
+                found = db.execute(
+                    "SELECT mime_type FROM drive_files WHERE id = ?", (parent,)
+                ).fetchall()
+                if not found or found[0][0] != FOLDER_MIME:
+                    raise InvalidArgument(f"The parent {parent} is not a folder.")
+            moved = db.execute(
+                "UPDATE drive_files SET parents = ? WHERE id = ?",
+                (json.dumps(list(parents)), file_id),
+            )
+            if not moved.rowcount:
+                raise NotFound(f"File not found: {file_id}.")
 
     # Drive permissions ---------------------------------------------------------------------
 
     def share(self, file_id: str, principal: str, role: str, type: str = "user") -> None:
-        """Grant `role` on a file to a user (an e-mail) or a whole domain. Sharing again changes
-        the role, except that an owner stays owner (Drive moves ownership only on request)."""
+        """Grant `role` on a file to a user (an e-mail), a whole domain, or anyone with the link
+        (type "anyone", principal ""). Sharing again changes the role, except that an owner
+        stays owner (Drive moves ownership only on request)."""
         if role not in ROLES:
             raise InvalidArgument(f"Invalid permission role: {role}")
         if type not in PERMISSION_TYPES:
             raise InvalidArgument(f"Invalid permission type: {type}")
-        if type == "domain" and role == "owner":
-            raise InvalidArgument("A domain cannot own a file.")
+        if type != "user" and role == "owner":
+            raise InvalidArgument(f"A permission of type {type} cannot own a file.")
+        if (type == "anyone") != (principal == ""):
+            raise InvalidArgument("Only a permission of type anyone has no email or domain.")
         with self.transaction() as db:
             _grant(db, file_id, principal, role, type)
+
+    def unshare(self, file_id: str, principal: str, type: str = "user") -> None:
+        """Remove a grantee's permission (permissions.delete); an owner cannot be removed."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM permissions WHERE file_id = ? AND type = ? AND principal = ? "
+                "AND role != 'owner'",
+                (file_id, type, principal.lower()),
+            )
 
     def permissions(self, file_id: str) -> list[dict[str, Any]]:
         """The file's permissions as Drive v3's Permission resources, owner first."""
@@ -398,15 +459,19 @@ class EmulatorStore:
                 entry["emailAddress"] = principal
                 info = self.user(principal)
                 entry["displayName"] = info["name"] if info else principal.split("@")[0]
-            else:
+            elif kind == "domain":
                 entry["domain"] = principal
                 entry["displayName"] = principal
+                entry["allowFileDiscovery"] = False
+            else:  # anyone with the link: no e-mail, no domain, not found by search
+                entry["allowFileDiscovery"] = False
             found.append(entry)
         return found
 
     def can(self, file_id: str, email: str, need: str) -> bool:
-        """May `email` read (any role) or write (owner, writer) the file? A file with no
-        permissions at all (a store from before permissions) is open to everyone."""
+        """May `email` read (any role) or write (owner, writer) the file? An `anyone`
+        permission grants its role to every caller. A file with no permissions at all (a
+        store from before permissions) is open to everyone."""
         if need not in ("read", "write"):
             raise ValueError(f"need must be 'read' or 'write', not {need!r}")
         rows = self._query(
@@ -418,7 +483,8 @@ class EmulatorStore:
         domain = email.partition("@")[2]
         allowed = WRITE_ROLES if need == "write" else ROLES
         return any(
-            role in allowed and principal == (email if kind == "user" else domain)
+            role in allowed
+            and (kind == "anyone" or principal == (email if kind == "user" else domain))
             for kind, principal, role in rows
         )
 
@@ -430,13 +496,15 @@ class EmulatorStore:
         title: str,
         tabs: dict[str, list[list[str]]],
         owner: str | None = None,
+        parents: Sequence[str] = (),
     ) -> None:
-        """Each tab gets a new sheet's grid (1000 x 26), or more when its rows need it."""
+        """Each tab gets a new sheet's grid (1000 x 26), or more when its rows need it;
+        `parents` are the Drive folders holding it."""
         stamp = self._now()
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO drive_files VALUES (?, ?, ?, ?, ?)",
-                (spreadsheet_id, title, SPREADSHEET_MIME, stamp, stamp),
+                "INSERT OR REPLACE INTO drive_files VALUES (?, ?, ?, ?, ?, ?)",
+                (spreadsheet_id, title, SPREADSHEET_MIME, stamp, stamp, json.dumps(list(parents))),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO tabs "
@@ -985,7 +1053,9 @@ def _grant(db: sqlite3.Connection, file_id: str, principal: str, role: str, kind
 
 def _permission_id(kind: str, principal: str) -> str:
     """Drive's permission ids are per grantee, the same on every file: digits for a user,
-    digits and a trailing 'k' for a domain."""
+    digits and a trailing 'k' for a domain, `anyoneWithLink` for anyone with the link."""
+    if kind == "anyone":
+        return "anyoneWithLink"
     digits = str(int(hashlib.sha256(f"{kind}:{principal}".encode()).hexdigest()[:16], 16))
     return digits[:20] + ("k" if kind == "domain" else "")
 
