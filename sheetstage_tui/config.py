@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
+import itertools
 import math
 import os
 import re
@@ -17,6 +18,7 @@ import tomllib
 import types
 import typing
 import urllib.parse
+import zoneinfo
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -175,6 +177,41 @@ class PhiConfig:
     name_ratio: float = bounded(92.0, 50, 100)
 
 
+_TIME_OF_DAY = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When the scheduler runs `sheetstage --batch` (the systemd timer and the workflow read
+    the same key); `health` allows the longest gap between two runs plus an hour."""
+
+    times: tuple[str, ...] = ("09:00", "17:00")  # local times of day, HH:MM
+    timezone: str = "America/Chicago"  # the IANA zone of those times
+
+    def run_times(self, first_day: datetime.date, days: int) -> list[datetime.datetime]:
+        """Every scheduled run on `days` days from `first_day`, in UTC, oldest first. A time
+        that a change to daylight saving time skips runs an hour later, as the wall clock
+        reads it before the change."""
+        zone = zoneinfo.ZoneInfo(self.timezone)
+        moments = set()
+        for offset in range(days):
+            day = first_day + datetime.timedelta(days=offset)
+            for text in self.times:
+                hour, minute = (int(part) for part in text.split(":"))
+                local = datetime.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+                moments.add(local.astimezone(datetime.UTC))
+        return sorted(moments)
+
+    def longest_gap(self, around: datetime.date | None = None) -> datetime.timedelta:
+        """The longest real time between two consecutive runs over the year from `around`
+        (today by default): the gap across midnight counts, and so do the nights the clocks
+        change (09:00 and 17:00 in Chicago: 16 hours most nights, 17 the night summer time
+        ends)."""
+        first_day = (around or datetime.date.today()) - datetime.timedelta(days=1)
+        moments = self.run_times(first_day, 368)
+        return max(later - earlier for earlier, later in itertools.pairwise(moments))
+
+
 @dataclass(frozen=True)
 class Config:
     source: Path  # the file this came from
@@ -189,6 +226,7 @@ class Config:
     phi: PhiConfig = field(default_factory=PhiConfig)
     test_data: TestDataConfig = field(default_factory=TestDataConfig)
     tests: TestsConfig = field(default_factory=TestsConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     def with_changes(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -204,6 +242,7 @@ _SECTIONS: dict[str, type] = {
     "phi": PhiConfig,
     "test_data": TestDataConfig,
     "tests": TestsConfig,
+    "schedule": ScheduleConfig,
 }
 _TOP_LEVEL = {"backend": str, "workspace": Path}
 
@@ -401,6 +440,7 @@ def _check_ranges(path: Path, config: Config) -> None:
             f'{path}: [phi].synthetic_prefix must be a non-empty prefix such as "SYN-"; '
             "fix the value"
         )
+    _check_schedule(path, config.schedule)
     for index, card in enumerate(config.phi.test_cards, start=1):
         digits = sum(c.isdigit() for c in card)
         if not 12 <= digits <= 19 or not re.fullmatch(r"[\d -]+", card):
@@ -408,3 +448,27 @@ def _check_ranges(path: Path, config: Config) -> None:
                 f"{path}: [phi].test_cards entry {index} {card!r} is not a card number "
                 "(12 to 19 digits, spaces or dashes allowed); fix or remove it"
             )
+
+
+def _check_schedule(path: Path, schedule: ScheduleConfig) -> None:
+    if not schedule.times:
+        raise ConfigError(
+            f'{path}: [schedule].times must list at least one time of day such as "09:00"; '
+            "fix the value"
+        )
+    for index, text in enumerate(schedule.times, start=1):
+        if not _TIME_OF_DAY.fullmatch(text):
+            raise ConfigError(
+                f"{path}: [schedule].times entry {index} {text!r} is not a time of day as HH:MM "
+                '(00:00 to 23:59, such as "09:00"); fix the value'
+            )
+        if schedule.times.index(text) != index - 1:
+            raise ConfigError(f"{path}: [schedule].times lists {text} twice; remove one")
+    try:
+        zoneinfo.ZoneInfo(schedule.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            f"{path}: [schedule].timezone {schedule.timezone!r} is not a time zone this machine "
+            'knows; use an IANA name such as "America/Chicago" (or install the tzdata package '
+            "where the system has no time zone database)"
+        ) from None

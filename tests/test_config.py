@@ -309,3 +309,48 @@ def test_a_token_endpoint_that_fails_is_one_line_exit_2_never_a_traceback(
     assert err.endswith(fix)
     assert demo.workspace.head() == head
     assert demo.workspace.repo.git.status("--porcelain") == ""
+
+
+# [schedule] -------------------------------------------------------------------------------------
+
+
+def test_the_schedules_longest_gap_crosses_midnight_and_the_night_clocks_change(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    schedule = load_config_file(path).schedule
+    assert schedule.times == ("09:00", "17:00") and schedule.timezone == "America/Chicago"
+    # 17:00 -> 09:00 is 16 hours, and 17 the night summer time ends (any year: both changes)
+    for around in (datetime.date(2026, 1, 15), datetime.date(2027, 7, 1)):
+        assert schedule.longest_gap(around) == datetime.timedelta(hours=17)
+    path.write_text('[schedule]\ntimes = ["22:00", "02:00"]\ntimezone = "UTC"\n')
+    assert load_config_file(path).schedule.longest_gap() == datetime.timedelta(hours=20)
+    path.write_text('[schedule]\ntimes = ["09:00", "17:00"]\ntimezone = "UTC"\n')
+    assert load_config_file(path).schedule.longest_gap() == datetime.timedelta(hours=16)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('times = ["9:00"]', "[schedule].times entry 1 '9:00' is not a time of day as HH:MM"),
+        ('times = ["09:00", "24:00"]', "[schedule].times entry 2 '24:00' is not a time of day"),
+        ('times = ["09:00", "09:00"]', "[schedule].times lists 09:00 twice; remove one"),
+        ("times = []", "[schedule].times must list at least one time of day"),
+        ("times = [9]", "[schedule].times must be a list of strings"),
+        ('timezone = "America/Chicgo"', "[schedule].timezone 'America/Chicgo' is not a time zone"),
+        ('timezone = "../../etc/passwd"', "[schedule].timezone '../../etc/passwd' is not a time"),
+        ('timezone = ""', "[schedule].timezone '' is not a time zone this machine knows"),
+        ('days = ["mon"]', "unknown key [schedule].days"),
+    ],
+)
+def test_a_bad_schedule_is_one_line_naming_the_key_and_the_fix(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[schedule]\n{text}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and expected in message, message
+    assert "\n" not in message and "; " in message
