@@ -71,10 +71,12 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 @dataclass(frozen=True)
 class Metric:
-    key: str  # snapshot_success, deploy_frequency, phi_false_positives, rollback_frequency,
-    # through_staging
+    # snapshot_success, deploy_frequency, phi_false_positives, rollback_frequency, through_staging
+    key: str
     title: str
-    value: float | None  # None: no events in the window ("no data", never 0% or 100%)
+    # None: nothing to measure in the window ("no data", never 0% or 100%): no snapshot, no
+    # finding, no deploy or edit for the shares; no trail line at all for the rates
+    value: float | None
     shown: str
     target: str
     met: bool | None  # None when there is no data
