@@ -134,7 +134,11 @@ def raise_new(
         item = outbox.unconfirmed(alert.key) or outbox.put(alert)
         if not item.event_id:
             entry = trail.append(
-                "alert", sheets=alert.sheets, result=alert.kind, detail=alert.message
+                "alert",
+                sheets=alert.sheets,
+                hashes={"key": alert.key},
+                result=alert.kind,
+                detail=alert.message,
             )
             item = outbox.set_event(item, entry.event_id)
         raised.append(item)
@@ -150,7 +154,7 @@ def raise_alert(session: Session, kind: str, sheet: Sheet, message: str) -> Aler
     outbox = Outbox(session.workspace)
     item = outbox.put(alert)
     entry = session.trail().append(
-        "alert", sheets=[sheet.number], result=kind, detail=message[:300]
+        "alert", sheets=[sheet.number], hashes={"key": alert.key}, result=kind, detail=message[:300]
     )
     item = outbox.set_event(item, entry.event_id)
     outbox.confirm([item])

@@ -101,10 +101,15 @@ class SheetDiff:
         mapped = f"≈ {ids} DEV3 id{'s' if ids != 1 else ''} mapped, not changes"
         if self.identical:
             return f"No differences: production and staging are the same · {mapped}"
+        return f"{self.stat} · {mapped}"
+
+    @property
+    def stat(self) -> str:
+        """Files and lines changed, where no ids are mapped (both sides in the same ids)."""
         order = " · file order changed" if self.order_changed else ""
         return (
             f"{self.files_changed} of {len(self.files)} files changed · +{self.added} "
-            f"−{self.removed} lines{order} · {mapped}"
+            f"−{self.removed} lines{order}"
         )
 
 

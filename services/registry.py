@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import re
@@ -94,12 +95,16 @@ class IdMapper:
 
     def to_staging(self, text: str) -> str:
         """Production ids -> DEV3 ids (adopting production's code into staging)."""
-        reverse = {prod: dev3 for dev3, prod in self._mapping.items()}
-        if not reverse:
+        if self._pattern is None:
             return text
-        keys = sorted(reverse, key=len, reverse=True)
-        pattern = re.compile("|".join(map(re.escape, keys)))
+        reverse, pattern = self._reverse
         return pattern.sub(lambda m: reverse[m.group(0)], text)
+
+    @functools.cached_property
+    def _reverse(self) -> tuple[dict[str, str], re.Pattern[str]]:
+        reverse = {prod: dev3 for dev3, prod in self._mapping.items()}
+        keys = sorted(reverse, key=len, reverse=True)
+        return reverse, re.compile("|".join(map(re.escape, keys)))
 
     def find(self, text: str) -> list[tuple[int, str, str]]:
         """(offset, dev3 id, production id) of every DEV3 id in text."""

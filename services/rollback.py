@@ -383,8 +383,9 @@ def settle_restore(
     kind = str(data["kind"])
     target = str(data.get("target"))
     digest, read_back = read_back_hash(session, sheet, env, target)
-    if digest != target and kind == "adopt":  # adopting is not finished for its author
-        message = f"{reason}; DEV3 holds {digest[:12]}, production's edit was not adopted"
+    if digest != target and kind in ("adopt", "resync-staging"):  # not finished for its author
+        undone = "production's edit was not adopted" if kind == "adopt" else "it was not rebuilt"
+        message = f"{reason}; DEV3 holds {digest[:12]}, {undone}: run {kind} again"
         close_operation(
             session, journal, sheet, "stopped", message, {"staging": digest}, {env: read_back}
         )

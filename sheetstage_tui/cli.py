@@ -187,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also seed the emulator with the demo's 235 production and 235 staging projects",
     )
+    init.add_argument(
+        "--from",
+        dest="source",
+        metavar="REMOTE",
+        help="restore the workspace from its off-site backup (a git URL or path): the trails "
+        "and their anchors are verified before anything else",
+    )
+    init.add_argument(
+        "--key",
+        metavar="FILE",
+        type=Path,
+        help="with --from: the HMAC key file the administrator kept (else a new key is made "
+        "and the old acknowledgements are reported as needing renewal)",
+    )
 
     login = _command(
         commands,
@@ -550,6 +564,50 @@ def build_parser() -> argparse.ArgumentParser:
         )
         way.add_argument("--sheet", required=True, metavar="N", help=SHEET_HELP)
         way.add_argument("--reason", metavar="TEXT", default="", help=reason)
+
+    resync_parser = _command(
+        commands,
+        common,
+        "resync-staging",
+        "rebuild DEV3 code from production (staging only)",
+        [(0, "rebuilt, or already equal"), (1, "a sheet was held back or failed"), USAGE, REFUSED],
+        "Read production and DEV3 live, map production's ids to DEV3's, show what changes and "
+        "ask for `yes` on a terminal; then each sheet's DEV3 is backed up (a staging backup "
+        "point), rebuilt, read back and logged. Production is never written. Production code "
+        "the PHI gate holds back is not copied: the sheet is named, the finding masked.",
+    )
+    which = resync_parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sheet", action="append", metavar="N", help=SHEETS_HELP)
+    which.add_argument("--all", action="store_true", help="every registered sheet")
+    _json_flag(resync_parser, "each sheet's outcome")
+
+    health_parser = _command(
+        commands,
+        common,
+        "health",
+        "check the registry, workspace, APIs, Drive sharing, schedule and remote",
+        [(0, "healthy"), (1, "problems (each named with its fix)"), USAGE],
+        "Each check of DESIGN.md's health list with what it measured and, when it fails, the "
+        "fix. It reads Google and the workspace and changes nothing.",
+    )
+    _json_flag(health_parser, "every check")
+
+    metrics_parser = _command(
+        commands,
+        common,
+        "metrics",
+        "the five practice metrics from the audit trails, with a weekly trend",
+        [OK, USAGE],
+        "Snapshot success rate, deployment frequency, PHI false positives, rollback "
+        "frequency, and changes through staging versus direct production edits, each with "
+        "its target; then one row a week. Only trails that verify are counted.",
+    )
+    metrics_parser.add_argument(
+        "--since",
+        metavar="DATE",
+        help="first day counted, YYYY-MM-DD (default: the Monday that starts the last 12 weeks)",
+    )
+    _json_flag(metrics_parser, "the metrics and the weekly values")
 
     alerts_parser = _command(
         commands,
@@ -1263,6 +1321,67 @@ def _accept(config: Config, args: argparse.Namespace) -> int:
     return settled.exit_code
 
 
+def _resync_staging(config: Config, args: argparse.Namespace) -> int:
+    from services import resync
+
+    def confirm(plans: Sequence[resync.ResyncPlan]) -> bool:
+        rebuilt = [p for p in plans if not p.skip]
+        _say(f"resync-staging: DEV3 of {counted(len(rebuilt), 'sheet')} rebuilt from production:")
+        for plan in plans:
+            if plan.skipped_as != "unchanged":
+                _say(f"  {plan.line}")
+        _say("Type yes to rebuild them (anything else cancels): ")
+        try:
+            return sys.stdin.readline().strip() == "yes"
+        except (EOFError, KeyboardInterrupt):
+            return False
+
+    def show(result: resync.ResyncResult) -> None:
+        if result.outcome != "unchanged" or not args.all:
+            _say(f"  {result.outcome}: sheet {result.sheet.key}: {result.message}")
+
+    with _session(config, args) as opened:
+        results = resync.resync_staging(
+            opened,
+            None if args.all else args.sheet,
+            confirm if sys.stdin.isatty() else None,
+            None if args.json else show,
+        )
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome] = counts.get(result.outcome, 0) + 1
+    if args.json:
+        _emit_json({"sheets": [r.as_json() for r in results]})
+    else:
+        print(", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())))
+    return max((r.exit_code for r in results), default=0)
+
+
+def _health(config: Config, args: argparse.Namespace) -> int:
+    from services import health
+
+    with _session(config, args) as opened:
+        report = health.run_health(opened)
+    if args.json:
+        _emit_json(report.as_json())
+    else:
+        print("\n".join(report.lines()))
+    return report.exit_code
+
+
+def _metrics(config: Config, args: argparse.Namespace) -> int:
+    from services import metrics
+
+    since = metrics.parse_since(args.since) if args.since else None
+    with _session(config, args) as opened:
+        report = metrics.for_session(opened, since)
+    if args.json:
+        _emit_json(report.as_json())
+    else:
+        print("\n".join(report.lines()))
+    return 0
+
+
 def _alerts(config: Config, args: argparse.Namespace) -> int:
     from services.alerts import REPORT, WEBHOOK, Outbox
     from services.state import State
@@ -1381,6 +1500,9 @@ _HANDLERS = {
     "adopt": _adopt,
     "revert": _revert,
     "accept": _accept,
+    "resync-staging": _resync_staging,
+    "health": _health,
+    "metrics": _metrics,
     "alerts": _alerts,
     "roles": _roles,
     "emulator": _emulator,
