@@ -21,13 +21,15 @@ from services.chain import GENESIS, line_hash
 from services.emulator.seed import (
     DEVELOPER,
     MANAGER,
+    SCHEDULER,
+    SOMEONE_ELSE,
     STAGED,
     DemoSeed,
     seed_demo,
     test_data_overrides,
 )
 from services.emulator.store import EmulatorStore
-from services.google_client import GoogleApiError
+from services.google_client import GoogleApiError, usage_record
 from services.phi import Severity
 from services.progress import counted
 from services.registry import (
@@ -61,6 +63,11 @@ from sheetstage_tui.models import DriftState, Environment, Sheet, SheetDrift, Sn
 # init ---------------------------------------------------------------------------------------
 
 DEMO_DEVELOPER = "dana"  # a simulated developer (--as dana) on the demo workspace
+# Google's side of the demo's production writers, as the design allows them (health checks
+# Drive's sharing against these): the practice manager who edits production in the Apps
+# Script editor, and the service account whose Google user the scheduler runs as
+DEMO_EDITOR = "sam"
+DEMO_SCHEDULER = "svc"
 DEMO_TEST_DATA_TIME = "2026-05-18T09:00:00Z"  # when dana filled the tested sheets' DEV3 data
 
 
@@ -84,8 +91,19 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
     if demo:
         seeded = _seed_emulator(emulator_state_file(config))
         sheets, log_id, baselines = seeded.sheets, seeded.log_spreadsheet_id, seeded.baselines
-        accounts = {user: MANAGER, DEMO_DEVELOPER: DEVELOPER}
-        roles = render_roles(user, accounts, developer=[DEMO_DEVELOPER])
+        accounts = {
+            user: MANAGER,
+            DEMO_DEVELOPER: DEVELOPER,
+            DEMO_EDITOR: SOMEONE_ELSE,
+            DEMO_SCHEDULER: SCHEDULER,
+        }
+        roles = render_roles(
+            user,
+            accounts,
+            developer=[DEMO_DEVELOPER],
+            practice_manager=[DEMO_EDITOR],
+            service_account=[DEMO_SCHEDULER],
+        )
         files |= _demo_history(seeded) | test_data_overrides()
     state = {
         "version": STATE_VERSION,
@@ -254,6 +272,7 @@ def run_snapshot(
     session.require("snapshot")
     mapper = IdMapper(session.registry.sheets)
     client = session.client
+    meter = client.meter()  # this run's calls per quota, for health's quota headroom
     started = time.monotonic()
     fetched = asyncio.run(
         snapshot.snapshot_fetch(client, workspace, mapper, sheets, envs, progress)
@@ -296,6 +315,7 @@ def run_snapshot(
                 "run": run,
                 "checked": str(sum(report.checked.values())),
                 "failed": str(len(report.failures)),
+                **usage_record(meter.snapshot()),  # calls, peak_per_minute, http_429
             },
             result="failed" if report.failures else "ok",
             detail=snapshot.describe(report),
