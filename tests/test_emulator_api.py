@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from services.emulator.server import EmulatorServer, EmulatorSettings
+from services.emulator.store import InvalidArgument
 from services.google_client import (
     ApiNotEnabledError,
     Endpoints,
@@ -180,3 +181,35 @@ def test_sheets_values_batch_get_append_and_batch_update(server: EmulatorServer)
         "name": "Front desk",
         "mimeType": "application/vnd.google-apps.spreadsheet",
     }
+
+
+def test_drive_folders_parents_and_anyone_with_the_link_have_googles_shape(
+    server: EmulatorServer,
+) -> None:
+    sheet, folder = "1" + "p" * 43, "1" + "f" * 43
+    store = server.store
+    store.create_folder(folder, "Production sheets", owner=USER)
+    store.move(sheet, [folder])
+    with pytest.raises(InvalidArgument):
+        store.move(sheet, [SCRIPT])  # a parent is a folder
+    client = client_for(server)
+    assert client.get_drive_file(sheet, "id,parents") == {"id": sheet, "parents": [folder]}
+    assert client.get_drive_file(folder)["mimeType"] == "application/vnd.google-apps.folder"
+    assert "parents" not in client.get_drive_file(SCRIPT)  # a bound script is in no folder
+
+    store.share(sheet, USER, "writer")
+    store.share(sheet, "", "reader", type="anyone")
+    with pytest.raises(InvalidArgument):
+        store.share(sheet, "someone@elsewhere.example", "reader", type="anyone")
+    user, anyone = client.list_permissions(sheet)
+    assert user["type"] == "user" and user["emailAddress"] == USER and user["role"] == "writer"
+    assert anyone == {
+        "id": "anyoneWithLink",
+        "type": "anyone",
+        "role": "reader",
+        "allowFileDiscovery": False,
+    }
+    assert store.can(sheet, "someone@elsewhere.example", "read")  # anyone with the link reads
+    assert not store.can(sheet, "someone@elsewhere.example", "write")
+    store.unshare(sheet, "", "anyone")
+    assert [p["type"] for p in client.list_permissions(sheet)] == ["user"]
