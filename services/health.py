@@ -182,14 +182,19 @@ def run_health(session: Session, now: datetime | None = None) -> HealthReport:
         checks["state"].append(_state(session))
         checks["last batch"].append(_last_batch(session, report, moment))
         checks["remote"].append(_remote(session))
-        for name, outcome in (("registry", registry), ("drive", drive)):
-            if isinstance(outcome, str):
-                names = ["registry"] if name == "registry" else ["drive sharing", "drive folders"]
-                for check_name in names:
-                    checks[check_name].append(_not_checked(check_name, outcome))
-                continue
-            for check in outcome.result():
-                checks[check.name].append(check)
+        for names, outcome in (
+            (["registry"], registry),
+            (["drive sharing", "drive folders"], drive),
+        ):
+            if not isinstance(outcome, str):
+                try:
+                    for check in outcome.result():
+                        checks[check.name].append(check)
+                    continue
+                except SheetstageError as error:  # credentials refused in the middle, say
+                    outcome = f"not checked: {error}"
+            for name in names:
+                checks[name].append(_not_checked(name, outcome))
     checks["quota"].append(_quota(session, client, report, meter))
     if meter is not None:
         meter.stop()
@@ -442,7 +447,10 @@ def judge(
         role = str(permission.get("role", ""))
         email = str(permission.get("emailAddress", "")).lower()
         domain = str(permission.get("domain", "")).lower()
-        who = {"anyone": "anyone with the link", "domain": f"the whole domain {domain}"}.get(
+        anyone = (
+            "anyone on the web" if permission.get("allowFileDiscovery") else "anyone with the link"
+        )
+        who = {"anyone": anyone, "domain": f"the whole domain {domain}"}.get(
             kind, f"{email or 'an account'}" + (" (a group)" if kind == "group" else "")
         )
         can = "edit" if role in WRITE_ROLES else "read"
@@ -450,7 +458,7 @@ def judge(
             found.append(
                 SharingProblem(
                     file,
-                    f"{file.title}: anyone with the link can {can} it",
+                    f"{file.title}: {who} can {can} it",
                     f"in Drive, set General access of {file.label} to Restricted "
                     "(Share > General access)",
                 )
@@ -514,9 +522,11 @@ def _drive(session: Session, client: GoogleClient | None) -> list[Check]:
         return [str(p) for p in meta.get("parents", [])]
 
     async def read_all() -> tuple[list[Any], list[Any]]:
-        shared = asyncio.gather(*(permissions(f) for f in files))
-        placed = asyncio.gather(*(parents(f) for f in spreadsheets))
-        return tuple(await asyncio.gather(shared, placed))  # type: ignore[return-value]
+        shared, placed = await asyncio.gather(
+            asyncio.gather(*(permissions(f) for f in files)),
+            asyncio.gather(*(parents(f) for f in spreadsheets)),
+        )
+        return shared, placed
 
     listed, placed = asyncio.run(read_all())
     roles = read_roles(session.workspace)
