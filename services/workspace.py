@@ -837,6 +837,13 @@ class Workspace:
                     f"push to {remote_url} rejected for {fields[1].split(':')[-1]}: "
                     f"{fields[2].strip() or 'refused'}"
                 ) from None
+            local = _local_path(remote_url)
+            if local is not None and not local.exists():
+                raise PushError(
+                    f"push to {remote_url} failed: no repository there; fix `[git] remote`, or "
+                    f"create it: `git init --bare {local}` and `git -C {local} config "
+                    "receive.denyNonFastForwards true`"
+                ) from None
             raise PushError(f"push to {remote_url} failed: {_git_reason(error)}") from None
 
 

@@ -859,12 +859,46 @@ def _init(config: Config, args: argparse.Namespace) -> int:
 
     if args.read_only:
         raise RefusedError("init refused: this session is --read-only; run without --read-only")
+    if args.key is not None and args.source is None:
+        raise UsageError("--key goes with --from REMOTE (restoring a workspace); drop it")
+    if args.source is not None:
+        if args.demo:
+            raise UsageError("--from restores a workspace; --demo makes a new one: give one")
+        return _restore(config, args.source, args.key)
     workspace = jobs.init_workspace(config, demo=args.demo)
     what = "demo workspace (emulator seeded with 235 + 235 projects)" if args.demo else "workspace"
     print(f"created the {what} at {workspace.root}")
     if not args.demo:
         _say("next: `sheetstage registry import FILE` with your sheets, then `sheetstage --batch`")
     return 0
+
+
+def _restore(config: Config, source: str, key: Path | None) -> int:
+    from services.recovery import restore_workspace
+
+    restored = restore_workspace(config, source, key, _say)
+    print(f"restored the workspace at {restored.root} from {source} ({restored.commit[:12]})")
+    for line in restored.trails:
+        print(f"  {line}")
+    for line in restored.history_only:
+        _say(f"sheetstage: {line}")
+    print(restored.key)
+    if restored.renew:
+        _say(
+            f"sheetstage: {counted(len(restored.renew), 'acknowledgement')} need renewing "
+            "(the new key changes every finding id):"
+        )
+        for line in restored.renew:
+            _say(f"  {line}")
+    if restored.backend:
+        print(restored.backend)
+    for problem in restored.problems:
+        _say(f"sheetstage: {problem}")
+    _say(
+        "next: `sheetstage reference refresh` (the reference cache is not in git), then "
+        "`sheetstage --batch`, then `sheetstage health`"
+    )
+    return restored.exit_code
 
 
 def _login(config: Config, args: argparse.Namespace) -> int:

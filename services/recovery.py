@@ -1,0 +1,249 @@
+"""`init --from REMOTE` (DESIGN.md "Recovery and operations"): a workspace restored from its
+off-site backup.
+
+The clone is made beside the workspace's folder and checked before anything in it is used:
+every trail's chain and the anchors its commits (and the remote) recorded. A backup that does
+not verify is refused and nothing is left behind. Then, in the clone: run as root, each trail
+file goes back to the OS user it names (a trail whose user has no account here is history
+only); the HMAC key is restored from the administrator's copy or made anew (every finding id
+is keyed, so the old acknowledgements then need renewing); the pre-commit hook is installed;
+the clone is renamed into place; the backend is checked with one read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+from services import audit
+from services.access import PRACTICE_MANAGER, read_roles, simulated_people
+from services.progress import counted
+from services.workspace import (
+    AUDIT_DIR,
+    INTERNAL,
+    KEY_FILE,
+    OWN_FILE,
+    Workspace,
+    atomic_write,
+    current_user,
+    make_dirs,
+    share_with_group,
+    uid_of,
+)
+from sheetstage_tui.config import Config
+from sheetstage_tui.errors import JobFailedError, SheetstageError, UsageError
+
+
+@dataclass
+class Restored:
+    """What `init --from` did, for the command to say."""
+
+    root: Path
+    commit: str
+    trails: list[str] = field(default_factory=list)  # "audit/dana.jsonl: intact, 12 lines"
+    history_only: list[str] = field(default_factory=list)  # trails that grant nothing here
+    key: str = ""  # how the key came back
+    renew: list[str] = field(default_factory=list)  # acknowledgements that need renewing
+    backend: str = ""  # the read that checked Google (or the emulator)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.problems else 0
+
+
+def restore_workspace(
+    config: Config, source: str, key_file: Path | None, say: Callable[[str], None] | None = None
+) -> Restored:
+    """`say` is told when the input is checked and the clone begins (it takes a while)."""
+    root = config.workspace
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise UsageError(
+            f"a workspace already exists at {root}; init --from restores only into a new "
+            "folder: point `workspace` in the config at one, or move the old one away"
+        )
+    key = _read_key(key_file) if key_file is not None else None
+    if say is not None:
+        say(f"restoring the workspace from {source}: its audit trail is verified first…")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    clone = Path(tempfile.mkdtemp(prefix=f".{root.name}.restore-", dir=root.parent))
+    try:
+        restored = _restore_into(config, source, clone, key)
+        if root.exists():
+            root.rmdir()
+        os.rename(clone, root)
+    except BaseException:
+        shutil.rmtree(clone, ignore_errors=True)
+        raise
+    share_with_group(root)
+    restored.root = root
+    _check_backend(config, restored)
+    return restored
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        key = bytes.fromhex(text)
+    except FileNotFoundError:
+        raise UsageError(
+            f"--key {path}: no such file; give the key file the administrator kept"
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise UsageError(
+            f"--key {path} is not a sheetstage key (64 hex digits, as .sheetstage/{KEY_FILE} "
+            "holds); give the key file the administrator kept, or leave --key out for a new key"
+        ) from None
+    if len(key) != 32:
+        raise UsageError(
+            f"--key {path} holds {len(key)} bytes, not 32; give the key file the administrator "
+            "kept, or leave --key out for a new key"
+        )
+    return key
+
+
+def _restore_into(config: Config, source: str, clone: Path, key: bytes | None) -> Restored:
+    try:  # no hook or fsmonitor runs while cloning (set for this command, not kept)
+        git.Git().execute(
+            [
+                "git",
+                "-c",
+                "core.hooksPath=/dev/null",
+                "-c",
+                "core.fsmonitor=false",
+                "clone",
+                "--quiet",
+                "--no-hardlinks",
+                "--origin=backup",
+                "--branch=main",
+                source,
+                str(clone),
+            ]
+        )
+        repo = git.Repo(clone)
+    except git.GitCommandError as error:
+        lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
+        reason = lines[-1].strip().removeprefix("stderr: ").strip("'") if lines else str(error)
+        raise UsageError(
+            f"cannot clone {source} ({reason}); give the off-site backup's URL or path as "
+            "`[git] remote` names it"
+        ) from None
+    commit = repo.head.commit.hexsha if repo.head.is_valid() else ""
+    repo.close()
+    workspace = Workspace(clone)
+    if not commit or not workspace.registry_path.is_file():
+        raise UsageError(f"{source} holds no sheetstage workspace (no registry.toml); nothing done")
+    restored = Restored(clone, commit)
+    report = audit.verify(workspace, remote=source)
+    breaks = [c for c in report.checks if c.broken_line is not None] + report.history
+    if breaks:
+        first = breaks[0]
+        what = first.describe() if isinstance(first, audit.TrailCheck) else first
+        more = f" (and {len(breaks) - 1} more)" if len(breaks) > 1 else ""
+        raise JobFailedError(
+            f"the backup's audit trail does not verify: {what}{more}; nothing was restored: "
+            "restore from a backup whose trail verifies, or have the break examined first"
+        )
+    _settle_files(config, workspace, restored)
+    simulated = simulated_people(read_roles(workspace), config.backend)
+    report = audit.verify(workspace, simulated=simulated, remote=source)  # owners now right
+    restored.trails = [check.describe() for check in report.checks]
+    _settle_key(workspace, key, report, restored)
+    from services.jobs import pre_commit_hook
+
+    workspace.install_pre_commit_hook(pre_commit_hook(config))
+    workspace.close()
+    return restored
+
+
+def _settle_files(config: Config, workspace: Workspace, restored: Restored) -> None:
+    """Modes as `init` makes them; as root, each trail goes back to the person it names."""
+    root = workspace.root
+    with workspace.repo.config_writer() as settings:
+        settings.set_value("core", "sharedRepository", "group")
+        settings.set_value("user", "name", "sheetstage")
+    os.chmod(root / ".git" / "config", OWN_FILE)
+    os.chmod(root, 0o2775)
+    make_dirs(workspace.audit_dir, AUDIT_DIR)
+    os.chmod(workspace.audit_dir, AUDIT_DIR)
+    for folder in ("locks", "cache"):
+        make_dirs(root / INTERNAL / folder)
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(workspace.roles_path, OWN_FILE)
+    simulated = simulated_people(read_roles(workspace), config.backend)
+    me = current_user()
+    for trail in sorted(workspace.audit_dir.glob("*.jsonl")):
+        os.chmod(trail, OWN_FILE)
+        person = trail.stem
+        if trail.name == "audit.jsonl" or person == me or person in simulated:
+            continue  # legacy history; the runner's own; the emulator's simulated people
+        uid = uid_of(person)
+        if uid is None:
+            restored.history_only.append(
+                f"audit/{trail.name}: {person} has no account here, so it is history only "
+                f"(grants nothing) until `useradd {person}` and `chown {person} {trail}`"
+            )
+        elif os.geteuid() == 0:
+            os.chown(trail, uid, -1)
+        else:
+            restored.history_only.append(
+                f"audit/{trail.name}: restored by {me}, not root, so it is not {person}'s "
+                f"and grants nothing until root runs `chown {person} {trail}`"
+            )
+
+
+def _settle_key(
+    workspace: Workspace, key: bytes | None, report: audit.AuditReport, restored: Restored
+) -> None:
+    path = workspace.internal / KEY_FILE
+    if key is not None:
+        atomic_write(path, (key.hex() + "\n").encode("ascii"), mode=0o640)
+        restored.key = "the HMAC key restored from the administrator's copy"
+        return
+    workspace.hmac_key()  # made anew
+    restored.key = (
+        f"a new HMAC key was made (no --key): every finding id changes, so keep a copy of "
+        f"{path} with the administrator"
+    )
+    roles = read_roles(workspace)
+    for entry in report.counting(roles.holders(PRACTICE_MANAGER), "acknowledge"):
+        restored.renew.append(
+            f"{entry.event_id}: finding {entry.hashes.get('finding', '?')} of sheet "
+            f"{', '.join(f'{n:03d}' for n in entry.sheets)} acknowledged by {entry.user}: "
+            "validate the sheet and acknowledge its finding again"
+        )
+
+
+def _check_backend(config: Config, restored: Restored) -> None:
+    """One read of the first registered sheet's production script, as every command makes."""
+    from services.session import session
+
+    try:
+        with session(config, read_only=True) as opened:
+            sheets = opened.registry.sheets
+            if not sheets:
+                restored.backend = "no sheets registered: the backend was not asked"
+                return
+            sheet = sheets[0]
+            opened.client.get_project(sheet.prod_script_id)
+            where = "the emulator" if config.backend == "emulator" else "Google"
+            restored.backend = (
+                f"{where} answers: sheet {sheet.key}'s production script read; "
+                f"{counted(len(sheets), 'sheet')} registered"
+            )
+    except SheetstageError as error:
+        restored.problems.append(f"the backend did not answer: {error}")
+    except Exception as error:  # a GoogleApiError or a transport failure: said, not raised
+        describe = getattr(error, "describe", None)
+        reason = describe() if callable(describe) else str(error)
+        restored.problems.append(
+            f"the backend did not answer ({reason}); the workspace is restored: fix the "
+            "credentials or the network, then run `sheetstage health`"
+        )
