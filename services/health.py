@@ -13,7 +13,10 @@ The checks, in the order they are shown:
   this health run made them when no batch recorded any;
 - drive sharing: Drive v3 permissions.list of every DEV3 and production spreadsheet and script;
 - drive folders: each spreadsheet's parents (a bound script lives in its spreadsheet);
-- last batch: the last successful `--batch` within the longest gap of [schedule] plus an hour;
+- last batch: the last successful `--batch` within the longest gap of [schedule] plus an hour
+  (snapshot entries of intact trails with `run` batch and result ok). A workspace where no
+  `--batch` ever ran fails it (the demo opened with `sheetstage --demo` takes its first snapshot
+  as the TUI's, not as a batch): nothing runs on schedule there yet;
 - remote: the off-site backup's main is the workspace's HEAD.
 
 Who may hold what in Drive (the accounts come from roles.toml's [accounts]):
