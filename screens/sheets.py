@@ -299,6 +299,13 @@ class SheetsScreen(Screen[None]):
             show=False,
             tooltip="The merged audit trails and the alerts, newest first",
         ),
+        Binding(
+            "m",
+            "health",
+            "Health",
+            show=False,
+            tooltip="Health checks, each failing one with its fix, and the five metrics",
+        ),
         Binding("r", "reload", "Reload from the workspace", show=False),
         Binding("escape", "clear", "Clear the filter, then quick filter, then marks", show=False),
     ]
@@ -725,6 +732,9 @@ class SheetsScreen(Screen[None]):
 
     def action_activity(self) -> None:
         self.stage.open_activity()
+
+    def action_health(self) -> None:
+        self.stage.open_health()
 
     def action_reload(self) -> None:
         self.stage.reload()

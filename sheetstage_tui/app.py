@@ -24,6 +24,7 @@ from screens.activity import ActivityScreen
 from screens.deploy import ApprovalScreen, ConfirmScreen, ReasonScreen, StepsScreen
 from screens.diff import DiffScreen
 from screens.findings import FindingsScreen
+from screens.health import HealthScreen
 from screens.help import HelpScreen
 from screens.message import MessageScreen
 from screens.rollback import RollbackScreen
@@ -32,8 +33,10 @@ from screens.testdata import TestDataScreen
 from services import (
     activity,
     deploy,
+    health,
     inspection,
     jobs,
+    metrics,
     rollback,
     scripttests,
     scripttests_job,
@@ -101,6 +104,7 @@ class SheetCommands(Provider):
             ("Revert production to its last deployed content", sheets.action_revert, "X"),
             ("Accept production's edit as the baseline (a reason)", sheets.action_accept, "c"),
             ("Activity: the merged audit trails and the alerts", sheets.action_activity, "l"),
+            ("Health checks (with their fixes) and the five metrics", sheets.action_health, "m"),
             ("Reload from the workspace", app.reload, "r"),
             ("Help: every key", app.action_help, "?"),
         ]
@@ -309,6 +313,7 @@ class SheetStageApp(App[int]):
                     ("Approval (type yes)", ApprovalScreen.BINDINGS),
                     ("Backup points", RollbackScreen.BINDINGS),
                     ("Activity", ActivityScreen.BINDINGS),
+                    ("Health and metrics", HealthScreen.BINDINGS),
                     ("Everywhere", [*self.BINDINGS, Binding("ctrl+p", "", "Command palette")]),
                 ]
             )
@@ -686,6 +691,50 @@ class SheetStageApp(App[int]):
                 alerts_first,
             )
         )
+
+    def open_health(self) -> None:
+        """`m`: the metrics from the trails at once, the health checks (Google, git) in the
+        background, the panel saying "checking…" until they end."""
+        if self.session is None:
+            return
+        screen = HealthScreen(self._metrics())
+        self.push_screen(screen)
+        self.run_health(screen)
+
+    def check_health(self, screen: HealthScreen) -> None:
+        """`r` on the panel: every check again, and the metrics read again."""
+        if any(w.group == "health" and w.is_running for w in self.workers):
+            self.notify("the health checks are still running", severity="warning")
+            return
+        screen.show_checking()
+        screen.show_metrics(self._metrics())
+        self.run_health(screen)
+
+    def _metrics(self) -> metrics.MetricsReport | str:
+        assert self.session is not None
+        try:
+            return metrics.for_session(self.session, None)
+        except SheetstageError as error:
+            return str(error)
+
+    @work(thread=True, exclusive=True, group="health", exit_on_error=False, name="health")
+    def run_health(self, screen: HealthScreen) -> health.HealthReport | None:
+        """Every check of `sheetstage health`, off the UI thread (permissions of every Drive
+        file, git fsck); the outcome lands on `screen` while it is still shown."""
+        assert self.session is not None
+
+        def shown(show: Callable[..., None], *args: object) -> None:
+            with contextlib.suppress(Exception):  # the panel closed, or the app is ending
+                if self.is_running and screen.is_attached:
+                    self.call_from_thread(show, *args)
+
+        try:
+            report = health.run_health(self.session)
+        except Exception as error:
+            shown(screen.show_failure, _describe(error))
+            raise
+        shown(screen.show_health, report)
+        return report
 
     def _begin_job(
         self, action: str, busy_groups: tuple[str, ...], keys: Sequence[str] | None, label: str
