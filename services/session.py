@@ -13,7 +13,7 @@ from services import audit
 from services.access import Access, config_problem, load_access, read_roles, simulated_people
 from services.audit import AuditTrail
 from services.registry import Registry, load_registry
-from services.workspace import Workspace
+from services.workspace import PushError, Workspace
 from sheetstage_tui.config import Config
 from sheetstage_tui.errors import RefusedError, UsageError
 
@@ -120,6 +120,7 @@ class Session:
     registry: Registry
     access: Access
     _backend: Backend | None = field(default=None, repr=False)
+    push_problems: list[str] = field(default_factory=list)  # pushes after a commit that failed
 
     @classmethod
     def open(cls, config: Config, read_only: bool = False, as_user: str = "") -> Session:
@@ -176,11 +177,20 @@ class Session:
         check_staged: Callable[[list[tuple[str, bytes]]], None] | None = None,
     ) -> str | None:
         """Commit `paths` with every trail as its owner wrote it (the caller holds the
-        workspace lock); None when nothing changed."""
+        workspace lock); None when nothing changed. The commit is pushed to the off-site
+        backup at once, so a workspace restored from it lacks no line a command wrote (a
+        failed push is kept in `push_problems`; the next push carries it)."""
         trails = audit.trails_to_commit(self.workspace, self._simulated())
-        return self.workspace.commit(
+        commit = self.workspace.commit(
             message, [*paths, *trails], user=self.access.user, check_staged=check_staged
         )
+        remote = self.config.git.remote
+        if commit is not None and remote:
+            try:
+                self.workspace.push(remote)
+            except PushError as error:
+                self.push_problems.append(f"{error}; the next command pushes it again")
+        return commit
 
     @property
     def backend(self) -> Backend:

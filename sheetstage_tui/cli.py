@@ -773,7 +773,11 @@ def _session(config: Config, args: argparse.Namespace) -> Iterator[Session]:
         for problem in opened.access.untrusted:
             _say(f"sheetstage: not trusted: {problem} (privileged actions refuse until then)")
         _settle_interrupted(opened)
-        yield opened
+        try:
+            yield opened
+        finally:
+            for problem in dict.fromkeys(opened.push_problems):  # each once
+                _say(f"sheetstage: {problem}")
 
 
 def _settle_interrupted(opened: Session) -> None:

@@ -91,7 +91,6 @@ def test_a_config_others_could_have_written_is_refused_and_so_are_privileged_act
     hook.write_text("#!/bin/sh\n")
     hook.chmod(0o775)  # group-writable: someone else could have written it
     roles = snapshotted.workspace.roles_path
-    roles.write_text(roles.read_text().replace("service_account = [", 'service_account = ["svc"'))
     assert snapshotted.cli("acknowledge", "--sheet", "1", "--finding", "x", "--reason", "r") == 5
     err = capsys.readouterr().err
     assert "acknowledge refused:" in err and f"chmod go-w {hook}" in err
@@ -107,14 +106,24 @@ async def test_the_tui_banner_says_who_is_simulated(snapshotted: Demo) -> None:
         assert "SIMULATED: dana (emulator only)" in banner and "staging only" in banner
 
 
-def test_a_new_demo_lists_the_simulated_developer(demo: Demo) -> None:
+def test_a_new_demo_lists_its_simulated_people(demo: Demo) -> None:
     from services.access import read_roles
 
     roles = read_roles(demo.workspace)
     assert roles.problem == ""
-    assert roles.people == {ME: frozenset({"practice_manager"}), "dana": frozenset({"developer"})}
+    assert roles.people == {
+        ME: frozenset({"practice_manager"}),
+        "dana": frozenset({"developer"}),
+        "sam": frozenset({"practice_manager"}),  # the demo's production editor
+        "svc": frozenset({"service_account"}),  # the demo's scheduler
+    }
     assert json.dumps(roles.accounts) == json.dumps(
-        {ME: "practice.manager@practice.example", "dana": "developer@practice.example"}
+        {
+            ME: "practice.manager@practice.example",
+            "dana": "developer@practice.example",
+            "sam": "someone.else@practice.example",
+            "svc": "scheduler@practice.example",
+        }
     )
 
 
