@@ -60,7 +60,7 @@ def test_the_workspace_corrupted_comes_back_from_its_backup(
 ) -> None:
     bare = tmp_path / "backup.git"
     git.Repo.init(bare, bare=True, initial_branch="main").close()
-    demo = snapshotted
+    demo = snapshotted.fast_sheets()  # `reference refresh` reads each sheet's patients
     demo.config_path.write_text(demo.config_path.read_text() + f'\n[git]\nremote = "{bare}"\n')
     demo.edit_script(SHEETS[9].dev3_script_id, "\n// work of the day\n", DEVELOPER)
     assert demo.cli("--batch") == 0  # pushed to the backup
