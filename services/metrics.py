@@ -408,11 +408,12 @@ def _deploy_frequency(window: _Window) -> Metric:
     if judged and judged[-1] == 0 and window.now.date() < window.weeks[-1] + timedelta(days=6):
         judged.pop()  # this week is not over yet
     without = sum(1 for count in judged if count == 0)
-    gaps = (
-        f"{without} of {counted(len(judged), 'week')} without one"
-        if without
-        else "one in every week"
-    )
+    if not judged:
+        gaps = "no finished week to judge yet"
+    elif without:
+        gaps = f"{without} of {counted(len(judged), 'week')} without one"
+    else:
+        gaps = "one in every week"
     shown = f"{value:.1f} a week ({counted(len(deploys), 'deploy')} in {counted(days, 'day')}; "
     shown += f"{gaps})"
     met = None if not judged else without == 0
