@@ -678,7 +678,7 @@ def _folders(
 def _git(session: Session) -> Check:
     workspace = session.workspace
     try:
-        workspace.repo.git.fsck("--no-dangling", "--no-progress", kill_after_timeout=600)
+        workspace.fsck()
         commits = workspace.commit_count()
     except git.GitCommandError as error:
         lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
@@ -860,8 +860,7 @@ def _remote(session: Session) -> Check:
         )
     if theirs == ours:
         return Check("remote", True, f"{remote} is at the workspace's HEAD {ours[:10]}")
-    counts = workspace.repo.git.rev_list("--left-right", "--count", f"{ours}...{theirs}")
-    ahead, behind = (int(n) for n in counts.split())
+    ahead, behind = workspace.ahead_behind(theirs)
     detail = f"{remote} is at {theirs[:10]}, the workspace at {ours[:10]}: "
     if not behind:
         detail += f"the backup lacks the workspace's last {counted(ahead, 'commit')}"

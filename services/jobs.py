@@ -332,8 +332,12 @@ def run_snapshot(
             *snapshot_paths(workspace, session.registry.sheets),
             *workspace.changed_paths(["state.json"]),
         ]
-        if paths:  # a run that finds nothing new commits nothing; its line goes with the next
-            say(f"committing {counted(len(paths), 'file')}…")
+        # A run that finds nothing new commits nothing (its line goes with the next commit),
+        # unless there is an off-site backup: then its trail line goes there now, so a
+        # workspace restored from the backup lacks none of the lines the activity log holds.
+        if paths or config.git.remote:
+            pushed = f" and pushing to {config.git.remote}" if config.git.remote else ""
+            say(f"committing {counted(len(paths), 'file')}{pushed}…")
             try:
                 report.commit = session.commit(
                     _commit_message(report), paths, check_staged=validation.commit_gate(gate)
@@ -342,13 +346,16 @@ def run_snapshot(
                 with contextlib.suppress(OSError):  # a full disk may refuse this line too
                     trail.append("commit", result="failed", detail=str(error)[:300])
                 raise
-        if config.git.remote:  # also what an earlier push that failed left behind
+        if config.git.remote and report.commit is None:  # what an earlier push left behind
             say(f"pushing to {config.git.remote}…")
             try:
                 workspace.push(config.git.remote)
             except PushError as error:
-                problems.append(str(error))
-                trail.append("push", result="failed", detail=str(error))
+                session.push_problems.append(str(error))
+        for problem in session.push_problems:  # said here, in the job's summary, only
+            problems.append(problem)
+            trail.append("push", result="failed", detail=problem[:300])
+        session.push_problems.clear()
     if log_id:
         say("syncing the activity log…")
         problems += session.sync_log(log)

@@ -822,6 +822,16 @@ class Workspace:
         """Paths a commit changed."""
         return self.repo.git.show("--name-only", "--format=", revision).split()
 
+    def fsck(self) -> None:
+        """`git fsck` of the object store; a GitCommandError says what is damaged."""
+        self.repo.git.fsck("--no-dangling", "--no-progress", kill_after_timeout=600)
+
+    def ahead_behind(self, other: str) -> tuple[int, int]:
+        """Commits HEAD has that `other` lacks, and the other way round."""
+        counts = self.repo.git.rev_list("--left-right", "--count", f"HEAD...{other}")
+        ahead, behind = (int(n) for n in counts.split())
+        return ahead, behind
+
     def commit_count(self) -> int:
         return int(self.repo.git.rev_list("--count", "HEAD"))
 

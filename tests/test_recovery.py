@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 from pathlib import Path
 
 import git
 import pytest
 
-from services import resync
+from services import audit, resync
+from services.chain import GENESIS
 from services.emulator.seed import PHI_LEAKS, PROD_MODIFIED, STAGED, demo_sheets, seed_demo
 from services.emulator.store import EmulatorStore
 from services.registry import IdMapper
@@ -139,10 +141,24 @@ def restored_config(demo: Demo) -> Path:
     return path
 
 
+def add_trails_by_hand(bare: Path, clone: Path, people: list[str]) -> None:
+    """Trails of other people, committed to the backup by hand (chains intact)."""
+    work = git.Repo.clone_from(str(bare), clone, branch="main")
+    for person in people:
+        line = audit.render_line(1, GENESIS, person, "request-review", [3], detail="by hand")
+        (clone / "audit" / f"{person}.jsonl").write_bytes(line + b"\n")
+        work.index.add([f"audit/{person}.jsonl"])
+    work.index.commit("trails of two more people")
+    work.remote().push("main").raise_if_error()
+
+
 def test_a_workspace_comes_back_from_its_backup_verified_with_its_key(
-    backed_up: tuple[Demo, Path], capsys: pytest.CaptureFixture[str]
+    backed_up: tuple[Demo, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Run as root: a trail goes back to the account it names; one of a person with no
+    account here is history only, and said so."""
     demo, bare = backed_up
+    add_trails_by_hand(bare, tmp_path / "by-hand", ["nobody", "ghost"])
     key = demo.workspace.internal / "hmac.key"
     config = restored_config(demo)
     capsys.readouterr()
@@ -152,12 +168,23 @@ def test_a_workspace_comes_back_from_its_backup_verified_with_its_key(
     assert "restored from the administrator's copy" in printed.out
     assert "audit/dana.jsonl: intact" in printed.out
     assert "the emulator answers" in printed.out
+    assert "audit/ghost.jsonl: ghost has no account here, so it is history only" in printed.err
+    assert "nobody" not in printed.err
     again = Workspace(demo.root / "again")
     assert (again.internal / "hmac.key").read_bytes() == key.read_bytes()
     assert os.stat(again.internal / "hmac.key").st_mode & 0o777 == 0o640
     assert (again.root / ".git" / "hooks" / "pre-commit").is_file()
     assert os.stat(again.audit_dir).st_mode & 0o7777 == 0o3775
-    assert demo.cli("--config", str(config), "audit", "verify") == 0, capsys.readouterr().err
+    if os.geteuid() == 0:
+        assert os.stat(again.trail_path("nobody")).st_uid == pwd.getpwnam("nobody").pw_uid
+    assert os.stat(again.trail_path("ghost")).st_uid == os.geteuid()
+    capsys.readouterr()
+    assert demo.cli("--config", str(config), "audit", "verify") == 1  # ghost's grants nothing
+    printed = capsys.readouterr().out
+    nobody = "intact" if os.geteuid() == 0 else "NOT TRUSTED"
+    assert f"audit/nobody.jsonl: {nobody}" in printed and "audit/dana.jsonl: intact" in printed
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert f"audit/ghost.jsonl: NOT TRUSTED: owned by {me}, but ghost is no account here" in printed
     assert demo.cli("--config", str(config), "drift") == 0
 
 
