@@ -3,7 +3,7 @@ with SIGKILL (no cleanup, as a power cut or `kill -9` would) when it reaches the
 Tests use it to prove that the next run recovers from a crash at each step; unset, it does
 nothing. Points: fetch, write, git-add, trail-append, activity-log (the snapshot job), and
 deploy-backup, deploy-update (before updateContent), deploy-verify (after it), deploy-log (a
-deploy or a rollback)."""
+deploy or a rollback), staging-update (adopt or resync-staging, before DEV3's updateContent)."""
 
 from __future__ import annotations
 

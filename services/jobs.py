@@ -47,7 +47,6 @@ from services.state import State, load_cache, save_cache
 from services.workspace import (
     ORDER_FILE,
     OWN_FILE,
-    PushError,
     Workspace,
     account_name,
     atomic_write,
@@ -336,8 +335,7 @@ def run_snapshot(
         # unless there is an off-site backup: then its trail line goes there now, so a
         # workspace restored from the backup lacks none of the lines the activity log holds.
         if paths or config.git.remote:
-            pushed = f" and pushing to {config.git.remote}" if config.git.remote else ""
-            say(f"committing {counted(len(paths), 'file')}{pushed}…")
+            say(f"committing {counted(len(paths), 'file')}…")
             try:
                 report.commit = session.commit(
                     _commit_message(report), paths, check_staged=validation.commit_gate(gate)
@@ -346,12 +344,9 @@ def run_snapshot(
                 with contextlib.suppress(OSError):  # a full disk may refuse this line too
                     trail.append("commit", result="failed", detail=str(error)[:300])
                 raise
-        if config.git.remote and report.commit is None:  # what an earlier push left behind
+        if config.git.remote:  # also what an earlier push that failed left behind
             say(f"pushing to {config.git.remote}…")
-            try:
-                workspace.push(config.git.remote)
-            except PushError as error:
-                session.push_problems.append(str(error))
+            session.push(always=True)
         for problem in session.push_problems:  # said here, in the job's summary, only
             problems.append(problem)
             trail.append("push", result="failed", detail=problem[:300])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from services.workspace import (
     INTERNAL,
     KEY_FILE,
     OWN_FILE,
+    SHARED_DIR,
+    SHARED_FILE,
     Workspace,
     atomic_write,
     current_user,
@@ -53,6 +56,7 @@ class Restored:
     renew: list[str] = field(default_factory=list)  # acknowledgements that need renewing
     backend: str = ""  # the read that checked Google (or the emulator)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -75,7 +79,7 @@ def restore_workspace(
     root.parent.mkdir(parents=True, exist_ok=True)
     clone = Path(tempfile.mkdtemp(prefix=f".{root.name}.restore-", dir=root.parent))
     try:
-        restored = _restore_into(config, source, clone, key)
+        restored = _restore_into(config, source, clone, root, key)
         if root.exists():
             root.rmdir()
         os.rename(clone, root)
@@ -83,7 +87,6 @@ def restore_workspace(
         shutil.rmtree(clone, ignore_errors=True)
         raise
     share_with_group(root)
-    restored.root = root
     _check_backend(config, restored)
     return restored
 
@@ -109,7 +112,11 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
-def _restore_into(config: Config, source: str, clone: Path, key: bytes | None) -> Restored:
+def _restore_into(
+    config: Config, source: str, clone: Path, root: Path, key: bytes | None
+) -> Restored:
+    """Clone into `clone`, verify, settle; messages name the files where they will be
+    (`root`), not in the clone."""
     try:  # no hook or fsmonitor runs while cloning (set for this command, not kept)
         git.Git().execute(
             [
@@ -123,6 +130,7 @@ def _restore_into(config: Config, source: str, clone: Path, key: bytes | None) -
                 "--no-hardlinks",
                 "--origin=backup",
                 "--branch=main",
+                "--config=core.sharedRepository=group",  # objects group-writable, as `init`
                 source,
                 str(clone),
             ]
@@ -136,12 +144,27 @@ def _restore_into(config: Config, source: str, clone: Path, key: bytes | None) -
             "`[git] remote` names it"
         ) from None
     commit = repo.head.commit.hexsha if repo.head.is_valid() else ""
+    links = [
+        line.split("\t", 1)[1]
+        for line in repo.git.ls_files("-s").splitlines()
+        if line.startswith("120000 ")
+    ]
     repo.close()
     workspace = Workspace(clone)
     if not commit or not workspace.registry_path.is_file():
         raise UsageError(f"{source} holds no sheetstage workspace (no registry.toml); nothing done")
-    restored = Restored(clone, commit)
+    if links:  # sheetstage never commits one: whoever did wants root to follow it
+        raise JobFailedError(
+            f"the backup holds a symbolic link ({links[0]}), which sheetstage never commits; "
+            "nothing was restored: have the backup examined first"
+        )
+    restored = Restored(root, commit)
     report = audit.verify(workspace, remote=source)
+    if not any(c.person is not None for c in report.checks):
+        raise JobFailedError(
+            f"{source} holds no audit trail (audit/USER.jsonl), which every sheetstage "
+            "workspace has from its first commit; nothing was restored"
+        )
     breaks = [c for c in report.checks if c.broken_line is not None] + report.history
     if breaks:
         first = breaks[0]
@@ -151,11 +174,19 @@ def _restore_into(config: Config, source: str, clone: Path, key: bytes | None) -
             f"the backup's audit trail does not verify: {what}{more}; nothing was restored: "
             "restore from a backup whose trail verifies, or have the break examined first"
         )
-    _settle_files(config, workspace, restored)
+    _settle_files(config, workspace, root, restored)
     simulated = simulated_people(read_roles(workspace), config.backend)
-    report = audit.verify(workspace, simulated=simulated, remote=source)  # owners now right
+    witness = _witness(config, workspace, restored)
+    report = audit.verify(workspace, simulated=simulated, witness=witness, remote=source)
     restored.trails = [check.describe() for check in report.checks]
-    _settle_key(workspace, key, report, restored)
+    lacking = [c for c in report.checks if c.broken_line is not None]
+    for check in lacking:  # only the activity log can tell: the backup lacks lines it holds
+        restored.problems.append(
+            f"{check.describe()}: the backup never received it (a push that failed); "
+            f"{check.person}'s approvals and role count for nothing until that trail is "
+            "restored from a copy that holds it"
+        )
+    _settle_key(workspace, root, key, report, restored)
     from services.jobs import pre_commit_hook
 
     workspace.install_pre_commit_hook(pre_commit_hook(config))
@@ -163,15 +194,47 @@ def _restore_into(config: Config, source: str, clone: Path, key: bytes | None) -
     return restored
 
 
-def _settle_files(config: Config, workspace: Workspace, restored: Restored) -> None:
-    """Modes as `init` makes them; as root, each trail goes back to the person it names."""
+def _witness(
+    config: Config, workspace: Workspace, restored: Restored
+) -> dict[str, set[str]] | None:
+    """The activity log's line hashes (None when it cannot be read: said)."""
+    from services.activity_log import read_log, witness_of
+    from services.registry import load_registry
+    from services.session import open_backend
+
+    log_id = load_registry(workspace.registry_path).activity_log_spreadsheet_id
+    if not log_id:
+        return None
+    try:
+        backend = open_backend(config)
+        try:
+            return witness_of(read_log(backend.client, log_id))
+        finally:
+            backend.close()
+    except Exception as error:  # the backend's own errors: said, the restore goes on
+        describe = getattr(error, "describe", None)
+        reason = describe() if callable(describe) else str(error)
+        restored.notes.append(
+            f"the activity log was not read ({reason}): lines the backup lacks cannot be "
+            "told; run `sheetstage audit verify` once Google answers"
+        )
+        return None
+
+
+def _settle_files(config: Config, workspace: Workspace, final: Path, restored: Restored) -> None:
+    """Modes as `init` makes them (no symbolic link is in the clone: refused before); as
+    root, each trail goes back to the person it names."""
     root = workspace.root
     with workspace.repo.config_writer() as settings:
-        settings.set_value("core", "sharedRepository", "group")
         settings.set_value("user", "name", "sheetstage")
+        settings.set_value("user", "email", f"sheetstage@{socket.gethostname()}")
+    for folder, subfolders, files in os.walk(root):
+        os.chmod(folder, SHARED_DIR)
+        for name in files:
+            path = Path(folder) / name
+            os.chmod(path, (path.stat().st_mode & 0o111) | SHARED_FILE)
+        subfolders.sort()
     os.chmod(root / ".git" / "config", OWN_FILE)
-    os.chmod(root, 0o2775)
-    make_dirs(workspace.audit_dir, AUDIT_DIR)
     os.chmod(workspace.audit_dir, AUDIT_DIR)
     for folder in ("locks", "cache"):
         make_dirs(root / INTERNAL / folder)
@@ -185,22 +248,27 @@ def _settle_files(config: Config, workspace: Workspace, restored: Restored) -> N
         if trail.name == "audit.jsonl" or person == me or person in simulated:
             continue  # legacy history; the runner's own; the emulator's simulated people
         uid = uid_of(person)
+        shown = final / trail.relative_to(root)
         if uid is None:
             restored.history_only.append(
                 f"audit/{trail.name}: {person} has no account here, so it is history only "
-                f"(grants nothing) until `useradd {person}` and `chown {person} {trail}`"
+                f"(grants nothing) until `useradd {person}` and `chown {person} {shown}`"
             )
         elif os.geteuid() == 0:
             os.chown(trail, uid, -1)
         else:
             restored.history_only.append(
                 f"audit/{trail.name}: restored by {me}, not root, so it is not {person}'s "
-                f"and grants nothing until root runs `chown {person} {trail}`"
+                f"and grants nothing until root runs `chown {person} {shown}`"
             )
 
 
 def _settle_key(
-    workspace: Workspace, key: bytes | None, report: audit.AuditReport, restored: Restored
+    workspace: Workspace,
+    final: Path,
+    key: bytes | None,
+    report: audit.AuditReport,
+    restored: Restored,
 ) -> None:
     path = workspace.internal / KEY_FILE
     if key is not None:
@@ -210,7 +278,7 @@ def _settle_key(
     workspace.hmac_key()  # made anew
     restored.key = (
         f"a new HMAC key was made (no --key): every finding id changes, so keep a copy of "
-        f"{path} with the administrator"
+        f"{final / INTERNAL / KEY_FILE} with the administrator"
     )
     roles = read_roles(workspace)
     for entry in report.counting(roles.holders(PRACTICE_MANAGER), "acknowledge"):

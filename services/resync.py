@@ -13,24 +13,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from services import crashpoints
 from services.deploy import (
-    Journal,
     StopDeploy,
-    api_files,
     close_operation,
     live_project,
-    push_backup,
-    read_back_hash,
-    take_backup,
 )
 from services.diff import diff_projects
-from services.google_client import GoogleApiError
 from services.phi import Severity
 from services.progress import counted
 from services.registry import IdMapper
+from services.rollback import copy_into_staging
 from services.scanning import scanner_for
 from services.snapshot import gate_findings
+from services.workspace import UnsafeFileName
 from sheetstage_tui.errors import JobFailedError, RefusedError
 from sheetstage_tui.models import Environment, ScriptFile, Sheet, content_hash
 
@@ -94,11 +89,15 @@ def plan_resync(session: Session, numbers: Sequence[str] | None) -> list[ResyncP
             staging = live_project(session, sheet, Environment.STAGING)
         except StopDeploy as error:
             return ResyncPlan(sheet, skip=str(error), skipped_as="failed")
-        blocking = [
-            f
-            for f in gate_findings(gate, sheet, Environment.PRODUCTION, production)
-            if f.severity is Severity.BLOCK
-        ]
+        try:
+            found = gate_findings(gate, sheet, Environment.PRODUCTION, production)
+            staging_phi = any(
+                f.severity is Severity.BLOCK
+                for f in gate_findings(gate, sheet, Environment.STAGING, staging)
+            )
+        except UnsafeFileName as error:  # as a snapshot refuses it
+            return ResyncPlan(sheet, skip=f"refused: {error}", skipped_as="failed")
+        blocking = [f for f in found if f.severity is Severity.BLOCK]
         if blocking:
             found = blocking[0]
             why = (
@@ -119,6 +118,8 @@ def plan_resync(session: Session, numbers: Sequence[str] | None) -> list[ResyncP
             same = "DEV3 already equals production"
             return ResyncPlan(sheet, staging, target, digest, skip=same, skipped_as="unchanged")
         change = diff_projects(sheet, staging, target, IdMapper([])).stat
+        if staging_phi:  # said before the `yes`, not after
+            change += "; DEV3 holds PHI, so it is replaced without a backup (PHI never goes to git)"
         return ResyncPlan(sheet, staging, target, digest, change=change)
 
     workers = max(1, min(len(sheets), session.config.client.concurrency))
@@ -160,8 +161,8 @@ def resync_staging(
 
 
 def _rebuild(session: Session, plan: ResyncPlan) -> ResyncResult:
-    sheet, target = plan.sheet, plan.target
-    want, before = content_hash(target), content_hash(plan.staging)
+    sheet = plan.sheet
+    before = content_hash(plan.staging)
     with session.workspace.sheet_lock(sheet):
         try:
             now = content_hash(live_project(session, sheet, Environment.STAGING))
@@ -170,55 +171,18 @@ def _rebuild(session: Session, plan: ResyncPlan) -> ResyncResult:
         if now != before:
             message = "DEV3 changed since it was read for your `yes`; run resync-staging again"
             return ResyncResult(sheet, "stopped", message)
-        journal = Journal.start(
-            session,
-            KIND,
-            sheet,
-            Environment.STAGING,
-            before=before,
-            target=want,
-            production=plan.production_hash,
-            source=f"production {plan.production_hash[:12]}",
-        )
         try:
-            backup = take_backup(
-                session,
-                sheet,
-                Environment.STAGING,
-                plan.staging,
-                "before resync-staging",
-                journal,
-                {"target": want, "production": plan.production_hash},
-                phi_allowed=True,  # production's code replaces what holds PHI
+            copied = copy_into_staging(
+                session, sheet, KIND, plan.staging, plan.target, plan.production_hash
             )
         except StopDeploy as error:
-            close_operation(session, journal, sheet, "stopped", str(error), {})
             return ResyncResult(sheet, "stopped", str(error))
-        push_backup(session)
-        entry = session.trail().append(
-            f"{KIND}-update",
-            sheets=[sheet.number],
-            hashes={"op": journal.id, "target": want},
-            detail=f"updateContent of DEV3 with production's {len(target)} files",
-        )
-        journal.step("update", entry)
-        crashpoints.reached("resync-update")
-        try:
-            session.client.update_content(sheet.dev3_script_id, api_files(target))
-        except GoogleApiError as error:
-            message = f"DEV3 not updated: {error.describe()}"
-            close_operation(session, journal, sheet, "stopped", message, {})
-            return ResyncResult(sheet, "stopped", message, backup.tag)
-        digest, read_back = read_back_hash(session, sheet, Environment.STAGING, want)
-        mirror = {Environment.STAGING: read_back}
-        if digest != want:
-            message = f"DEV3 reads back as {digest[:12]}, not production's {want[:12]}; check it"
-            close_operation(session, journal, sheet, "failed", message, {}, mirror)
-            return ResyncResult(sheet, "failed", message, backup.tag)
+        tag = copied.backup.tag
         message = (
             f"DEV3 of sheet {sheet.key} rebuilt from production {plan.production_hash[:12]} "
-            f"({plan.change}); backup {backup.tag or 'not taken: it held PHI'}"
+            f"({plan.change}); backup {tag or 'not taken: it held PHI'}"
         )
-        hashes = {"staging": digest, "production": plan.production_hash, "previous": before}
-        close_operation(session, journal, sheet, "ok", message, hashes, mirror)
-    return ResyncResult(sheet, "rebuilt", message, backup.tag)
+        hashes = {"staging": copied.digest, "production": plan.production_hash, "previous": before}
+        mirror = {Environment.STAGING: copied.read_back}
+        close_operation(session, copied.journal, sheet, "ok", message, hashes, mirror)
+    return ResyncResult(sheet, "rebuilt", message, tag)

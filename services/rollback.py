@@ -18,6 +18,7 @@ from services.alerts import raise_alert
 from services.audit import AuditReport
 from services.deploy import (
     Approver,
+    Backup,
     DeployResult,
     Journal,
     Proposal,
@@ -474,58 +475,88 @@ def adopt(session: Session, number: str) -> Settled:
         except StopDeploy as error:
             raise JobFailedError(str(error)) from None
         adopted = [ScriptFile(f.name, f.type, mapper.to_staging(f.source)) for f in production]
-        target = content_hash(adopted)
-        journal = Journal.start(
-            session,
-            "adopt",
-            sheet,
-            Environment.STAGING,
-            before=content_hash(staging),
-            target=target,
-            production=digest,
-            source=f"production {digest[:12]}",
-        )
         try:
-            vouch = {"target": target, "production": digest}
-            take_backup(
-                session,
-                sheet,
-                Environment.STAGING,
-                staging,
-                "before adopt",
-                journal,
-                vouch,
-                phi_allowed=True,  # production's code replaces what holds PHI
-            )
+            copied = copy_into_staging(session, sheet, "adopt", staging, adopted, digest)
         except StopDeploy as error:
-            close_operation(session, journal, sheet, "stopped", str(error), {})
-            raise JobFailedError(str(error)) from None
-        entry = session.trail().append(
-            "adopt-update",
-            sheets=[sheet.number],
-            hashes={"op": journal.id, "target": target},
-            detail=f"updateContent of DEV3 with production's {len(adopted)} files",
-        )
-        journal.step("update", entry)
-        try:
-            session.client.update_content(sheet.dev3_script_id, api_files(adopted))
-        except GoogleApiError as error:
-            message = f"DEV3 not updated: {error.describe()}"
-            close_operation(session, journal, sheet, "stopped", message, {})
-            raise JobFailedError(f"adopt of sheet {sheet.key} stopped: {message}") from None
-        read, read_back = read_back_hash(session, sheet, Environment.STAGING, target)
-        if read != target:
-            message = f"DEV3 reads back as {read[:12]}, not the adopted {target[:12]}"
-            close_operation(
-                session, journal, sheet, "failed", message, {}, {Environment.STAGING: read_back}
-            )
-            raise JobFailedError(f"adopt of sheet {sheet.key}: {message}; check DEV3 now")
-        hashes = {"production": digest, "staging": read, "baseline": digest}
+            raise JobFailedError(f"adopt of sheet {sheet.key} stopped: {error}") from None
+        hashes = {"production": digest, "staging": copied.digest, "baseline": digest}
         message = f"production's edit of sheet {sheet.key} adopted into DEV3 ({digest[:12]})"
-        mirror = {Environment.STAGING: read_back, Environment.PRODUCTION: production}
-        close_operation(session, journal, sheet, "ok", message, hashes, mirror)
+        mirror = {Environment.STAGING: copied.read_back, Environment.PRODUCTION: production}
+        close_operation(session, copied.journal, sheet, "ok", message, hashes, mirror)
     session.sync_log()
     return Settled("adopted", message, 0, digest)
+
+
+@dataclass
+class Copied:
+    """DEV3 holds production's code now: the operation's journal (still open), the backup of
+    what DEV3 held, and DEV3 as read back."""
+
+    journal: Journal
+    backup: Backup
+    digest: str
+    read_back: list[ScriptFile]
+
+
+def copy_into_staging(
+    session: Session,
+    sheet: Sheet,
+    kind: str,
+    staging: list[ScriptFile],
+    target: list[ScriptFile],
+    production: str,
+) -> Copied:
+    """`adopt` and `resync-staging` (the caller holds the sheet's lock): a staging backup of
+    `staging`, DEV3 updated to `target` (production's code in DEV3's ids, hash `production`
+    before mapping), read back. The caller closes the journal; on a failure it is closed
+    here and StopDeploy says why."""
+    want = content_hash(target)
+    journal = Journal.start(
+        session,
+        kind,
+        sheet,
+        Environment.STAGING,
+        before=content_hash(staging),
+        target=want,
+        production=production,
+        source=f"production {production[:12]}",
+    )
+    try:
+        backup = take_backup(
+            session,
+            sheet,
+            Environment.STAGING,
+            staging,
+            f"before {kind}",
+            journal,
+            {"target": want, "production": production},
+            phi_allowed=True,  # production's code replaces what holds PHI
+        )
+    except StopDeploy as error:
+        close_operation(session, journal, sheet, "stopped", str(error), {})
+        raise
+    entry = session.trail().append(
+        f"{kind}-update",
+        sheets=[sheet.number],
+        hashes={"op": journal.id, "target": want},
+        detail=f"updateContent of DEV3 with production's {len(target)} files",
+    )
+    journal.step("update", entry)
+    crashpoints.reached("staging-update")
+    try:
+        session.client.update_content(sheet.dev3_script_id, api_files(target))
+    except GoogleApiError as error:
+        message = f"DEV3 not updated: {error.describe()}"
+        close_operation(session, journal, sheet, "stopped", message, {})
+        raise StopDeploy(message) from None
+    digest, read_back = read_back_hash(session, sheet, Environment.STAGING, want)
+    if digest != want:
+        message = f"DEV3 reads back as {digest[:12]}, not production's {want[:12]}; check DEV3 now"
+        close_operation(
+            session, journal, sheet, "failed", message, {}, {Environment.STAGING: read_back}
+        )
+        raise StopDeploy(message)
+    return Copied(journal, backup, digest, read_back)
 
 
 def _edited_production(

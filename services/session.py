@@ -121,6 +121,7 @@ class Session:
     access: Access
     _backend: Backend | None = field(default=None, repr=False)
     push_problems: list[str] = field(default_factory=list)  # pushes after a commit that failed
+    _unpushed: bool = field(default=False, repr=False)
 
     @classmethod
     def open(cls, config: Config, read_only: bool = False, as_user: str = "") -> Session:
@@ -177,20 +178,27 @@ class Session:
         check_staged: Callable[[list[tuple[str, bytes]]], None] | None = None,
     ) -> str | None:
         """Commit `paths` with every trail as its owner wrote it (the caller holds the
-        workspace lock); None when nothing changed. The commit is pushed to the off-site
-        backup at once, so a workspace restored from it lacks no line a command wrote (a
-        failed push is kept in `push_problems`; the next push carries it)."""
+        workspace lock); None when nothing changed. The commit goes to the off-site backup
+        when the command ends (`push`), outside the lock: a slow remote holds no one up."""
         trails = audit.trails_to_commit(self.workspace, self._simulated())
         commit = self.workspace.commit(
             message, [*paths, *trails], user=self.access.user, check_staged=check_staged
         )
-        remote = self.config.git.remote
-        if commit is not None and remote:
-            try:
-                self.workspace.push(remote)
-            except PushError as error:
-                self.push_problems.append(f"{error}; the next command pushes it again")
+        self._unpushed = self._unpushed or commit is not None
         return commit
+
+    def push(self, always: bool = False) -> None:
+        """Push the commits this session made (or, `always`, whatever the backup lacks) to
+        `[git] remote`, so a workspace restored from it lacks no line a command wrote; a
+        failure is kept in `push_problems` (the next push carries the commits)."""
+        remote = self.config.git.remote
+        if not remote or not (self._unpushed or always):
+            return
+        self._unpushed = False
+        try:
+            self.workspace.push(remote)
+        except PushError as error:
+            self.push_problems.append(f"{error}; the next command pushes it again")
 
     @property
     def backend(self) -> Backend:
@@ -207,6 +215,7 @@ class Session:
         return self.backend.client
 
     def close(self) -> None:
+        self.push()  # what a caller did not push itself (the TUI's last commits)
         if self._backend is not None:
             self._backend.close()
             self._backend = None

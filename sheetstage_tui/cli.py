@@ -776,6 +776,7 @@ def _session(config: Config, args: argparse.Namespace) -> Iterator[Session]:
         try:
             yield opened
         finally:
+            opened.push()  # the command's commits, after its locks are released
             for problem in dict.fromkeys(opened.push_problems):  # each once
                 _say(f"sheetstage: {problem}")
 
@@ -884,7 +885,7 @@ def _restore(config: Config, source: str, key: Path | None) -> int:
     print(f"restored the workspace at {restored.root} from {source} ({restored.commit[:12]})")
     for line in restored.trails:
         print(f"  {line}")
-    for line in restored.history_only:
+    for line in [*restored.history_only, *restored.notes]:
         _say(f"sheetstage: {line}")
     print(restored.key)
     if restored.renew:
@@ -1364,9 +1365,17 @@ def _resync_staging(config: Config, args: argparse.Namespace) -> int:
 
     def confirm(plans: Sequence[resync.ResyncPlan]) -> bool:
         rebuilt = [p for p in plans if not p.skip]
-        _say(f"resync-staging: DEV3 of {counted(len(rebuilt), 'sheet')} rebuilt from production:")
-        for plan in plans:
-            if plan.skipped_as != "unchanged":
+        _say(
+            f"resync-staging: DEV3 of {counted(len(rebuilt), 'sheet')} is replaced by production's "
+            "code; whatever DEV3 holds that production does not (work not yet deployed) is "
+            "backed up first, then gone from DEV3:"
+        )
+        for plan in rebuilt:
+            _say(f"  {plan.line}")
+        left = [p for p in plans if p.skip and p.skipped_as != "unchanged"]
+        if left:
+            _say(f"not rebuilt ({counted(len(left), 'sheet')}):")
+            for plan in left:
                 _say(f"  {plan.line}")
         _say("Type yes to rebuild them (anything else cancels): ")
         try:

@@ -584,7 +584,7 @@ def test_an_approval_in_a_trail_that_does_not_verify_counts_for_nothing(
     assert live(snapshotted, sheet.prod_script_id) == before
 
 
-def typed(demo: Demo, answer: str, *args: str) -> tuple[int, str]:
+def typed(demo: Demo, answer: str, *args: str, **env: str) -> tuple[int, str]:
     """The CLI on a terminal (a pseudo-terminal as stdin), answering its question."""
     import pty
 
@@ -592,6 +592,7 @@ def typed(demo: Demo, answer: str, *args: str) -> tuple[int, str]:
     child = subprocess.Popen(
         [sys.executable, "-m", "sheetstage_tui.cli", "--config", str(demo.config_path), *args],
         cwd=ROOT,
+        env={**os.environ, **env},
         stdin=secondary,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

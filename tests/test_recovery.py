@@ -118,6 +118,26 @@ def test_resync_without_a_terminal_is_refused_and_a_no_changes_nothing(
     assert not [e for e in snapshotted.trail() if e["action"].startswith("resync")]
 
 
+def test_a_resync_killed_before_dev3_changed_is_settled_and_run_again(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sheet = SHEETS[STAGED[1]]
+    args = ("resync-staging", "--sheet", str(sheet.number))
+    code, printed = typed(snapshotted, "yes", *args, SHEETSTAGE_CRASH_AT="staging-update")
+    assert code == -9, printed  # killed after the backup, before DEV3's updateContent
+    capsys.readouterr()
+    assert snapshotted.cli("drift") == 0  # a practice manager's next command settles it
+    err = capsys.readouterr().err
+    assert "INTERRUPTED: resync-staging" in err and "it was not rebuilt: run resync-staging" in err
+    assert not list((snapshotted.workspace.internal / "deploys").glob("*.json"))
+    code, printed = typed(snapshotted, "yes", *args)
+    assert code == 0, printed
+    production = live(snapshotted, sheet.prod_script_id)
+    staging = live(snapshotted, sheet.dev3_script_id)
+    assert [MAPPER.to_production(f["source"]) for f in staging] == [f["source"] for f in production]
+    assert snapshotted.cli("audit", "verify") == 0
+
+
 # init --from ----------------------------------------------------------------------------------
 
 
@@ -216,24 +236,38 @@ def test_a_new_key_reports_the_acknowledgements_to_renew(
     assert new_key != (demo.workspace.internal / "hmac.key").read_bytes()
 
 
-def test_a_backup_whose_trail_was_edited_is_refused_and_nothing_is_left(
-    backed_up: tuple[Demo, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("meddling", ["trail line", "symbolic link"])
+def test_a_meddled_backup_is_refused_and_nothing_is_left(
+    backed_up: tuple[Demo, Path], tmp_path: Path, meddling: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Someone with write access to the backup rewrites a trail line in a new commit."""
+    """Someone with write access to the backup rewrites a trail line, or makes roles.toml a
+    link for root to follow (chmod), in a new commit."""
     demo, bare = backed_up
     work = git.Repo.clone_from(str(bare), tmp_path / "meddle", branch="main")
-    trail = Path(work.working_tree_dir) / "audit" / "dana.jsonl"
-    lines = trail.read_bytes().splitlines(keepends=True)
-    lines[0] = lines[0].replace(b'"dana"', b'"dana" ', 1)
-    trail.write_bytes(b"".join(lines))
-    work.index.add(["audit/dana.jsonl"])
+    tree = Path(work.working_tree_dir)
+    if meddling == "trail line":
+        trail = tree / "audit" / "dana.jsonl"
+        lines = trail.read_bytes().splitlines(keepends=True)
+        lines[0] = lines[0].replace(b'"dana"', b'"dana" ', 1)
+        trail.write_bytes(b"".join(lines))
+        changed, says = "audit/dana.jsonl", "does not verify: audit/dana.jsonl"
+    else:
+        secret = tmp_path / "secret"
+        secret.write_text("x")
+        secret.chmod(0o600)
+        (tree / "roles.toml").unlink()
+        (tree / "roles.toml").symlink_to(secret)
+        changed, says = "roles.toml", "holds a symbolic link (roles.toml)"
+    work.index.add([changed])
     work.index.commit("tidy")
     work.remote().push("main").raise_if_error()
     config = restored_config(demo)
     capsys.readouterr()
     assert demo.cli("--config", str(config), "init", "--from", str(bare)) == 1
     err = capsys.readouterr().err
-    assert "does not verify" in err and "audit/dana.jsonl" in err and "nothing was restored" in err
+    assert says in err and "nothing was restored" in err
+    if meddling == "symbolic link":
+        assert secret.stat().st_mode & 0o777 == 0o600
     assert not (demo.root / "again").exists()
     assert not [p for p in demo.root.iterdir() if p.name.startswith(".again.restore-")]
 
