@@ -90,7 +90,6 @@ def test_a_config_others_could_have_written_is_refused_and_so_are_privileged_act
     hook = snapshotted.workspace.root / ".git" / "hooks" / "post-commit"
     hook.write_text("#!/bin/sh\n")
     hook.chmod(0o775)  # group-writable: someone else could have written it
-    roles = snapshotted.workspace.roles_path
     assert snapshotted.cli("acknowledge", "--sheet", "1", "--finding", "x", "--reason", "r") == 5
     err = capsys.readouterr().err
     assert "acknowledge refused:" in err and f"chmod go-w {hook}" in err
