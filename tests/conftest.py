@@ -225,9 +225,3 @@ def chicago() -> Iterator[None]:
 @pytest.fixture
 def utc() -> Iterator[None]:
     yield from _in_zone("UTC")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked slow run first (their order kept): pytest-xdist hands out tests from the
-    front, so a long test never starts last and keeps one worker busy after the others end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

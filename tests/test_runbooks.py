@@ -21,8 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHEETS = {s.number: s for s in demo_sheets()}
 MAPPER = IdMapper(SHEETS.values())
 DEVELOPER = "developer@practice.example"
-pytestmark = pytest.mark.slow
-
 PLANTED = [
     "sheet 057 DEV3 spreadsheet: shared with temp.contractor@outside-agency.example",
     "sheet 093 production spreadsheet: anyone with the link",

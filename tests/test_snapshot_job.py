@@ -29,7 +29,6 @@ def edit_production(demo: Demo, number: int, marker: str, user: str) -> None:
     demo.edit_script(SHEETS[number].prod_script_id, f"\n// {marker}\n", user)
 
 
-@pytest.mark.slow
 def test_first_batch_snapshots_470_projects_in_one_commit_and_reports_every_state(
     demo: Demo, capsys: pytest.CaptureFixture[str], expected_states: dict[int, str]
 ) -> None:
@@ -107,7 +106,6 @@ def test_second_batch_changes_nothing_and_an_edit_commits_exactly_that_sheet(
     assert "ALERT prod-modified: production sheet 042" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_faults_of_ten_percent_still_give_a_byte_identical_snapshot(
     demo: Demo, snapshotted: Demo
 ) -> None:
@@ -125,7 +123,6 @@ def test_faults_of_ten_percent_still_give_a_byte_identical_snapshot(
     store.close()
 
 
-@pytest.mark.slow
 def test_a_sheet_that_always_fails_is_named_and_the_other_469_are_committed(
     demo: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:

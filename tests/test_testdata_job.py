@@ -282,7 +282,6 @@ def test_validation_marks_production_data_in_dev3_real_and_alerts(
     assert [e["result"] for e in demo.trail() if e["action"] == "alert"] == ["test-data-real"]
 
 
-@pytest.mark.slow
 def test_ten_thousand_patients_scan_clean_with_the_reference_loaded(
     demo: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

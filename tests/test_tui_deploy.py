@@ -94,7 +94,6 @@ def step_marks(screen: StepsScreen) -> dict[str, str]:
     }
 
 
-@pytest.mark.slow
 async def test_approve_with_yes_then_deploy_shows_the_seven_steps_and_rolls_back(
     snapshotted: Demo,
 ) -> None:

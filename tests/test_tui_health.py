@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from rich.console import Console
 from textual.command import CommandList
 from textual.widgets import DataTable, Static
@@ -47,7 +46,6 @@ def help_text(app: SheetStageApp) -> str:
     return " ".join(console.file.getvalue().split())  # type: ignore[attr-defined]
 
 
-@pytest.mark.slow
 async def test_m_checks_health_in_the_background_and_shows_each_problem_with_its_fix(
     snapshotted: Demo,
 ) -> None:
