@@ -89,6 +89,18 @@ def plan_resync(session: Session, numbers: Sequence[str] | None) -> list[ResyncP
             staging = live_project(session, sheet, Environment.STAGING)
         except StopDeploy as error:
             return ResyncPlan(sheet, skip=str(error), skipped_as="failed")
+        target = [ScriptFile(f.name, f.type, mapper.to_staging(f.source)) for f in production]
+        if [mapper.to_production(f.source) for f in target] != [f.source for f in production]:
+            why = (
+                "production code names DEV3 ids, so mapping it to DEV3 and back would change "
+                "it; fix production's code first (`sheetstage diff --sheet "
+                f"{sheet.number}` shows them)"
+            )
+            return ResyncPlan(sheet, skip=why, skipped_as="failed")
+        digest = content_hash(production)
+        if content_hash(staging) == content_hash(target):  # nothing is copied: no scan needed
+            same = "DEV3 already equals production"
+            return ResyncPlan(sheet, staging, target, digest, skip=same, skipped_as="unchanged")
         try:
             found = gate_findings(gate, sheet, Environment.PRODUCTION, production)
             staging_phi = any(
@@ -105,18 +117,6 @@ def plan_resync(session: Session, numbers: Sequence[str] | None) -> list[ResyncP
                 f"{found.line}); it is held back and never copied to DEV3"
             )
             return ResyncPlan(sheet, skip=why, skipped_as="held-back")
-        target = [ScriptFile(f.name, f.type, mapper.to_staging(f.source)) for f in production]
-        if [mapper.to_production(f.source) for f in target] != [f.source for f in production]:
-            why = (
-                "production code names DEV3 ids, so mapping it to DEV3 and back would change "
-                "it; fix production's code first (`sheetstage diff --sheet "
-                f"{sheet.number}` shows them)"
-            )
-            return ResyncPlan(sheet, skip=why, skipped_as="failed")
-        digest = content_hash(production)
-        if content_hash(staging) == content_hash(target):
-            same = "DEV3 already equals production"
-            return ResyncPlan(sheet, staging, target, digest, skip=same, skipped_as="unchanged")
         change = diff_projects(sheet, staging, target, IdMapper([])).stat
         if staging_phi:  # said before the `yes`, not after
             change += "; DEV3 holds PHI, so it is replaced without a backup (PHI never goes to git)"
