@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,9 +33,9 @@ from services.workspace import (
     SHARED_FILE,
     Workspace,
     atomic_write,
+    building,
     current_user,
     make_dirs,
-    share_with_group,
     uid_of,
 )
 from sheetstage_tui.config import Config
@@ -76,17 +74,8 @@ def restore_workspace(
     key = _read_key(key_file) if key_file is not None else None
     if say is not None:
         say(f"restoring the workspace from {source}: its audit trail is verified first…")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    clone = Path(tempfile.mkdtemp(prefix=f".{root.name}.restore-", dir=root.parent))
-    try:
+    with building(root, "restore") as clone:
         restored = _restore_into(config, source, clone, root, key)
-        if root.exists():
-            root.rmdir()
-        os.rename(clone, root)
-    except BaseException:
-        shutil.rmtree(clone, ignore_errors=True)
-        raise
-    share_with_group(root)
     _check_backend(config, restored)
     return restored
 

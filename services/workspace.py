@@ -9,6 +9,7 @@ import grp
 import json
 import os
 import pwd
+import shutil
 import socket
 import stat
 import tempfile
@@ -328,9 +329,7 @@ class Workspace:
                 f"{root} already exists and is not empty; init never touches an existing "
                 "workspace: choose another `workspace` path or remove it yourself"
             )
-        root.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.init-", dir=root.parent))
-        try:
+        with building(root, "init") as staging:
             os.chmod(staging, SHARED_DIR)
             repo = git.Repo.init(staging, initial_branch="main", shared="group")
             with repo.config_writer() as config:
@@ -354,15 +353,6 @@ class Workspace:
             workspace.close()
             if remote:
                 create_backup_remote(remote)
-            if root.exists():
-                root.rmdir()
-            os.rename(staging, root)
-        except BaseException:
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        share_with_group(root)
         return cls(root)
 
     def close(self) -> None:
@@ -922,6 +912,23 @@ def create_backup_remote(url: str) -> None:
         config.set_value("receive", "denyNonFastForwards", "true")
         config.set_value("receive", "denyDeletes", "true")
     remote.close()
+
+
+@contextlib.contextmanager
+def building(root: Path, purpose: str) -> Iterator[Path]:
+    """A folder built beside `root` and renamed into place when the block ends, then given to
+    the group; removed with whatever it holds when the block fails, so nothing is left."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{root.name}.{purpose}-", dir=root.parent))
+    try:
+        yield folder
+        if root.exists():
+            root.rmdir()
+        os.rename(folder, root)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    share_with_group(root)
 
 
 def share_with_group(root: Path, gid: int | None = None) -> None:
