@@ -146,6 +146,10 @@ def describe_proposal(proposal: Proposal) -> list[str]:
         for key, label in RISK_LABELS.items():
             found = proposal.risks.get(key, [])
             lines.append(f"    {label}: {', '.join(found) if found else 'none'}")
+        allows = [f for f in checks.findings if f.allowed_inline] if checks is not None else []
+        if allows:  # they count only through this approval: the author cannot allow their own
+            lines.append("  inline allow-phi, each counting only through this approval:")
+            lines += [f"    {f.path}:{f.line} {f.type} {f.excerpt}: {f.reason}" for f in allows]
     else:
         lines = [
             f"sheet {sheet.key} {sheet.name}: {proposal.action} to {proposal.target}",

@@ -16,15 +16,29 @@ import hashlib
 import hmac
 import io
 import itertools
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import phonenumbers
 
+from services.phi_words import (
+    DASHES,
+    DATE,
+    DOB_WORDS,
+    MEMBER_WORDS,
+    MONTHS,
+    MRN_WORDS,
+    PHONE_WORDS,
+    SEPARATOR_CLASS,
+    SSN_WORDS,
+    Context,
+    ascii_separators,
+    read_date,
+)
 from sheetstage_tui.config import PhiConfig
 from sheetstage_tui.models import PhiStatus
 
@@ -43,6 +57,7 @@ class FindingType(enum.StrEnum):
     ADDRESS = "ADDRESS"
     DOB = "DOB"
     NAME = "NAME"
+    MEMBER_ID = "MEMBER_ID"
     PRODUCTION_MATCH = "PRODUCTION_MATCH"
     UNSCANNABLE = "UNSCANNABLE"
 
@@ -73,6 +88,7 @@ class Finding:
     excerpt: str
     acknowledged: bool = False
     reason: str = ""
+    allowed_inline: bool = False  # acknowledged by an `allow-phi` on its line, not by a manager
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -88,76 +104,25 @@ class Finding:
         }
 
 
-# context words ---------------------------------------------------------------------------------
-
-
-def context_regex(phrases: Iterable[str]) -> re.Pattern[str]:
-    """Context words, case-insensitive and in identifier forms: `date of birth` also matches
-    `date_of_birth`, `dateOfBirth` and `DATE-OF-BIRTH`; `dob` matches `patientDob`."""
-    alternatives = []
-    for phrase in sorted(set(phrases), key=len, reverse=True):
-        words = phrase.split()
-        alternatives.append(r"[\s_.\-]*".join(f"(?i:{re.escape(w)})" for w in words))
-    start = r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
-    return re.compile(start + "(?:" + "|".join(alternatives) + r")(?![a-z])")
-
-
-SSN_CONTEXT = context_regex(
-    [
-        "ssn",
-        "ssn#",
-        "ss#",
-        "ss #",
-        "social security",
-        "social security number",
-        "soc sec",
-        "socsec",
-        "tin",
-        "itin",
-        "taxpayer id",
-    ]
-)
-DOB_CONTEXT = context_regex(
-    [
-        "dob",
-        "d.o.b.",
-        "d.o.b",
-        "date of birth",
-        "birth date",
-        "birthdate",
-        "birthday",
-        "birth",
-        "born",
-    ]
-)
-PHONE_CONTEXT = context_regex(
-    ["phone", "telephone", "tel", "cell", "cellphone", "mobile", "fax", "phone number"]
-)
-CONTEXT_GAP = 20  # characters allowed between a context word and its value
-
-
-def has_context(pattern: re.Pattern[str], text: str, start: int, header: str | None) -> bool:
-    if header and pattern.search(header):
-        return True
-    window_start = max(0, start - CONTEXT_GAP - 40)
-    return any(start - m.end() <= CONTEXT_GAP for m in pattern.finditer(text, window_start, start))
-
-
 # value patterns --------------------------------------------------------------------------------
 
-_SSN = re.compile(r"(?<![\w.\-])(\d{3})([-. ])(\d{2})\2(\d{4})(?![\w\-])")
+_SEP = SEPARATOR_CLASS  # a separator between digit groups: `-`, `.`, spaces and dashes of all kinds
+_SSN = re.compile(rf"(?<![\w.\-])(\d{{3}})({_SEP})(\d{{2}})({_SEP})(\d{{4}})(?![\w\-])")
 _NINE = re.compile(r"(?<![\w.\-])(\d{3})(\d{2})(\d{4})(?![\w\-])")
 _MBI_ALPHA = "AC-HJKMNP-RT-Y"
+_DASH = f"[{re.escape(DASHES)}]"
 _MBI = re.compile(
-    rf"(?<![\w\-])[1-9][{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d(-?)[{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d\1"
-    rf"[{_MBI_ALPHA}]{{2}}\d{{2}}(?![\w\-])"
+    rf"(?<![\w\-])[1-9][{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d({_DASH}?)[{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d"
+    rf"{_DASH}?[{_MBI_ALPHA}]{{2}}\d{{2}}(?![\w\-])"
 )
-_CARD = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?![\w\-])")
+_CARD = re.compile(rf"(?<![\w\-])\d(?:{_SEP}?\d){{12,18}}(?![\w\-])")
+_PHONE_SEP = rf"[\s.{re.escape(DASHES)}]"
 _PHONE_NANP = re.compile(
-    r"(?<![\w+\-.])(?:\+?1[\s.\-]?)?(?:\(\d{3}\)[\s.\-]?|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}(?![\w\-])"
+    rf"(?<![\w+\-.])(?:\+?1{_PHONE_SEP}?)?(?:\(\d{{3}}\){_PHONE_SEP}?|\d{{3}}{_PHONE_SEP})\d{{3}}"
+    rf"{_PHONE_SEP}\d{{4}}(?![\w\-])"
 )
 _PHONE_BARE = re.compile(r"(?<![\w+\-.])(?:\+?1)?\d{10}(?![\w\-])")
-_PHONE_INTL = re.compile(r"(?<![\w+])\+\d[\d\s().\-]{6,18}\d(?![\w\-])")
+_PHONE_INTL = re.compile(rf"(?<![\w+])\+\d[\d\s().{re.escape(DASHES)}]{{6,18}}\d(?![\w\-])")
 _EMAIL = re.compile(
     r"(?<![\w.+\-])[A-Za-z0-9._%+\-]+@([A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+)"
@@ -171,26 +136,35 @@ _ADDRESS = re.compile(
     r"(?:(?:[A-Z][A-Za-z'\-]*|\d+(?:st|nd|rd|th))\s+){1,4}"
     rf"(?:{_SUFFIXES}|{_SUFFIXES.upper()})\b\.?"
 )
-_MONTHS = (
-    "Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|Jun(?:e)?|Jul(?:y)?|Aug(?:ust)?|"
-    "Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?"
+_PO_BOX = re.compile(
+    r"(?<!\w)(?:P\.?\s?O\.?|Post\s+Office)\s*Box\s*#?\s*\d{1,6}(?!\d)", re.IGNORECASE
 )
-_DATE = re.compile(
-    r"(?<![\w/\-.])(?:\d{1,2}[/\-.]\d{1,2}[/\-.](?:\d{4}|\d{2})|\d{4}-\d{1,2}-\d{1,2}|"
-    rf"(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+(?:{_MONTHS})\.?,?\s+\d{{4}})"
-    r"(?![\w/\-])",
-    re.IGNORECASE,
+# a member id: 6 to 15 letters and digits (a dash may join two parts), at least four digits
+_MEMBER_ID = re.compile(
+    r"(?<![\w\-])(?=(?:[A-Za-z\-]*\d){4})[A-Za-z0-9](?:-?[A-Za-z0-9]){5,14}(?![\w\-])"
 )
-_MRN_LIKE = re.compile(r"(?<![\w\-])[A-Za-z]{0,3}[\s\-]?\d(?:[\s.\-]?\d){4,11}(?![\w\-])")
+_MRN_LIKE = re.compile(rf"(?<![\w\-])[A-Za-z]{{0,3}}{_SEP}?\d(?:{_SEP}?\d){{4,11}}(?![\w\-])")
 _WORD = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?")
 _NAME_WORD = r"[A-Z][a-z'\-]+(?:-[A-Z][a-z'\-]+)?"
 _NAME_CANDIDATE = re.compile(
     rf"(?<![\w])(?:{_NAME_WORD},\s*{_NAME_WORD}|{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})(?![\w])"
 )
+_WORTH_SCANNING = re.compile(r"[\d@]")  # every identifier holds a digit or an @
+# What every identifier the default patterns know holds at least one of (four digits in a row,
+# a grouped number, a short date, an MBI's tail, a house number, a PO Box, `+`, `@`): a line
+# without any (`getRange(2, 1, 6)`) is only searched for ids that a context word announces.
+_SIGNATURE = re.compile(
+    rf"@|\d{{4}}|\d(?:{_SEP}?\d){{4}}|\d[/.\-]\d{{1,2}}[/.\-]\d\d|[A-Z]{{2}}\d\d|"
+    rf"\d[A-Za-z]?\s+[A-Z0-9]|\+\d|(?i:box)\W{{0,4}}\d|(?i:{MONTHS})-\d\d"
+)
 _ALLOW = re.compile(r"sheetstage:\s*allow-phi\b[ \t:]*(.*)", re.IGNORECASE)
+_COMMENT_END = re.compile(r"\s*(?:-->|\*/)\s*$")
 _RESERVED_DOMAINS = ("example.com", "example.org", "example.net")
 _RESERVED_TLDS = ("test", "example", "invalid")
 _TOLL_FREE = {"800", "833", "844", "855", "866", "877", "888"}
+# values publicly known never to be a person's (DESIGN.md "PHI rules")
+PLACEHOLDER_SSNS = {"123456789", "078051120"}
+PLACEHOLDER_MBIS = {"1EG4TE5MK73"}
 _ISSUERS = (
     (("4",), (13, 16, 19)),
     (tuple(str(n) for n in range(51, 56)) + tuple(str(n) for n in range(2221, 2721)), (16,)),
@@ -200,17 +174,19 @@ _ISSUERS = (
     (tuple(str(n) for n in range(3528, 3590)), (16, 19)),
 )
 
+# adjacent string literals joined by `+`, and template literals without expressions
+_LITERAL = r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\$]|\\.|\$(?!\{))*`"""
+_LITERAL_CHAIN = re.compile(rf"(?:{_LITERAL})(?:\s*\+\s*(?:{_LITERAL}))*")
+_ONE_LITERAL = re.compile(_LITERAL)
+_JOINED = re.compile(r"""['"`]\s*\+\s*['"`]""")
 
-_DATE_FORMATS = (
-    "%m/%d/%Y",
-    "%m/%d/%y",
-    "%Y-%m-%d",
-    "%m-%d-%Y",
-    "%B %d, %Y",
-    "%b %d, %Y",
-    "%d %B %Y",
-    "%d %b %Y",
-)
+
+_ALLOW_KIND = {FindingType.PHONE: "phone", FindingType.EMAIL: "email"}
+
+
+def _separator_kind(separator: str) -> str:
+    """Groups may be separated by any dash or any space, but not by a dash and a space."""
+    return "-" if separator in DASHES else "." if separator == "." else " "
 
 
 def record_words(text: str) -> set[str]:
@@ -218,14 +194,10 @@ def record_words(text: str) -> set[str]:
     return {w.lower() for w in _WORD.findall(text)}
 
 
-def iso_date(text: str) -> str | None:
-    cleaned = " ".join(text.replace(".", "").split())
-    for form in _DATE_FORMATS:
-        try:
-            return datetime.strptime(cleaned, form).date().isoformat()
-        except ValueError:
-            continue
-    return None
+def iso_dates(text: str) -> list[str]:
+    """The calendar dates a written date can mean (ISO), none for a month with a year."""
+    match = DATE.fullmatch(text.strip())
+    return (read_date(match.group(0)) or []) if match else []
 
 
 def luhn(digits: str) -> bool:
@@ -255,6 +227,12 @@ def reserved_email_domain(domain: str) -> bool:
     if domain.rsplit(".", 1)[-1] in _RESERVED_TLDS:
         return True
     return any(domain == d or domain.endswith("." + d) for d in _RESERVED_DOMAINS)
+
+
+def placeholder_phone(digits: str) -> bool:
+    """Area code 555 is not an area code: `(555) 555-5555` is everyone's example."""
+    national = digits[-10:]
+    return len(national) == 10 and national[:3] == "555"
 
 
 def synthetic_phone(digits: str) -> bool:
@@ -292,7 +270,7 @@ def mask(kind: FindingType, value: str) -> str:
     if kind is FindingType.PRODUCTION_MATCH:
         if "@" in value:
             kind = FindingType.EMAIL
-        elif _DATE.fullmatch(value):
+        elif DATE.fullmatch(value):
             kind = FindingType.DOB
     if kind is FindingType.EMAIL:
         local, _, domain = value.partition("@")
@@ -302,7 +280,7 @@ def mask(kind: FindingType, value: str) -> str:
         return mask_words(value)
     if kind is FindingType.DOB:
         return re.sub(r"[A-Za-z0-9]", "*", value)
-    if kind in (FindingType.MRN, FindingType.MBI):
+    if kind in (FindingType.MRN, FindingType.MBI, FindingType.MEMBER_ID):
         return mask_digits(value, keep=3)
     return mask_digits(value, keep=4)
 
@@ -350,6 +328,18 @@ class Segment:
     column: int  # 1-based column of text[0] in its line
     header: str | None = None
     record: int = 0  # findings in one record share it
+    # joined literals: where one literal's text meets the next (a finding must span one), and
+    # where each piece of the text came from, (position in text, line, column), in order
+    joins: tuple[int, ...] = ()
+    origins: tuple[tuple[int, int, int], ...] = ()
+
+    def place(self, position: int) -> tuple[int, int]:
+        """The line and column of text[position] in the file."""
+        if not self.origins:
+            return self.line, self.column + position
+        index = max(bisect.bisect_right(self.origins, (position, math.inf, 0)) - 1, 0)
+        start, line, column = self.origins[index]
+        return line, column + position - start
 
 
 @dataclass
@@ -404,11 +394,20 @@ class Scanner:
         self.key = key
         self.reference = reference
         self._scanned: dict[tuple[str, bytes], ScanResult] = {}
-        self.mrn_context = context_regex(settings.mrn_context)
+        # context words: the defaults and what [phi] adds
+        self.ssn_context = Context(SSN_WORDS + settings.ssn_context)
+        self.mrn_context = Context(MRN_WORDS + settings.mrn_context)
+        self.dob_context = Context(DOB_WORDS + settings.dob_context)
+        self.phone_context = Context(PHONE_WORDS + settings.phone_context)
+        self.member_context = Context(MEMBER_WORDS + settings.member_context)
+        # a joined literal is scanned with this much of its line on either side
+        self.reach = max(c.reach for c in self.contexts)
         prefix = re.escape(settings.synthetic_prefix)
         self.mrn_value = re.compile(
             rf"(?<![\w\-])(?:{prefix})?(?:{settings.mrn_id_pattern})(?![\w\-])"
         )
+        # an MRN pattern of the practice's own may fit a line _SIGNATURE passes over
+        self.custom_mrn = settings.mrn_id_pattern != PhiConfig.mrn_id_pattern
         self.synthetic_marker = re.compile(prefix + r"[A-Za-z0-9]", re.IGNORECASE)
         self.test_cards = {re.sub(r"\D", "", c) for c in settings.test_cards}
         self.allowed_digits = set()
@@ -422,6 +421,21 @@ class Scanner:
                 self.allowed_digits.add(digits[-10:])
             self.allowed_values.add(entry.lower())
 
+    @property
+    def _names_possible(self) -> bool:
+        """A live reference with patients' names: a line without digits may name one."""
+        return self.reference is not None and bool(self.reference.patients)
+
+    @property
+    def contexts(self) -> tuple[Context, ...]:
+        return (
+            self.ssn_context,
+            self.mrn_context,
+            self.dob_context,
+            self.phone_context,
+            self.member_context,
+        )
+
     # identity --------------------------------------------------------------------------------
 
     def digest(self, value: str) -> str:
@@ -432,88 +446,136 @@ class Scanner:
 
     # detection -------------------------------------------------------------------------------
 
-    def _allowed(self, kind: FindingType, value: str, normalized: str) -> bool:
+    def _allowed(self, kind: str, value: str) -> bool:
+        """The allowlist, which comes first of all (a production match included): `kind` is
+        the value's kind, `phone` and `email` compared by number and by domain."""
         if value.lower() in self.allowed_values:
             return True
-        if kind is FindingType.PHONE:
-            return normalized[-10:] in self.allowed_digits
-        if kind is FindingType.EMAIL:
-            domain = normalized.partition("@")[2]
+        if kind == "phone":
+            return re.sub(r"\D", "", value)[-10:] in self.allowed_digits
+        if kind == "email":
+            domain = value.lower().partition("@")[2]
             return any(domain == d or domain.endswith("." + d) for d in self.allowed_domains)
         return False
 
-    def hits(self, text: str, header: str | None = None, block_only: bool = False) -> list[Hit]:
-        """Every identifier in one segment of text, synthetic and allowed values left out;
-        `block_only` (a synthetic record, where review findings are not reported) stops after
-        the block detectors, which all run first, so what they find is the same."""
-        if not any(c.isdigit() for c in text) and "@" not in text:
+    def hits(
+        self,
+        text: str,
+        header: str | None = None,
+        block_only: bool = False,
+        record: str | None = None,
+    ) -> list[Hit]:
+        """Every identifier in one segment of text, synthetic, placeholder and allowed values
+        left out; `block_only` (a synthetic record, where review findings are not reported)
+        stops after the block detectors, which all run first, so what they find is the same.
+        A date of birth is matched with the surnames of its whole `record` (a CSV row)."""
+        if not _WORTH_SCANNING.search(text):
             return []
         found: list[Hit] = []
         taken: list[tuple[int, int]] = []
 
         def add(kind: FindingType, match_start: int, match_end: int, normalized: str) -> None:
-            value = text[match_start:match_end]
             if any(s < match_end and match_start < e for s, e in taken):
                 return
-            if self._allowed(kind, value, normalized):
+            value = text[match_start:match_end]
+            if self._allowed(_ALLOW_KIND.get(kind, ""), value):
                 return
             taken.append((match_start, match_end))
             found.append(Hit(kind, match_start, match_end, value, normalized))
 
+        def skip(span: tuple[int, int]) -> None:  # synthetic or a placeholder: never a finding
+            taken.append(span)
+
+        if not _SIGNATURE.search(text):
+            # no value the default patterns know fits; an id a context word announces may
+            if self.custom_mrn:
+                self._mrns(text, header, add, skip)
+            if not block_only:
+                self._member_ids(text, header, add, skip)
+            return sorted(found, key=lambda h: h.start)
         if self.reference is not None and self.reference.digests:
-            for start, end, _ in self.production_matches(text):
-                add(FindingType.PRODUCTION_MATCH, start, end, text[start:end])
+            for start, end, _, kind in self.production_matches(text, record):
+                if not self._allowed(kind, text[start:end]):
+                    add(FindingType.PRODUCTION_MATCH, start, end, text[start:end])
         for m in _SSN.finditer(text):
-            area, group, serial = m.group(1), m.group(3), m.group(4)
-            if never_issued_ssn(area, group, serial):
-                taken.append(m.span())
+            area, group, serial = m.group(1), m.group(3), m.group(5)
+            if _separator_kind(m.group(2)) != _separator_kind(m.group(4)):
                 continue
-            kind = FindingType.ITIN if area.startswith("9") else FindingType.SSN
-            add(kind, m.start(), m.end(), area + group + serial)
+            self._ssn(area, group, serial, m.span(), add, skip)
         for m in _MBI.finditer(text):
-            add(FindingType.MBI, m.start(), m.end(), m.group(0).replace("-", "").upper())
+            normalized = ascii_separators(m.group(0)).replace("-", "").upper()
+            if normalized in PLACEHOLDER_MBIS:
+                skip(m.span())
+                continue
+            add(FindingType.MBI, m.start(), m.end(), normalized)
         for m in _CARD.finditer(text):
             digits = re.sub(r"\D", "", m.group(0))
             if digits in self.test_cards:
-                taken.append(m.span())
+                skip(m.span())
                 continue
             if 13 <= len(digits) <= 19 and card_issuer_ok(digits) and luhn(digits):
                 add(FindingType.CREDIT_CARD, m.start(), m.end(), digits)
         for m in _NINE.finditer(text):
-            if has_context(SSN_CONTEXT, text, m.start(), header):
-                area, group, serial = m.group(1), m.group(2), m.group(3)
-                if never_issued_ssn(area, group, serial):
-                    taken.append(m.span())
-                    continue
-                kind = FindingType.ITIN if area.startswith("9") else FindingType.SSN
-                add(kind, m.start(), m.end(), m.group(0))
-        for m in self.mrn_value.finditer(text):
-            if not has_context(self.mrn_context, text, m.start(), header):
-                continue
-            if m.group(0).upper().startswith(self.settings.synthetic_prefix.upper()):
-                taken.append(m.span())
-                continue
-            add(FindingType.MRN, m.start(), m.end(), m.group(0).upper())
+            if self.ssn_context.around(text, m.start(), m.end(), header):
+                self._ssn(m.group(1), m.group(2), m.group(3), m.span(), add, skip)
+        self._mrns(text, header, add, skip)
         if block_only:
             return sorted(found, key=lambda h: h.start)
         for m in _PHONE_NANP.finditer(text):
-            self._phone(text, m.start(), m.end(), add, taken)
+            self._phone(text, m.start(), m.end(), add, skip)
         for m in _PHONE_BARE.finditer(text):
-            if has_context(PHONE_CONTEXT, text, m.start(), header):
-                self._phone(text, m.start(), m.end(), add, taken)
+            if self.phone_context.around(text, m.start(), m.end(), header):
+                self._phone(text, m.start(), m.end(), add, skip)
         for m in _PHONE_INTL.finditer(text):
-            self._phone(text, m.start(), m.end(), add, taken, international=True)
+            self._phone(text, m.start(), m.end(), add, skip, international=True)
         for m in _EMAIL.finditer(text):
             if reserved_email_domain(m.group(1)):
-                taken.append(m.span())
+                skip(m.span())
                 continue
             add(FindingType.EMAIL, m.start(), m.end(), m.group(0).lower())
         for m in _ADDRESS.finditer(text):
             add(FindingType.ADDRESS, m.start(), m.end(), " ".join(m.group(0).lower().split()))
-        for m in _DATE.finditer(text):
-            if has_context(DOB_CONTEXT, text, m.start(), header):
+        for m in _PO_BOX.finditer(text):
+            box = re.sub(r"\D", "", m.group(0))
+            add(FindingType.ADDRESS, m.start(), m.end(), f"po box {box}")
+        for m in DATE.finditer(text):
+            if read_date(m.group(0)) is None:
+                continue  # no calendar has it: a version or a ratio, not a date
+            if self.dob_context.around(text, m.start(), m.end(), header):
                 add(FindingType.DOB, m.start(), m.end(), m.group(0).lower())
+        self._member_ids(text, header, add, skip)
         return sorted(found, key=lambda h: h.start)
+
+    def _ssn(self, area: str, group: str, serial: str, span: tuple[int, int], add, skip) -> None:  # type: ignore[no-untyped-def]
+        if never_issued_ssn(area, group, serial) or area + group + serial in PLACEHOLDER_SSNS:
+            skip(span)
+            return
+        kind = FindingType.ITIN if area.startswith("9") else FindingType.SSN
+        add(kind, span[0], span[1], area + group + serial)
+
+    def _mrns(self, text: str, header: str | None, add, skip) -> None:  # type: ignore[no-untyped-def]
+        for m in self.mrn_value.finditer(text):
+            if not self.mrn_context.around(text, m.start(), m.end(), header):
+                continue
+            if m.group(0).upper().startswith(self.settings.synthetic_prefix.upper()):
+                skip(m.span())
+                continue
+            add(FindingType.MRN, m.start(), m.end(), m.group(0).upper())
+
+    def _member_ids(self, text: str, header: str | None, add, skip) -> None:  # type: ignore[no-untyped-def]
+        dates: list[tuple[int, int]] | None = None  # a date is no id (`policy 2026-01-01`)
+        for m in _MEMBER_ID.finditer(text):
+            value = m.group(0)
+            if not self.member_context.around(text, m.start(), m.end(), header):
+                continue
+            if dates is None:
+                dates = [d.span() for d in DATE.finditer(text)]
+            if any(s < m.end() and m.start() < e for s, e in dates):
+                continue
+            if value.upper().startswith(self.settings.synthetic_prefix.upper()):
+                skip(m.span())
+                continue
+            add(FindingType.MEMBER_ID, m.start(), m.end(), value.replace("-", "").upper())
 
     def masked(self, text: str) -> str:
         """The text with every identifier the scanner finds in it masked, for messages that may
@@ -522,28 +584,32 @@ class Scanner:
             text = text[: hit.start] + mask(hit.type, hit.value) + text[hit.end :]
         return text
 
-    def production_matches(self, text: str) -> list[tuple[int, int, str]]:
-        """Spans of text equal to a production identifier, in any format: (start, end, digest)."""
+    def production_matches(
+        self, text: str, record: str | None = None
+    ) -> list[tuple[int, int, str, str]]:
+        """Spans of text equal to a production identifier, in any format: (start, end, digest,
+        kind); a date is a production date of birth beside any word of its record."""
         reference = self.reference
         assert reference is not None
-        found: list[tuple[int, int, str]] = []
+        found: list[tuple[int, int, str, str]] = []
         candidates: list[tuple[str, re.Match[str]]] = [("email", m) for m in _EMAIL.finditer(text)]
         candidates += [("ssn", m) for m in _SSN.finditer(text)]
         candidates += [("ssn", m) for m in _NINE.finditer(text)]
         candidates += [("phone", m) for m in _PHONE_NANP.finditer(text)]
         candidates += [("phone", m) for m in _PHONE_BARE.finditer(text)]
         candidates += [("mrn", m) for m in _MRN_LIKE.finditer(text)]
+        candidates += [("member", m) for m in _MEMBER_ID.finditer(text)]
         for kind, m in candidates:
             digest = reference.digest(kind, m.group(0))
             if digest in reference.digests:
-                found.append((m.start(), m.end(), digest))
-        dates = list(_DATE.finditer(text))
+                found.append((m.start(), m.end(), digest, kind))
+        dates = list(DATE.finditer(text))
         if dates:
-            words = record_words(text)
+            words = record_words(text if record is None else record)
             for m in dates:
-                iso = iso_date(m.group(0))
-                for digest in reference.dob_digests(iso, words) if iso else ():
-                    found.append((m.start(), m.end(), digest))
+                for iso in read_date(m.group(0)) or ():
+                    for digest in reference.dob_digests(iso, words):
+                        found.append((m.start(), m.end(), digest, "dob"))
         return found
 
     def name_hits(self, text: str, record: str) -> list[Hit]:
@@ -563,17 +629,19 @@ class Scanner:
             if patient is None:
                 continue
             if record_digests is None:
-                record_digests = {d for _, _, d in self.production_matches(record)}
+                record_digests = {d for _, _, d, _ in self.production_matches(record)}
             strong = bool(patient.digests & record_digests) or patient.rare
             kind = FindingType.NAME
             hits.append(Hit(kind, m.start(), m.end(), m.group(0), candidate.lower(), strong))
         return hits
 
-    def _phone(self, text, start, end, add, taken, international: bool = False) -> None:  # type: ignore[no-untyped-def]
-        candidate = text[start:end]
+    def _phone(self, text, start, end, add, skip, international: bool = False) -> None:  # type: ignore[no-untyped-def]
+        candidate = ascii_separators(text[start:end])
         digits = re.sub(r"\D", "", candidate)
-        if (not international or digits.startswith("1")) and synthetic_phone(digits):
-            taken.append((start, end))
+        if (not international or digits.startswith("1")) and (
+            synthetic_phone(digits) or placeholder_phone(digits)
+        ):
+            skip((start, end))
             return
         try:
             number = phonenumbers.parse(candidate, None if international else "US")
@@ -591,26 +659,34 @@ class Scanner:
     ) -> list[Finding]:
         findings: list[Finding] = []
         lines_allow: dict[int, tuple[bool, str]] = {}
-        for segment in segments:
-            allow = _ALLOW.search(segment.text)
-            if allow:
-                reason = allow.group(1).strip().rstrip("*/->").strip()
-                lines_allow[segment.line] = (bool(reason), reason)
+        whole = "\n".join(s.text for s in segments)  # what no segment holds, none is looked for
+        if "allow-phi" in whole.lower():
+            for segment in segments:
+                allow = _ALLOW.search(segment.text)
+                if allow:
+                    reason = _COMMENT_END.sub("", allow.group(1)).strip()
+                    lines_allow[segment.line] = (bool(reason), reason)
+        any_synthetic = self.synthetic_marker.search("\n".join(records.values())) is not None
+        if not _WORTH_SCANNING.search(whole) and not self._names_possible:
+            return findings
         synthetic_records: dict[int, bool] = {}  # a record spans many segments: test it once
         for segment in segments:
             record = records.get(segment.record, "")
-            synthetic = synthetic_records.get(segment.record)
+            synthetic = synthetic_records.get(segment.record) if any_synthetic else False
             if synthetic is None:
                 synthetic = bool(self.synthetic_marker.search(record))
                 synthetic_records[segment.record] = synthetic
-            hits = self.hits(segment.text, segment.header, block_only=synthetic)
+            hits = self.hits(segment.text, segment.header, synthetic, record)
             hits += self.name_hits(segment.text, record)
             for hit in hits:
                 severity = hit.severity
                 if synthetic and severity is Severity.REVIEW:
                     continue
+                if segment.joins and not any(hit.start < b < hit.end for b in segment.joins):
+                    continue  # within one literal: the line itself reports it
+                line, column = segment.place(hit.start)
                 acknowledged, reason = False, ""
-                allow = lines_allow.get(segment.line)
+                allow = lines_allow.get(line)
                 if allow and severity is Severity.REVIEW:
                     acknowledged, reason = allow
                     if not acknowledged:
@@ -619,13 +695,14 @@ class Scanner:
                     Finding(
                         id=self.finding_id(path, hit.type, hit.normalized),
                         path=path,
-                        line=segment.line,
-                        column=segment.column + hit.start,
+                        line=line,
+                        column=column,
                         type=hit.type,
                         severity=severity,
                         excerpt=mask(hit.type, hit.value),
                         acknowledged=acknowledged,
                         reason=reason,
+                        allowed_inline=acknowledged,
                     )
                 )
         return findings
@@ -637,6 +714,8 @@ class Scanner:
             return self.scan_segments(path, *_json_segments(text))
         lines = text.splitlines()
         segments = [Segment(line, n, 1, None, n) for n, line in enumerate(lines, start=1)]
+        if _JOINED.search(text):
+            segments += _joined_segments(text, self.reach)
         return self.scan_segments(
             path, segments, {n: line for n, line in enumerate(lines, start=1)}
         )
@@ -761,8 +840,11 @@ def _binary(data: bytes) -> bool:
         return True
     if not head:
         return False
-    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return control / len(head) > 0.10
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or b > 13)
 
 
 def _csv_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
@@ -790,6 +872,45 @@ def _csv_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
             title = header[column] if row_index > 0 and column < len(header) else None
             segments.append(Segment(cell, line_no, position, title, line_no))
     return segments, records
+
+
+def _joined_segments(text: str, reach: int) -> list[Segment]:
+    """Each chain of string literals joined by `+` as one literal, with up to `reach`
+    characters of its line on either side for context; a chain may run over lines. Linear in
+    the text: one pass finds the chains, and each is joined once."""
+    lines = text.splitlines(keepends=True)
+    line_starts = [0, *itertools.accumulate(len(line) for line in lines)]
+    line_ends = [  # each line's end before its line break
+        start + len(line.splitlines()[0]) for start, line in zip(line_starts, lines, strict=False)
+    ]
+
+    def where(offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(line_starts, offset) - 1
+        return index + 1, offset - line_starts[index] + 1
+
+    segments = []
+    for chain in _LITERAL_CHAIN.finditer(text):
+        literals = list(_ONE_LITERAL.finditer(text, chain.start(), chain.end()))
+        contents = [(m.start() + 1, m.group(0)[1:-1]) for m in literals]
+        if len(literals) < 2 or not _WORTH_SCANNING.search("".join(c for _, c in contents)):
+            continue
+        line, _ = where(chain.start())
+        before = max(line_starts[line - 1], chain.start() - reach)
+        after = min(line_ends[where(chain.end() - 1)[0] - 1], chain.end() + reach)
+        pieces = [(before, text[before : chain.start() + 1]), *contents]
+        pieces.append((chain.end() - 1, text[chain.end() - 1 : after]))
+        joined, joins, origins = [], [], []
+        position = 0
+        for number, (offset, piece) in enumerate(pieces):
+            if 1 < number < len(pieces) - 1:
+                joins.append(position)
+            for part in piece.splitlines(keepends=True) or [""]:
+                origins.append((position, *where(offset)))
+                offset += len(part)
+                position += len(part)
+            joined.append(piece)
+        segments.append(Segment("".join(joined), line, 1, None, line, tuple(joins), tuple(origins)))
+    return segments
 
 
 def _numbered_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:

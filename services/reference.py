@@ -19,15 +19,31 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
-from services.phi import DOB_CONTEXT, PHONE_CONTEXT, SSN_CONTEXT, context_regex, iso_date
+from services.phi import iso_dates
+from services.phi_words import (
+    DOB_WORDS,
+    MEMBER_WORDS,
+    MRN_WORDS,
+    PHONE_WORDS,
+    SSN_WORDS,
+    context_regex,
+)
 from services.workspace import atomic_write
-from sheetstage_tui.config import MRN_CONTEXT
 
+_SSN_HEADER = context_regex(SSN_WORDS)
+_DOB_HEADER = context_regex(DOB_WORDS)
+_PHONE_HEADER = context_regex(PHONE_WORDS)
 _EMAIL_HEADER = context_regex(["email", "e-mail", "mail"])
-_MRN_HEADER = context_regex(MRN_CONTEXT)
+_MRN_HEADER = context_regex(MRN_WORDS)
+_MEMBER_HEADER = context_regex(MEMBER_WORDS)
 _NAME_HEADER = context_regex(["name", "patient", "patient name", "full name"])
-_FIRST_HEADER = context_regex(["first", "first name", "given name"])
-_LAST_HEADER = context_regex(["last", "last name", "surname", "family name"])
+# `First` and `Last` alone name a column only as the whole header (`Last Visit` is a date)
+_FIRST_HEADER = re.compile(
+    r"^\s*(?i:first)\s*$|" + context_regex(["first name", "given name"]).pattern
+)
+_LAST_HEADER = re.compile(
+    r"^\s*(?i:last)\s*$|" + context_regex(["last name", "surname", "family name"]).pattern
+)
 
 
 def normalize(kind: str, value: str) -> str:
@@ -37,9 +53,17 @@ def normalize(kind: str, value: str) -> str:
         return re.sub(r"\D", "", value)[-10:]
     if kind == "email":
         return value.strip().lower()
-    if kind == "mrn":
+    if kind in ("mrn", "member"):
         return re.sub(r"[^A-Za-z0-9]", "", value).upper()
     return value.strip().lower()
+
+
+def identifier_like(kind: str, normalized: str) -> bool:
+    """A production cell worth keeping as an identifier of its column's kind: a name under a
+    `Contact` header has no phone digits, a payer's name under `Insurance` is no member id."""
+    if kind == "member":
+        return 6 <= len(normalized) <= 15 and sum(c.isdigit() for c in normalized) >= 4
+    return bool(normalized)
 
 
 @cache
@@ -130,11 +154,9 @@ class ReferenceSet:
                 if not cell.strip() or kind is None:
                     continue
                 if kind == "dob":
-                    iso = iso_date(cell)
-                    if iso:
-                        dates.append(iso)
+                    dates += iso_dates(cell)  # a dotted 04.05.1978 can be either day
                     continue
-                if kind == "name":
+                if kind == "name" or not identifier_like(kind, normalize(kind, cell)):
                     continue
                 patient.digests.add(self.digest(kind, cell))
             for cell in cells:
@@ -183,16 +205,18 @@ class ReferenceSet:
 
 
 def _column_kind(header: str) -> str | None:
-    if SSN_CONTEXT.search(header):
+    if _SSN_HEADER.search(header):
         return "ssn"
     if _MRN_HEADER.search(header):
         return "mrn"
-    if PHONE_CONTEXT.search(header):
+    if _PHONE_HEADER.search(header):
         return "phone"
     if _EMAIL_HEADER.search(header):
         return "email"
-    if DOB_CONTEXT.search(header):
+    if _DOB_HEADER.search(header):
         return "dob"
+    if _MEMBER_HEADER.search(header):
+        return "member"
     if _NAME_HEADER.search(header) or _FIRST_HEADER.search(header) or _LAST_HEADER.search(header):
         return "name"
     return None
@@ -205,7 +229,7 @@ def _row_name(header: Sequence[str], cells: Sequence[str]) -> str:
             first = cell.strip()
         elif _LAST_HEADER.search(title):
             last = cell.strip()
-        elif _NAME_HEADER.search(title) and not full and not SSN_CONTEXT.search(title):
+        elif _NAME_HEADER.search(title) and not full and not _SSN_HEADER.search(title):
             full = cell.strip()
     if first or last:
         return f"{first} {last}".strip()

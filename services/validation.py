@@ -420,7 +420,7 @@ def validate(
             result="ok" if all(r.ok for r in results) else "failed",
             detail=detail,
         )
-        _audit_inline_allows(trail, results, acknowledged)
+        _audit_inline_allows(trail, results)
         for result in newly_real:
             alerts.raise_alert(
                 session,
@@ -452,17 +452,14 @@ def _record_test_data(record: dict[str, Any], result: SheetValidation) -> bool:
     return False
 
 
-def _audit_inline_allows(
-    trail: AuditTrail, results: Sequence[SheetValidation], acknowledged: dict[str, str]
-) -> None:
+def _audit_inline_allows(trail: AuditTrail, results: Sequence[SheetValidation]) -> None:
     """Each inline `allow-phi` reason enters the audit trail once (by finding id)."""
     own = [t for t in audit.read_trails(trail.workspace) if t.person == trail.person]
     entries = [e for t in own for e in t.entries()]  # a record no one else can write
     known = {e.hashes.get("finding") for e in entries if e.action == "allow-phi"}
     for result in results:
         for finding in result.findings:
-            inline = finding.acknowledged and finding.id not in acknowledged
-            if inline and finding.id not in known:
+            if finding.allowed_inline and finding.id not in known:
                 trail.append(
                     "allow-phi",
                     sheets=[result.sheet.number],

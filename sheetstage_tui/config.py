@@ -148,28 +148,17 @@ TEST_CARDS = (
     "30569309025904",
     "3530111333300000",
 )
-MRN_CONTEXT = (
-    "mrn",
-    "mr#",
-    "mr #",
-    "medical record number",
-    "medical record no",
-    "medical record #",
-    "medical record",
-    "chart number",
-    "chart no",
-    "chart #",
-    "patient id",
-    "patient #",
-    "patient number",
-    "patient no",
-)
 
 
 @dataclass(frozen=True)
 class PhiConfig:
     synthetic_prefix: str = "SYN-"
-    mrn_context: tuple[str, ...] = MRN_CONTEXT
+    # context words added to the defaults of each identifier (services/phi_words.py)
+    ssn_context: tuple[str, ...] = ()
+    mrn_context: tuple[str, ...] = ()
+    dob_context: tuple[str, ...] = ()
+    phone_context: tuple[str, ...] = ()
+    member_context: tuple[str, ...] = ()
     mrn_id_pattern: str = field(default=r"[A-Za-z]{0,3}\d{6,10}", metadata={"regex": True})
     allowlist: tuple[str, ...] = ()
     test_cards: tuple[str, ...] = TEST_CARDS

@@ -645,3 +645,27 @@ def test_a_journal_replaying_a_settled_deploy_is_not_acted_on(
     assert "INTERRUPTED" not in capsys.readouterr().err
     assert not (folder / f"{op}.json").exists()  # the trail closed it: the file is garbage
     assert live(snapshotted, sheet.prod_script_id) == deployed
+
+
+def test_an_inline_allow_counts_only_through_the_approval_that_lists_it(
+    snapshotted: Demo,
+) -> None:
+    """The author's `allow-phi` silences the review finding for validation; the approver, who
+    is never the requester, reads it with its reason (masked) before typing yes."""
+    sheet = SHEETS[STAGED[0]]
+    allowed = "\n// fax (312) 794-2281 sheetstage: allow-phi the clinic's public fax line\n"
+    snapshotted.edit_script(sheet.dev3_script_id, allowed, "developer@practice.example")
+    request(snapshotted, sheet.number)
+    shown: list[str] = []
+
+    def reading(proposal: deploy.Proposal) -> bool:
+        shown.extend(deploy.describe_proposal(proposal))
+        return True
+
+    with opened(snapshotted) as s:
+        deploy.approve(s, str(sheet.number), reading)
+    text = "\n".join(shown)
+    assert "validation: PHI clean" in text
+    assert "inline allow-phi, each counting only through this approval:" in text
+    assert "PHONE (***) ***-2281: the clinic's public fax line" in text
+    assert "794-2281" not in text.replace("***-2281", "")

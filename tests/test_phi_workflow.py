@@ -385,10 +385,14 @@ def test_phi_in_a_file_name_is_held_back_and_never_echoed(
 ) -> None:
     add_staging_file(snapshotted, 33, "Marisol Quenneville 523-71-4086", "// nothing here\n")
     add_staging_file(snapshotted, 34, "../Marisol Quenneville", "// escape\n")
+    add_staging_file(snapshotted, 35, "notes pt# 48213377", "// shorthand context\n")
+    edit_staging(snapshotted, 36, "\nconst caller = 'SSN 523-' + '71-4088';\n")  # joined
     capsys.readouterr()
     assert snapshotted.cli("--batch") == 1
     out, err = capsys.readouterr()
     assert "ALERT phi-blocked: staging sheet 033 holds PHI (SSN)" in err
+    assert "ALERT phi-blocked: staging sheet 035 holds PHI (MRN)" in err
+    assert "ALERT phi-blocked: staging sheet 036 holds PHI (SSN)" in err
     assert "FAILED staging sheet 034: refused: file name '../******* ***********' would" in err
     assert not list(snapshotted.workspace.root.rglob("*523-71*"))
 
@@ -398,7 +402,7 @@ def test_phi_in_a_file_name_is_held_back_and_never_echoed(
     assert "sheet-009_DEV3/Code.gs" in " ".join(snapshotted.workspace.commit_paths("HEAD"))
     outputs = [out, err, *capsys.readouterr()]
     for text in everything_written(snapshotted, outputs):
-        for raw in ("523-71-4086", "523714086", "Quenneville", "Marisol"):
+        for raw in ("523-71-4086", "523714086", "Quenneville", "Marisol", "48213377", "71-4088"):
             assert raw not in text
 
 
