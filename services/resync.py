@@ -122,6 +122,7 @@ def plan_resync(session: Session, numbers: Sequence[str] | None) -> list[ResyncP
             change += "; DEV3 holds PHI, so it is replaced without a backup (PHI never goes to git)"
         return ResyncPlan(sheet, staging, target, digest, change=change)
 
+    session.client  # noqa: B018 - the backend opens here, once, before the workers share it
     workers = max(1, min(len(sheets), session.config.client.concurrency))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sheetstage-resync") as pool:
         return list(pool.map(plan, sheets))
