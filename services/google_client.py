@@ -32,7 +32,8 @@ import httplib2
 from google.oauth2.credentials import Credentials
 from googleapiclient import discovery_cache
 from googleapiclient.discovery import build_from_document
-from googleapiclient.errors import HttpError
+from googleapiclient.errors import BatchError, HttpError
+from googleapiclient.http import BatchHttpRequest
 
 from sheetstage_tui.config import ClientConfig
 from sheetstage_tui.errors import CredentialsError
@@ -45,6 +46,7 @@ SCOPES = (
 QUOTAS = ("script", "drive", "sheets-read", "sheets-write")  # Google's per-minute buckets
 _RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 _RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+BATCH_MOST = 100  # calls in one Drive batch request (Google's limit)
 
 T = TypeVar("T")
 
@@ -113,6 +115,11 @@ class Endpoints:
             return None
         root = self.root if self.root.endswith("/") else self.root + "/"
         return root + "drive/v3/" if api == "drive" else root
+
+    def drive_batch(self) -> str:
+        """Where Drive batch requests go (Google's: https://www.googleapis.com/batch/drive/v3)."""
+        root = self.root or "https://www.googleapis.com/"
+        return (root if root.endswith("/") else root + "/") + "batch/drive/v3"
 
 
 class Pacer:
@@ -320,6 +327,7 @@ class GoogleClient:
         self._projects = services["script"].projects()
         self._files = services["drive"].files()
         self._permissions = services["drive"].permissions()
+        self._drive_batch = endpoints.drive_batch()
         self._spreadsheets = services["sheets"].spreadsheets()
         self._values = self._spreadsheets.values()
         self._auth_lock = threading.Lock()
@@ -461,6 +469,91 @@ class GoogleClient:
                 raise error
             time.sleep(delay)
 
+    def _execute_batch(
+        self, quota: str, calls: Sequence[tuple[str, Any]]
+    ) -> list[dict[str, Any] | GoogleApiError]:
+        """Read-only calls (what, request) sent in Drive batch requests of up to BATCH_MOST,
+        one HTTP request each: each call paced, counted and retried as `_execute` does one (a
+        429 or 5xx call goes again in the next batch, after the backoff). A call's failure is
+        its result; credentials that fail stop it all (AuthError)."""
+        results: list[dict[str, Any] | GoogleApiError] = []
+        for start in range(0, len(calls), BATCH_MOST):
+            results += self._one_batch(quota, calls[start : start + BATCH_MOST])
+        return results
+
+    def _one_batch(
+        self, quota: str, calls: Sequence[tuple[str, Any]]
+    ) -> list[dict[str, Any] | GoogleApiError]:
+        settings = self.settings
+        results: list[dict[str, Any] | GoogleApiError | None] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        started = time.monotonic()
+        attempt = 0
+        while pending:
+            attempt += 1
+            for _ in pending:
+                self._pacers[quota].wait()
+            if not self.credentials.valid:
+                self.authenticate()
+            answers: dict[str, tuple[Any, HttpError | None]] = {}
+            batch = BatchHttpRequest(
+                callback=functools.partial(_collect, answers), batch_uri=self._drive_batch
+            )
+            for index in pending:
+                batch.add(calls[index][1], request_id=str(index))
+            failed: GoogleApiError | None = None
+            retry_after: float | None = None
+            try:
+                with self._in_flight:
+                    for _ in pending:
+                        self._count(quota)
+                    batch.execute(http=self._http())
+            except HttpError as http_error:  # the batch itself refused: each call failed so
+                failed = _classify(f"batch of {len(pending)}", http_error, attempt)
+                retry_after = _retry_after(http_error)
+            except google.auth.exceptions.RefreshError as refresh_error:
+                endpoint = self.credentials.token_uri
+                raise AuthError(f"batch: {_refused(endpoint, refresh_error)}") from None
+            except google.auth.exceptions.TransportError as token_error:
+                endpoint = self.credentials.token_uri
+                raise AuthError(f"batch: {_unreachable(endpoint, token_error)}") from None
+            except (TimeoutError, OSError, httplib2.HttpLib2Error, BatchError) as error:
+                failed = TransportError("batch", 0, "transport", str(error), attempt)
+            again = []
+            for index in pending:
+                what = calls[index][0]
+                answer, http_error = answers.get(str(index), (None, None))
+                if failed is not None:
+                    error: GoogleApiError = type(failed)(
+                        what, failed.status, failed.reason, failed.message, attempt
+                    )
+                elif http_error is not None:
+                    error = _classify(what, http_error, attempt)
+                    later = _retry_after(http_error)
+                    if later is not None:
+                        retry_after = max(retry_after or 0.0, later)
+                elif isinstance(answer, dict):
+                    results[index] = answer
+                    continue
+                else:
+                    why = "the answer was not JSON"
+                    error = ServerError(what, 200, "badResponse", why, attempt)
+                if error.status == 429:
+                    self._count(quota, rate_limited=True)
+                results[index] = error
+                if isinstance(error, RateLimitedError | ServerError | TransportError):
+                    again.append(index)
+            pending = again
+            if not pending:
+                break
+            delay = retry_delay(settings, attempt, retry_after)
+            if attempt >= settings.max_attempts or (
+                time.monotonic() - started + delay > settings.max_elapsed_s
+            ):
+                break
+            time.sleep(delay)
+        return [r if r is not None else TransportError("batch", 0, "lost", "") for r in results]
+
     # Apps Script v1 ---------------------------------------------------------------------------
 
     def get_project(self, script_id: str, attempts: int | None = None) -> dict[str, Any]:
@@ -487,20 +580,62 @@ class GoogleClient:
         request = self._files.get(fileId=file_id, fields=fields)
         return self._execute("drive", f"files.get {file_id}", request, attempts=attempts)
 
+    def get_drive_files(
+        self, file_ids: Sequence[str], fields: str = "id,name,mimeType,parents"
+    ) -> list[dict[str, Any] | GoogleApiError]:
+        """files.get of each file, in Drive batch requests (BATCH_MOST calls in each HTTP
+        request; each call counts against the quota, as Google counts them): each file's
+        metadata, or why it could not be read."""
+        calls = [
+            (f"files.get {file_id}", self._files.get(fileId=file_id, fields=fields))
+            for file_id in file_ids
+        ]
+        return self._execute_batch("drive", calls)
+
     def list_permissions(self, file_id: str) -> list[dict[str, Any]]:
         """permissions.list: who the file is shared with (for owners and writers; others get
         403 insufficientFilePermissions). Each Permission has id, type (user, group, domain,
         anyone), role, and emailAddress or domain; every page is read."""
+        return self._permission_pages(file_id, [], None)
+
+    def list_permissions_of(
+        self, file_ids: Sequence[str]
+    ) -> list[list[dict[str, Any]] | GoogleApiError]:
+        """permissions.list of each file, their first pages in Drive batch requests (as
+        `get_drive_files`), any further page one call at a time: each file's permissions, or
+        why they could not be read."""
+        calls = [
+            (f"permissions.list {file_id}", self._permissions_page(file_id, None))
+            for file_id in file_ids
+        ]
+        found: list[list[dict[str, Any]] | GoogleApiError] = []
+        for file_id, page in zip(file_ids, self._execute_batch("drive", calls), strict=True):
+            if isinstance(page, GoogleApiError):
+                found.append(page)
+                continue
+            listed = _permissions_in(page)
+            token = page.get("nextPageToken")
+            try:
+                found.append(self._permission_pages(file_id, listed, token) if token else listed)
+            except GoogleApiError as error:
+                found.append(error)
+        return found
+
+    def _permissions_page(self, file_id: str, token: str | None) -> Any:
         fields = "nextPageToken,permissions(id,type,role,emailAddress,domain,allowFileDiscovery)"
-        found: list[dict[str, Any]] = []
-        token: str | None = None
+        arguments: dict[str, Any] = {"fileId": file_id, "fields": fields, "pageSize": 100}
+        if token:
+            arguments["pageToken"] = token
+        return self._permissions.list(**arguments)
+
+    def _permission_pages(
+        self, file_id: str, found: list[dict[str, Any]], token: str | None
+    ) -> list[dict[str, Any]]:
+        """The pages from `token` on (the first when None), after those `found` already."""
         while True:
-            arguments: dict[str, Any] = {"fileId": file_id, "fields": fields, "pageSize": 100}
-            if token:
-                arguments["pageToken"] = token
-            request = self._permissions.list(**arguments)
+            request = self._permissions_page(file_id, token)
             page = self._execute("drive", f"permissions.list {file_id}", request)
-            found.extend(p for p in page.get("permissions", []) if isinstance(p, dict))
+            found.extend(_permissions_in(page))
             token = page.get("nextPageToken")
             if not token:
                 return found
@@ -576,6 +711,20 @@ class GoogleClient:
         values = self._values
         request = values.batchUpdate(spreadsheetId=spreadsheet_id, body=body)
         return self._execute("sheets-write", f"values.batchUpdate {spreadsheet_id}", request)
+
+
+def _collect(
+    answers: dict[str, tuple[Any, HttpError | None]],
+    key: str,
+    answer: Any,
+    error: HttpError | None,
+) -> None:
+    """A batch's callback: each call's answer or error, by its request id."""
+    answers[key] = (answer, error)
+
+
+def _permissions_in(page: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in page.get("permissions", []) if isinstance(p, dict)]
 
 
 def _unreachable(endpoint: str | None, error: Exception) -> str:

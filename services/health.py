@@ -11,8 +11,10 @@ The checks, in the order they are shown:
 - quota: calls per quota bucket (their peak within a minute against the configured per-minute
   quota, and the 429 answers), as the last --batch recorded them in its trail entry, or as
   this health run made them when no batch recorded any;
-- drive sharing: Drive v3 permissions.list of every DEV3 and production spreadsheet and script;
-- drive folders: each spreadsheet's parents (a bound script lives in its spreadsheet);
+- drive sharing: Drive v3 permissions.list of every DEV3 and production spreadsheet and script
+  (in Drive batch requests of 100 calls);
+- drive folders: each spreadsheet's parents (a bound script lives in its spreadsheet; files.get
+  in batch requests too);
 - last batch: the last successful `--batch` within the longest gap of [schedule] plus an hour
   (snapshot entries of intact trails with `run` batch and result ok). A workspace where no
   `--batch` ever ran fails it (the demo opened with `sheetstage --demo` takes its first snapshot
@@ -47,6 +49,7 @@ from services import jobs
 from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesFile, read_roles
 from services.audit import AuditEntry, AuditReport
 from services.google_client import (
+    BATCH_MOST,
     QUOTAS,
     ApiNotEnabledError,
     GoogleApiError,
@@ -506,32 +509,33 @@ def _drive_files(sheets: Sequence[Sheet]) -> list[DriveFile]:
 
 
 def _drive(session: Session, client: GoogleClient | None) -> list[Check]:
-    """Sharing and folders, read concurrently (paced by the client, as a snapshot is)."""
+    """Sharing and folders: permissions.list of every file and files.get of every spreadsheet
+    in Drive batch requests (BATCH_MOST calls in one HTTP request, each call paced and counted
+    by the client as Google counts it), the batches read concurrently."""
     assert client is not None
     files = _drive_files(session.registry.sheets)
     spreadsheets = [f for f in files if f.kind == "spreadsheet"]
 
-    async def permissions(file: DriveFile) -> list[dict[str, Any]] | GoogleApiError:
-        try:
-            return await client.run(client.list_permissions, file.id)
-        except GoogleApiError as error:
-            return error
-
-    async def parents(file: DriveFile) -> list[str] | GoogleApiError:
-        try:
-            meta = await client.run(client.get_drive_file, file.id, "id,parents")
-        except GoogleApiError as error:
-            return error
-        return [str(p) for p in meta.get("parents", [])]
+    async def in_batches(read: Callable[[list[str]], list[Any]], ids: list[str]) -> list[Any]:
+        chunks = [ids[i : i + BATCH_MOST] for i in range(0, len(ids), BATCH_MOST)]
+        answers = await asyncio.gather(*(client.run(read, chunk) for chunk in chunks))
+        return [answer for chunk in answers for answer in chunk]
 
     async def read_all() -> tuple[list[Any], list[Any]]:
         shared, placed = await asyncio.gather(
-            asyncio.gather(*(permissions(f) for f in files)),
-            asyncio.gather(*(parents(f) for f in spreadsheets)),
+            in_batches(client.list_permissions_of, [f.id for f in files]),
+            in_batches(
+                lambda ids: client.get_drive_files(ids, "id,parents"),
+                [f.id for f in spreadsheets],
+            ),
         )
         return shared, placed
 
-    listed, placed = asyncio.run(read_all())
+    listed, found = asyncio.run(read_all())
+    placed = [
+        meta if isinstance(meta, GoogleApiError) else [str(p) for p in meta.get("parents", [])]
+        for meta in found
+    ]
     roles = read_roles(session.workspace)
     return [
         *_sharing(files, listed, roles),

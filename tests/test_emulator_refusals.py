@@ -642,3 +642,143 @@ def test_demo_seed_records_both_heads_and_the_production_files_before_the_edits(
         assert in_sync and all(seed.heads[n][0] == seed.heads[n][1] for n in in_sync)
     finally:
         store.close()
+
+
+# Drive batch requests -------------------------------------------------------------------------
+
+
+def test_a_drive_batch_answers_each_call_as_if_alone_and_counts_each(
+    server: EmulatorServer,
+) -> None:
+    """Through google-api-python-client's own BatchHttpRequest (GoogleClient's batch calls)."""
+    missing = "1" + "m" * 43
+    writer = client_for(server, WRITER)
+    alone = writer.list_permissions(SHEET)
+    before = server.gate.counts["api:drive"]
+    listed = writer.list_permissions_of([SHEET, SCRIPT, OPEN_SHEET, missing])
+    assert listed[0] == alone and [p["role"] for p in alone] == ["owner", "writer", "reader"]
+    assert [p.get("emailAddress") for p in listed[1]] == [OWNER, WRITER, READER]  # type: ignore[union-attr]
+    assert listed[2] == []  # nobody shared it
+    assert isinstance(listed[3], NotFoundError)
+    assert listed[3].what == f"permissions.list {missing}" and listed[3].status == 404
+    refused = client_for(server, READER).list_permissions_of([SHEET])[0]
+    assert isinstance(refused, PermissionDeniedError)
+    assert refused.reason == "insufficientFilePermissions"
+    files = writer.get_drive_files([SHEET, missing], "id,mimeType")
+    assert files[0] == {"id": SHEET, "mimeType": "application/vnd.google-apps.spreadsheet"}
+    assert isinstance(files[1], NotFoundError) and files[1].message == f"File not found: {missing}."
+    assert server.gate.counts["api:drive"] - before == 4 + 1 + 2  # each call, not each batch
+    log = server.store.request_log()
+    batches = [r for r in log if r["path"] == "/batch/drive/v3"]
+    assert [(r["method"], r["status"], r["user"]) for r in batches] == [
+        ("POST", 200, WRITER),
+        ("POST", 200, READER),
+        ("POST", 200, WRITER),
+    ]
+    calls = [(r["path"], r["status"]) for r in log if r["path"].endswith("/permissions")]
+    assert calls[-5:] == [
+        (f"/drive/v3/files/{SHEET}/permissions", 200),
+        (f"/drive/v3/files/{SCRIPT}/permissions", 200),
+        (f"/drive/v3/files/{OPEN_SHEET}/permissions", 200),
+        (f"/drive/v3/files/{missing}/permissions", 404),
+        (f"/drive/v3/files/{SHEET}/permissions", 403),
+    ]
+
+
+def test_each_call_of_a_drive_batch_counts_against_the_quota(tmp_path: Path) -> None:
+    with EmulatorServer(tmp_path / "q.sqlite3", EmulatorSettings(quota_per_minute=3)) as server:
+        server.store.create_spreadsheet(SHEET, "s", {"Sheet1": [["a"]]}, owner=WRITER)
+        client = client_for(server, WRITER, ONE_ATTEMPT)
+        found = client.get_drive_files([SHEET] * 5, "id")
+        assert found[:3] == [{"id": SHEET}] * 3
+        assert all(isinstance(f, RateLimitedError) and f.status == 429 for f in found[3:])
+        assert server.gate.counts["api:drive"] == 5 and server.gate.counts["429-quota"] == 2
+        use = client.usage()["drive"]
+        assert (use.calls, use.rate_limited) == (5, 2)
+
+
+def batch_post(server: EmulatorServer, body: bytes, content_type: str) -> tuple[int, str, bytes]:
+    token = client_for(server, WRITER).credentials.token
+    request = urllib.request.Request(
+        server.endpoint + "batch/drive/v3",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers["Content-Type"], answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read()
+
+
+def test_a_drive_batch_written_as_googles_documentation_shows_is_answered_in_its_format(
+    server: EmulatorServer,
+) -> None:
+    """CRLF line ends, Content-IDs, a call of another API refused on its own, the batch's
+    answer multipart/mixed with each part's Content-ID prefixed `response-`."""
+    parts = [
+        ("item1", f"GET /drive/v3/files/{SHEET}?fields=id,name"),
+        ("item2", "GET /drive/v3/files/nosuchfile"),
+        ("item3", f"GET /v4/spreadsheets/{SHEET}"),
+    ]
+    body = "".join(
+        f"--batch_foo\r\nContent-Type: application/http\r\nContent-ID: <{cid}>\r\n\r\n"
+        f"{line} HTTP/1.1\r\n\r\n\r\n"
+        for cid, line in parts
+    )
+    status, kind, answer = batch_post(server, (body + "--batch_foo--\r\n").encode(), MIXED)
+    assert status == 200 and kind.startswith("multipart/mixed; boundary=")
+    boundary = kind.split("boundary=")[1]
+    assert answer.endswith(f"--{boundary}--\r\n".encode())
+    chunks = answer.decode().split(f"--{boundary}")[1:-1]
+    answers = []
+    for chunk in chunks:
+        head, _, inner = chunk.strip("\r\n").partition("\r\n\r\n")
+        status_line, _, rest = inner.partition("\r\n")
+        inner_head, _, data = rest.partition("\r\n\r\n")
+        assert "Content-Type: application/http" in head.splitlines()
+        assert "Content-Type: application/json; charset=UTF-8" in inner_head.splitlines()
+        assert f"Content-Length: {len(data.encode())}" in inner_head.splitlines()
+        answers.append((head.splitlines()[-1], status_line, json.loads(data)))
+    assert answers[0] == (
+        "Content-ID: <response-item1>",
+        "HTTP/1.1 200 OK",
+        {"id": SHEET, "name": "Front desk"},
+    )
+    assert answers[1][:2] == ("Content-ID: <response-item2>", "HTTP/1.1 404 Not Found")
+    assert answers[1][2]["error"]["status"] == "NOT_FOUND"
+    assert answers[2][:2] == ("Content-ID: <response-item3>", "HTTP/1.1 400 Bad Request")
+    assert "Drive v3 calls only" in answers[2][2]["error"]["message"]
+
+
+MIXED = "multipart/mixed; boundary=batch_foo"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "words"),
+    [
+        (
+            "".join(
+                f"--batch_foo\r\nContent-Type: application/http\r\n\r\nGET /drive/v3/files/{i}"
+                " HTTP/1.1\r\n\r\n\r\n"
+                for i in range(101)
+            )
+            + "--batch_foo--\r\n",
+            MIXED,
+            "at most 100 calls; this one holds 101",
+        ),
+        ("{}", "application/json", "must be multipart/mixed"),
+        ("--batch_foo\r\nContent-Type: application/http\r\n\r\nGET /x", MIXED, "closing boundary"),
+        ("--batch_foo\r\nContent-Type: text/plain\r\n\r\nhi\r\n--batch_foo--", MIXED, "text/plain"),
+    ],
+)
+def test_a_drive_batch_google_would_refuse_is_400_and_no_call_is_made(
+    server: EmulatorServer, body: str, content_type: str, words: str
+) -> None:
+    before = server.gate.counts["calls"]
+    status, kind, answer = batch_post(server, body.encode(), content_type)
+    assert status == 400 and kind.startswith("application/json")
+    error = json.loads(answer)["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and words in error["message"]
+    assert server.gate.counts["calls"] == before

@@ -70,6 +70,38 @@ def test_reads_give_up_after_max_attempts_and_append_is_never_retried_blindly(
         server.stop()
 
 
+def test_faulty_calls_in_a_drive_batch_go_again_in_the_next_until_each_succeeds(
+    tmp_path: Path,
+) -> None:
+    server = start(tmp_path, fault_rate=0.10)
+    try:
+        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
+        client.authenticate()
+        listed = client.list_permissions_of([SCRIPT] * 150)  # two batches: 100 and 50
+        assert listed == [client.list_permissions(SCRIPT)] * 150
+        faults = sum(v for k, v in server.gate.counts.items() if k.endswith("-fault"))
+        assert faults > 0
+        assert client.usage()["drive"].calls == server.gate.counts["api:drive"] > 151
+        assert len([r for r in server.store.request_log() if r["path"] == "/batch/drive/v3"]) > 2
+    finally:
+        server.stop()
+
+
+def test_a_drive_batch_call_that_always_fails_gives_up_after_max_attempts(
+    tmp_path: Path,
+) -> None:
+    server = start(tmp_path, fault_rate=1.0)
+    try:
+        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
+        client.authenticate()
+        found = client.get_drive_files([SCRIPT, LOG])
+        assert all(f.attempts == 6 for f in found)  # type: ignore[union-attr]
+        assert [f.what for f in found] == [f"files.get {SCRIPT}", f"files.get {LOG}"]  # type: ignore[union-attr]
+        assert server.gate.counts["api:drive"] == 12  # each call, each attempt
+    finally:
+        server.stop()
+
+
 def test_always_failing_script_is_a_server_error_naming_the_call(tmp_path: Path) -> None:
     server = start(tmp_path)
     server.settings.failing_scripts = (SCRIPT,)

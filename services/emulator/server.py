@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from services.emulator import payload
+from services.emulator import batch, payload
 from services.emulator.store import EmulatorStore, InvalidArgument, NotFound
 
 _STATUS_NAMES = {
@@ -242,13 +242,57 @@ class _Handler(BaseHTTPRequestHandler):
             except OAuthError as error:
                 self._send(400, error.body())
             return
-        code, answer, headers, email = self._answer(method, parts.path, parts.query, raw_body)
+        authorization = self.headers.get("Authorization", "")
+        if method == "POST" and parts.path == batch.PATH:
+            self._batch(raw_body, authorization)
+            return
+        code, answer, headers, email = self._answer(
+            method, parts.path, parts.query, raw_body, authorization
+        )
         # logged before the answer goes out: a caller that got it finds the row
         self.server.store.log_request(method, unquote(parts.path), email, code)
         self._send(code, answer, headers)
 
+    def _batch(self, raw_body: bytes, authorization: str) -> None:
+        """A Drive batch (services/emulator/batch.py): each call answered, counted and logged
+        as if it came alone, with the batch's Authorization when it has none of its own; the
+        batch itself is logged too, with its own status."""
+        store = self.server.store
+        token = authorization.removeprefix("Bearer ").strip()
+        caller = (store.email_for_access_token(token) or "") if token else ""
+        try:
+            boundary = batch.boundary_of(self.headers.get("Content-Type", ""))
+            calls = batch.parse_calls(raw_body, boundary)
+        except batch.BatchFormatError as error:
+            store.log_request("POST", batch.PATH, caller, 400)
+            self._send(400, ApiError(400, str(error)).body())
+            return
+        answers = []
+        for call in calls:
+            target = urlsplit(call.target)
+            if target.path.startswith(batch.API_PREFIX):
+                code, answer, headers, email = self._answer(
+                    call.method,
+                    target.path,
+                    target.query,
+                    call.body,
+                    call.headers.get("authorization", authorization),
+                )
+            else:
+                message = f"{batch.PATH} serves Drive v3 calls only, not {target.path}"
+                code, answer, headers, email = 400, ApiError(400, message).body(), {}, caller
+            store.log_request(call.method, unquote(target.path), email, code)
+            answers.append((call, code, json.dumps(answer).encode("utf-8"), headers))
+        content_type, data = batch.response_body(answers)
+        store.log_request("POST", batch.PATH, caller, 200)
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _answer(
-        self, method: str, path: str, query_text: str, raw_body: bytes
+        self, method: str, path: str, query_text: str, raw_body: bytes, authorization: str
     ) -> tuple[int, dict[str, Any], dict[str, str], str]:
         """(status, JSON body, extra headers, the caller's e-mail or "") for an API request."""
         query = parse_qs(query_text)
@@ -258,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
                 match = pattern.match(path)
                 if match and route_method == method:
                     args = [unquote(g) for g in match.groups()]
-                    email = self._authenticate(name)
+                    email = self._authenticate(name, authorization)
                     script_id = args[0] if name.startswith("project") else None
                     self.server.gate.admit(script_id, name, api, email)
                     body = json.loads(raw_body) if raw_body else {}
@@ -282,8 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _authenticate(self, route: str) -> str:
-        header = self.headers.get("Authorization", "")
+    def _authenticate(self, route: str, header: str) -> str:
         if not header.startswith("Bearer "):
             raise ApiError(
                 401,
