@@ -5,8 +5,10 @@ to it, and the workspace is a real git repository in tmp_path."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -159,22 +161,79 @@ def _snapshotted_template(tmp_path_factory: pytest.TempPathFactory, worker_id: s
     return _template(tmp_path_factory, worker_id, batch=True)
 
 
-def _copy(template: Path, target: Path) -> Demo:
-    shutil.copytree(template, target, symlinks=True)
+# Files a copy of the template shares with it by hard link instead of copying them (creating
+# some 4,400 files was most of a copy's cost, 1.5 s of CPU each time): the project files, which
+# sheetstage replaces (a new file renamed over the old, or git's unlink and create), never
+# writes in place; and git's objects, which git never changes. Everything else is copied.
+_SHARED = re.compile(
+    r"workspace/(?:(?:production|staging)-sheets/.+"
+    r"|\.git/objects/(?:[0-9a-f]{2}/[0-9a-f]{38}|pack/pack-[0-9a-f]+\.(?:pack|idx)))"
+)
+
+
+@functools.cache
+def _shared_files(template: Path) -> dict[str, os.stat_result]:
+    """The template's files its copies share, by path within a copy (the template never
+    changes once built)."""
+    found = {}
+    for path in template.rglob("*"):
+        relative = path.relative_to(template).as_posix()
+        if _SHARED.fullmatch(relative) and path.is_file() and not path.is_symlink():
+            found[relative] = path.lstat()
+    return found
+
+
+def _still_as_shared(copy: Path, shared: dict[str, os.stat_result]) -> None:
+    """No test may change a file in place while it is shared with the template (the template
+    and every later copy would change with it): it must be replaced (written anew and renamed
+    over, as sheetstage does). Git freshens an object's time when it writes it again: only an
+    object's size, mode and owner count."""
+    for relative, was in shared.items():
+        try:
+            now = (copy / relative).lstat()
+        except FileNotFoundError:
+            continue
+        if now.st_ino != was.st_ino or now.st_dev != was.st_dev:
+            continue  # replaced: the copy's own file now
+        same = (now.st_size, now.st_mode, now.st_uid, now.st_gid) == (
+            was.st_size,
+            was.st_mode,
+            was.st_uid,
+            was.st_gid,
+        ) and ("/objects/" in relative or now.st_mtime_ns == was.st_mtime_ns)
+        assert same, (
+            f"{relative} was changed in place, but the demo's copies share it with their "
+            "template by hard link (tests/conftest.py _SHARED): replace the file instead (write "
+            "a new one and rename it over the old)"
+        )
+
+
+def _copy(template: Path, target: Path) -> Iterator[Demo]:
+    shared = _shared_files(template)
+    prefix = len(str(template)) + 1
+
+    def link_or_copy(source: str, destination: str) -> str:
+        if source[prefix:] in shared:
+            os.link(source, destination)
+            return destination
+        return shutil.copy2(source, destination)
+
+    shutil.copytree(template, target, symlinks=True, copy_function=link_or_copy)
     # the emulator state dir and config are relative, so the copy is self-contained
-    return Demo(target)
+    yield Demo(target)
+    _still_as_shared(target, shared)
 
 
 @pytest.fixture
-def demo(_initialized_template: Path, tmp_path: Path) -> Demo:
+def demo(_initialized_template: Path, tmp_path: Path) -> Iterator[Demo]:
     """`sheetstage init --demo` done, no snapshot yet."""
-    return _copy(_initialized_template, tmp_path / "demo")
+    yield from _copy(_initialized_template, tmp_path / "demo")
 
 
 @pytest.fixture
-def snapshotted(_snapshotted_template: Path, tmp_path: Path) -> Demo:
+def snapshotted(_snapshotted_template: Path, tmp_path: Path) -> Iterator[Demo]:
     """`init --demo` then one `--batch` (beside `demo` when a test takes both)."""
-    return _copy(_snapshotted_template, tmp_path / "snapshotted")
+    yield from _copy(_snapshotted_template, tmp_path / "snapshotted")
 
 
 @pytest.fixture
