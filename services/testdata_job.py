@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,17 +155,21 @@ def generate_test_data(
         _check_output(output, plans)
     run = _Run(session, scanner_for(session.config, session.workspace), patients, seed, output)
     session.client  # noqa: B018 - the backend opens here, before the workers share it
+    recorder = _Recorder(session, patients, seed)
     results: list[SheetTestData] = []
     with ThreadPoolExecutor(_WORKERS, thread_name_prefix="sheetstage-testdata") as pool:
         futures = [pool.submit(_fill_sheet, run, sheet, mappings) for sheet, mappings in plans]
+        pending: set[Future[SheetTestData]] = set(futures)
         try:
-            for future in as_completed(futures):
-                result = future.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                finished = sorted((f.result() for f in done), key=lambda r: r.sheet.number)
                 if output is None:
-                    _record(session, result, patients, seed)  # each sheet as soon as it is done
-                results.append(result)
-                if progress is not None:
-                    progress(len(results), len(plans), result)
+                    recorder.record(finished)  # each sheet as soon as it is done
+                for result in finished:
+                    results.append(result)
+                    if progress is not None:
+                        progress(len(results), len(plans), result)
         except BaseException:
             for future in futures:  # a bug or Ctrl-C: start no other sheet
                 future.cancel()
@@ -464,34 +468,67 @@ def _create_new(path: Path, data: bytes) -> Path:
 # the record ----------------------------------------------------------------------------------
 
 
-def _record(session: Session, result: SheetTestData, patients: int, seed: int) -> None:
-    """One sheet's outcome in state.json and the trail, as soon as it is known (a run killed
-    later leaves every sheet it wrote recorded)."""
-    workspace = session.workspace
-    if result.written:
-        detail = f"seed {seed}, {patients} patients: " + ", ".join(
+class _Recorder:
+    """Each sheet's outcome in state.json and the trail as soon as it is known (a run killed
+    later leaves every sheet it wrote recorded): the sheets that finished together in one
+    write of state.json, then a trail line each. The state is kept from one write to the next
+    and read again only when state.json is no longer the file this run wrote (another command
+    wrote it meanwhile, under the workspace lock)."""
+
+    def __init__(self, session: Session, patients: int, seed: int) -> None:
+        self.session = session
+        self.patients = patients
+        self.seed = seed
+        self._state: State | None = None
+        self._written: tuple[int, ...] | None = None  # state.json as this run left it
+
+    def record(self, results: Sequence[SheetTestData]) -> None:
+        session, workspace = self.session, self.session.workspace
+        with workspace.lock(session.config.git.lock_timeout_s):
+            written = [r for r in results if r.written]
+            if written:
+                state = self._current()
+                for result in written:
+                    state.sheet(result.sheet)["test_data"] = {
+                        "status": "synthetic",
+                        "seed": self.seed,
+                        "patients": self.patients,
+                        "rows": result.rows,
+                        "time": utc_now(),
+                        "by": session.access.user,
+                    }
+                state.save(workspace)
+                self._written = _identity(workspace.state_path)
+            trail = session.trail()
+            for result in results:
+                trail.append(
+                    "generate-test-data",
+                    sheets=[result.sheet.number],
+                    result="ok" if result.written else "failed",
+                    detail=self._detail(result)[:300],
+                )
+
+    def _current(self) -> State:
+        path = self.session.workspace.state_path
+        if self._state is None or self._written is None or _identity(path) != self._written:
+            self._state = State.load(self.session.workspace)
+        return self._state
+
+    def _detail(self, result: SheetTestData) -> str:
+        if not result.written:
+            return "not written: " + "; ".join(result.problems)
+        return f"seed {self.seed}, {self.patients} patients: " + ", ".join(
             f"{tab} {count} rows" for tab, count in result.rows.items()
         )
-    else:
-        detail = "not written: " + "; ".join(result.problems)
-    with workspace.lock(session.config.git.lock_timeout_s):
-        if result.written:
-            state = State.load(workspace)
-            state.sheet(result.sheet)["test_data"] = {
-                "status": "synthetic",
-                "seed": seed,
-                "patients": patients,
-                "rows": result.rows,
-                "time": utc_now(),
-                "by": session.access.user,
-            }
-            state.save(workspace)
-        session.trail().append(
-            "generate-test-data",
-            sheets=[result.sheet.number],
-            result="ok" if result.written else "failed",
-            detail=detail[:300],
-        )
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    """Which file `path` is, and as what it was last written (None when there is none)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _commit(session: Session, results: Sequence[SheetTestData], patients: int, seed: int) -> None:
