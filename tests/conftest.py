@@ -208,7 +208,9 @@ def _still_as_shared(copy: Path, shared: dict[str, os.stat_result]) -> None:
         )
 
 
-def _copy(template: Path, target: Path) -> Iterator[Demo]:
+def copy_demo(template: Path, target: Path) -> Iterator[Demo]:
+    """A copy of a demo template at `target` (its files shared as _SHARED says); resumed
+    after the test, it checks that no shared file was changed in place."""
     shared = _shared_files(template)
     prefix = len(str(template)) + 1
 
@@ -227,13 +229,13 @@ def _copy(template: Path, target: Path) -> Iterator[Demo]:
 @pytest.fixture
 def demo(_initialized_template: Path, tmp_path: Path) -> Iterator[Demo]:
     """`sheetstage init --demo` done, no snapshot yet."""
-    yield from _copy(_initialized_template, tmp_path / "demo")
+    yield from copy_demo(_initialized_template, tmp_path / "demo")
 
 
 @pytest.fixture
 def snapshotted(_snapshotted_template: Path, tmp_path: Path) -> Iterator[Demo]:
     """`init --demo` then one `--batch` (beside `demo` when a test takes both)."""
-    yield from _copy(_snapshotted_template, tmp_path / "snapshotted")
+    yield from copy_demo(_snapshotted_template, tmp_path / "snapshotted")
 
 
 @pytest.fixture
