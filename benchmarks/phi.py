@@ -49,9 +49,10 @@ def main() -> None:
         size = sum(len(f.read_bytes()) for f in iter_files(targets))
         read_s = time.perf_counter() - started
         scanner = scanning.scanner_for(config, scanning.open_workspace(config))
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = scanner.scan_paths(targets, root)
         scan_s = time.perf_counter() - started
+        scan_cpu_s = time.process_time() - cpu_started  # steadier on a shared machine
         code = ";".join(f.read_text() for f in iter_files(targets) if f.suffix == ".gs")
         code = code.replace("\n", ";") + "var s='SSN 523-'+'71-4086';"  # a split value to find
         minified = {size: time_minified(scanner, code, size) for size in (100_000, 1_000_000)}
@@ -62,6 +63,7 @@ def main() -> None:
                 "files": result.files,
                 "mb": round(size / 1e6, 2),
                 "scan_s": round(scan_s, 2),
+                "scan_cpu_s": round(scan_cpu_s, 2),
                 "mb_per_s": round(size / 1e6 / scan_s, 2),
                 "findings": len(result.findings),
                 "minified_100kb_s": round(minified[100_000], 3),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from services.audit import utc_now
 from services.diff import SheetDiff, diff_projects
 from services.google_client import GoogleApiError
-from services.phi import Finding, Scanner, mask, with_acknowledgements
+from services.phi import Finding, Scanner, with_acknowledgements
 from services.reference import ReferenceSet
 from services.registry import IdMapper
 from services.scanning import scanner_for
@@ -57,7 +57,7 @@ def mask_line(scanner: Scanner, text: str, columns: Iterable[int] = ()) -> str:
     (0) masks the whole line."""
     hits = scanner.hits(text) if _MAYBE.search(text) else []  # what hits() needs to start
     hits += scanner.name_hits(text, text)
-    spans = [(hit.start, hit.end, mask(hit.type, hit.value)) for hit in hits]
+    spans = [(hit.start, hit.end, hit.excerpt) for hit in hits]
     for column in columns:
         start = column - 1 if 0 < column <= len(text) else 0
         if not any(s <= start < e for s, e, _ in spans):
@@ -79,10 +79,10 @@ def mask_source(scanner: Scanner, source: str, columns: dict[int, list[int]] | N
     endings kept); `columns` maps a line to findings' columns (see `mask_line`)."""
     columns = columns or {}
     out = []
-    for number, chunk in enumerate(source.splitlines(keepends=True), start=1):
-        body = (chunk.splitlines() or [""])[0]
+    for number, chunk in enumerate(source.split("\n"), start=1):  # as physical_lines numbers
+        body = chunk[:-1] if chunk.endswith("\r") else chunk
         out.append(mask_line(scanner, body, columns.get(number, ())) + chunk[len(body) :])
-    return "".join(out)
+    return "\n".join(out)
 
 
 def _shown_name(scanner: Scanner, folder: str, file: ScriptFile) -> str:
@@ -235,7 +235,7 @@ def _live_scanner(session: Session, sheet: Sheet) -> Scanner:
         for header, rows in read_ranges(
             session.client, sheet.prod_spreadsheet_id, sheet.reference_ranges
         ):
-            live.add_table(header, rows)
+            live.add_table(header, rows, session.config.phi)
     except GoogleApiError:
         return scanner  # the recorded findings still mask what this one cannot see
     return Scanner(scanner.settings, scanner.key, live)

@@ -34,6 +34,7 @@ from services.phi_words import (
     MRN_WORDS,
     PHONE_WORDS,
     SEPARATOR_CLASS,
+    SPACES,
     SSN_WORDS,
     Context,
     ascii_separators,
@@ -107,24 +108,30 @@ class Finding:
 # value patterns --------------------------------------------------------------------------------
 
 _SEP = SEPARATOR_CLASS  # a separator between digit groups: `-`, `.`, spaces and dashes of all kinds
-_SSN = re.compile(rf"(?<![\w.\-])(\d{{3}})({_SEP})(\d{{2}})({_SEP})(\d{{4}})(?![\w\-])")
-_NINE = re.compile(r"(?<![\w.\-])(\d{3})(\d{2})(\d{4})(?![\w\-])")
+_GROUP_SEP = f"[{re.escape(DASHES + SPACES)}]"  # a card's groups: spaces or dashes, never dots
+# A value does not continue a word or a number, but `_` and a `-` after a letter may glue it to a
+# name (`patient_142-17-0749.csv`, `ssn-142170749.txt`, `MR-4471209`).
+_BEFORE = r"(?<![A-Za-z0-9])(?<!\d[.\-])"
+_AFTER = r"(?![A-Za-z0-9])(?![.\-]\d)"
+_SSN = re.compile(rf"{_BEFORE}(\d{{3}})({_SEP})(\d{{2}})({_SEP})(\d{{4}}){_AFTER}")
+_NINE = re.compile(rf"{_BEFORE}(\d{{3}})(\d{{2}})(\d{{4}}){_AFTER}")
 _MBI_ALPHA = "AC-HJKMNP-RT-Y"
 _DASH = f"[{re.escape(DASHES)}]"
 _MBI = re.compile(
-    rf"(?<![\w\-])[1-9][{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d({_DASH}?)[{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d"
-    rf"{_DASH}?[{_MBI_ALPHA}]{{2}}\d{{2}}(?![\w\-])"
+    rf"{_BEFORE}[1-9][{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d({_DASH}?)[{_MBI_ALPHA}][{_MBI_ALPHA}0-9]\d"
+    rf"({_DASH}?)[{_MBI_ALPHA}]{{2}}\d{{2}}{_AFTER}"
 )
-_CARD = re.compile(rf"(?<![\w\-])\d(?:{_SEP}?\d){{12,18}}(?![\w\-])")
+_CARD = re.compile(rf"{_BEFORE}\d(?:{_GROUP_SEP}?\d){{12,18}}{_AFTER}")
 _PHONE_SEP = rf"[\s.{re.escape(DASHES)}]"
+_PHONE_BEFORE = r"(?<![A-Za-z0-9+])(?<!\d[.\-])"
 _PHONE_NANP = re.compile(
-    rf"(?<![\w+\-.])(?:\+?1{_PHONE_SEP}?)?(?:\(\d{{3}}\){_PHONE_SEP}?|\d{{3}}{_PHONE_SEP})\d{{3}}"
-    rf"{_PHONE_SEP}\d{{4}}(?![\w\-])"
+    rf"{_PHONE_BEFORE}(?:\+?1{_PHONE_SEP}?)?(?:\(\d{{3}}\){_PHONE_SEP}?|\d{{3}}{_PHONE_SEP})\d{{3}}"
+    rf"{_PHONE_SEP}\d{{4}}{_AFTER}"
 )
-_PHONE_BARE = re.compile(r"(?<![\w+\-.])(?:\+?1)?\d{10}(?![\w\-])")
-_PHONE_INTL = re.compile(rf"(?<![\w+])\+\d[\d\s().{re.escape(DASHES)}]{{6,18}}\d(?![\w\-])")
+_PHONE_BARE = re.compile(rf"{_PHONE_BEFORE}(?:\+?1)?\d{{10}}{_AFTER}")
+_PHONE_INTL = re.compile(rf"(?<![A-Za-z0-9+])\+\d[\d\s().{re.escape(DASHES)}]{{6,18}}\d{_AFTER}")
 _EMAIL = re.compile(
-    r"(?<![\w.+\-])[A-Za-z0-9._%+\-]+@([A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+    r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]+@([A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+)"
 )
 _SUFFIXES = (
@@ -141,11 +148,12 @@ _PO_BOX = re.compile(
 )
 # a member id: 6 to 15 letters and digits (a dash may join two parts), at least four digits
 _MEMBER_ID = re.compile(
-    r"(?<![\w\-])(?=(?:[A-Za-z\-]*\d){4})[A-Za-z0-9](?:-?[A-Za-z0-9]){5,14}(?![\w\-])"
+    r"(?<![A-Za-z0-9])(?=(?:[A-Za-z\-]*\d){4})[A-Za-z0-9](?:-?[A-Za-z0-9]){5,14}"
+    r"(?![A-Za-z0-9])(?!-[A-Za-z0-9])"
 )
-_MRN_LIKE = re.compile(rf"(?<![\w\-])[A-Za-z]{{0,3}}{_SEP}?\d(?:{_SEP}?\d){{4,11}}(?![\w\-])")
+_MRN_LIKE = re.compile(rf"{_BEFORE}([A-Za-z]{{1,3}}{_SEP}?)?(\d(?:{_SEP}?\d){{4,11}}){_AFTER}")
 _WORD = re.compile(r"[A-Za-z](?:[A-Za-z'\-]*[A-Za-z])?")
-_NAME_WORD = r"[A-Z][a-z'\-]+(?:-[A-Z][a-z'\-]+)?"
+_NAME_WORD = r"[A-Z](?:[a-z'\-]*[a-z])(?:-[A-Z](?:[a-z'\-]*[a-z]))?"  # no closing quote
 _NAME_CANDIDATE = re.compile(
     rf"(?<![\w])(?:{_NAME_WORD},\s*{_NAME_WORD}|{_NAME_WORD}(?:\s+{_NAME_WORD}){{1,2}})(?![\w])"
 )
@@ -158,7 +166,6 @@ _SIGNATURE = re.compile(
     rf"\d[A-Za-z]?\s+[A-Z0-9]|\+\d|(?i:box)\W{{0,4}}\d|(?i:{MONTHS})-\d\d"
 )
 _ALLOW = re.compile(r"sheetstage:\s*allow-phi\b[ \t:]*(.*)", re.IGNORECASE)
-_COMMENT_END = re.compile(r"\s*(?:-->|\*/)\s*$")
 _RESERVED_DOMAINS = ("example.com", "example.org", "example.net")
 _RESERVED_TLDS = ("test", "example", "invalid")
 _TOLL_FREE = {"800", "833", "844", "855", "866", "877", "888"}
@@ -182,6 +189,32 @@ _JOINED = re.compile(r"""['"`]\s*\+\s*['"`]""")
 
 
 _ALLOW_KIND = {FindingType.PHONE: "phone", FindingType.EMAIL: "email"}
+_MASKED_AS = {
+    "ssn": FindingType.SSN,
+    "phone": FindingType.PHONE,
+    "email": FindingType.EMAIL,
+    "mrn": FindingType.MRN,
+    "member": FindingType.MEMBER_ID,
+    "dob": FindingType.DOB,
+}
+
+
+def _allow_reason(text: str) -> str:
+    """An inline allow's reason, without the comment's closing `-->` or `*/`."""
+    reason = text.strip()
+    for closing in ("-->", "*/"):
+        if reason.endswith(closing):
+            reason = reason[: -len(closing)].rstrip()
+    return reason
+
+
+def physical_lines(text: str) -> list[str]:
+    """Lines as git and editors number them: broken at `\n` only (a form feed or U+2028 does
+    not start a line), each without its `\n` or `\r\n`."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def _separator_kind(separator: str) -> str:
@@ -313,6 +346,11 @@ class Hit:
     value: str
     normalized: str
     blocking: bool = False  # a NAME that is as good as an identifier
+    masked_as: FindingType | None = None  # a production match is masked as what it is
+
+    @property
+    def excerpt(self) -> str:
+        return mask(self.masked_as or self.type, self.value)
 
     @property
     def severity(self) -> Severity:
@@ -328,6 +366,7 @@ class Segment:
     column: int  # 1-based column of text[0] in its line
     header: str | None = None
     record: int = 0  # findings in one record share it
+    context: tuple[str, int] | None = None  # the whole line, and where text starts in it
     # joined literals: where one literal's text meets the next (a finding must span one), and
     # where each piece of the text came from, (position in text, line, column), in order
     joins: tuple[int, ...] = ()
@@ -403,12 +442,13 @@ class Scanner:
         # a joined literal is scanned with this much of its line on either side
         self.reach = max(c.reach for c in self.contexts)
         prefix = re.escape(settings.synthetic_prefix)
-        self.mrn_value = re.compile(
-            rf"(?<![\w\-])(?:{prefix})?(?:{settings.mrn_id_pattern})(?![\w\-])"
-        )
+        self.mrn_value = re.compile(rf"{_BEFORE}(?:{prefix})?(?:{settings.mrn_id_pattern}){_AFTER}")
         # an MRN pattern of the practice's own may fit a line _SIGNATURE passes over
         self.custom_mrn = settings.mrn_id_pattern != PhiConfig.mrn_id_pattern
         self.synthetic_marker = re.compile(prefix + r"[A-Za-z0-9]", re.IGNORECASE)
+        self.synthetic_id = re.compile(
+            rf"(?<![A-Za-z0-9]){prefix}[A-Za-z0-9](?:-?[A-Za-z0-9])*", re.IGNORECASE
+        )
         self.test_cards = {re.sub(r"\D", "", c) for c in settings.test_cards}
         self.allowed_digits = set()
         self.allowed_domains = set()
@@ -464,45 +504,65 @@ class Scanner:
         header: str | None = None,
         block_only: bool = False,
         record: str | None = None,
+        line: tuple[str, int] | None = None,
     ) -> list[Hit]:
         """Every identifier in one segment of text, synthetic, placeholder and allowed values
         left out; `block_only` (a synthetic record, where review findings are not reported)
         stops after the block detectors, which all run first, so what they find is the same.
-        A date of birth is matched with the surnames of its whole `record` (a CSV row)."""
+        A date of birth is matched with the surnames of its whole `record` (a CSV row); context
+        words are looked for in the segment's whole `line` (its text, and where the segment
+        starts in it), so a CSV cell or a JSON value sees the key or cell beside it."""
         if not _WORTH_SCANNING.search(text):
             return []
         found: list[Hit] = []
-        taken: list[tuple[int, int]] = []
+        taken = bytearray(len(text))  # 1 where a value was found or ruled out
 
-        def add(kind: FindingType, match_start: int, match_end: int, normalized: str) -> None:
-            if any(s < match_end and match_start < e for s, e in taken):
+        def add(
+            kind: FindingType,
+            match_start: int,
+            match_end: int,
+            normalized: str,
+            masked_as: FindingType | None = None,
+        ) -> None:
+            if taken.find(1, match_start, match_end) != -1:
                 return
             value = text[match_start:match_end]
             if self._allowed(_ALLOW_KIND.get(kind, ""), value):
                 return
-            taken.append((match_start, match_end))
-            found.append(Hit(kind, match_start, match_end, value, normalized))
+            skip((match_start, match_end))
+            found.append(Hit(kind, match_start, match_end, value, normalized, False, masked_as))
 
         def skip(span: tuple[int, int]) -> None:  # synthetic or a placeholder: never a finding
-            taken.append(span)
+            taken[span[0] : span[1]] = b"\x01" * (span[1] - span[0])
+
+        def near(context: Context, start: int, end: int) -> bool:
+            if line is None:
+                return context.around(text, start, end, header)
+            whole, offset = line
+            return context.around(whole, start + offset, end + offset, header)
 
         if not _SIGNATURE.search(text):
             # no value the default patterns know fits; an id a context word announces may
             if self.custom_mrn:
-                self._mrns(text, header, add, skip)
+                self._mrns(text, near, add, skip)
             if not block_only:
-                self._member_ids(text, header, add, skip)
+                self._member_ids(text, near, add, skip)
             return sorted(found, key=lambda h: h.start)
         if self.reference is not None and self.reference.digests:
             for start, end, _, kind in self.production_matches(text, record):
                 if not self._allowed(kind, text[start:end]):
-                    add(FindingType.PRODUCTION_MATCH, start, end, text[start:end])
+                    value = text[start:end]
+                    add(FindingType.PRODUCTION_MATCH, start, end, value, _MASKED_AS[kind])
+        for m in self.synthetic_id.finditer(text):
+            skip(m.span())  # `SYN-M44986454` is one synthetic id, not an MRN after `SYN-M`
         for m in _SSN.finditer(text):
             area, group, serial = m.group(1), m.group(3), m.group(5)
             if _separator_kind(m.group(2)) != _separator_kind(m.group(4)):
                 continue
             self._ssn(area, group, serial, m.span(), add, skip)
         for m in _MBI.finditer(text):
+            if bool(m.group(1)) != bool(m.group(2)):
+                continue  # dashes at both places or at none
             normalized = ascii_separators(m.group(0)).replace("-", "").upper()
             if normalized in PLACEHOLDER_MBIS:
                 skip(m.span())
@@ -516,15 +576,15 @@ class Scanner:
             if 13 <= len(digits) <= 19 and card_issuer_ok(digits) and luhn(digits):
                 add(FindingType.CREDIT_CARD, m.start(), m.end(), digits)
         for m in _NINE.finditer(text):
-            if self.ssn_context.around(text, m.start(), m.end(), header):
+            if near(self.ssn_context, m.start(), m.end()):
                 self._ssn(m.group(1), m.group(2), m.group(3), m.span(), add, skip)
-        self._mrns(text, header, add, skip)
+        self._mrns(text, near, add, skip)
         if block_only:
             return sorted(found, key=lambda h: h.start)
         for m in _PHONE_NANP.finditer(text):
             self._phone(text, m.start(), m.end(), add, skip)
         for m in _PHONE_BARE.finditer(text):
-            if self.phone_context.around(text, m.start(), m.end(), header):
+            if near(self.phone_context, m.start(), m.end()):
                 self._phone(text, m.start(), m.end(), add, skip)
         for m in _PHONE_INTL.finditer(text):
             self._phone(text, m.start(), m.end(), add, skip, international=True)
@@ -541,9 +601,9 @@ class Scanner:
         for m in DATE.finditer(text):
             if read_date(m.group(0)) is None:
                 continue  # no calendar has it: a version or a ratio, not a date
-            if self.dob_context.around(text, m.start(), m.end(), header):
+            if near(self.dob_context, m.start(), m.end()):
                 add(FindingType.DOB, m.start(), m.end(), m.group(0).lower())
-        self._member_ids(text, header, add, skip)
+        self._member_ids(text, near, add, skip)
         return sorted(found, key=lambda h: h.start)
 
     def _ssn(self, area: str, group: str, serial: str, span: tuple[int, int], add, skip) -> None:  # type: ignore[no-untyped-def]
@@ -553,20 +613,20 @@ class Scanner:
         kind = FindingType.ITIN if area.startswith("9") else FindingType.SSN
         add(kind, span[0], span[1], area + group + serial)
 
-    def _mrns(self, text: str, header: str | None, add, skip) -> None:  # type: ignore[no-untyped-def]
+    def _mrns(self, text: str, near, add, skip) -> None:  # type: ignore[no-untyped-def]
         for m in self.mrn_value.finditer(text):
-            if not self.mrn_context.around(text, m.start(), m.end(), header):
+            if not near(self.mrn_context, m.start(), m.end()):
                 continue
             if m.group(0).upper().startswith(self.settings.synthetic_prefix.upper()):
                 skip(m.span())
                 continue
             add(FindingType.MRN, m.start(), m.end(), m.group(0).upper())
 
-    def _member_ids(self, text: str, header: str | None, add, skip) -> None:  # type: ignore[no-untyped-def]
+    def _member_ids(self, text: str, near, add, skip) -> None:  # type: ignore[no-untyped-def]
         dates: list[tuple[int, int]] | None = None  # a date is no id (`policy 2026-01-01`)
         for m in _MEMBER_ID.finditer(text):
             value = m.group(0)
-            if not self.member_context.around(text, m.start(), m.end(), header):
+            if not near(self.member_context, m.start(), m.end()):
                 continue
             if dates is None:
                 dates = [d.span() for d in DATE.finditer(text)]
@@ -581,7 +641,7 @@ class Scanner:
         """The text with every identifier the scanner finds in it masked, for messages that may
         quote a cell (a failing test's message, its log lines)."""
         for hit in reversed(self.hits(text)):
-            text = text[: hit.start] + mask(hit.type, hit.value) + text[hit.end :]
+            text = text[: hit.start] + hit.excerpt + text[hit.end :]
         return text
 
     def production_matches(
@@ -599,10 +659,17 @@ class Scanner:
         candidates += [("phone", m) for m in _PHONE_BARE.finditer(text)]
         candidates += [("mrn", m) for m in _MRN_LIKE.finditer(text)]
         candidates += [("member", m) for m in _MEMBER_ID.finditer(text)]
+        synthetic = [m.span() for m in self.synthetic_id.finditer(text)]
         for kind, m in candidates:
+            if any(s < m.start() < e for s, e in synthetic):
+                continue  # a part of a synthetic id is not a value of its own
             digest = reference.digest(kind, m.group(0))
             if digest in reference.digests:
                 found.append((m.start(), m.end(), digest, kind))
+            elif kind == "mrn" and m.group(1):  # `MRN 4471209`: the word before is no prefix
+                digest = reference.digest(kind, m.group(2))
+                if digest in reference.digests:
+                    found.append((m.start(2), m.end(), digest, kind))
         dates = list(DATE.finditer(text))
         if dates:
             words = record_words(text if record is None else record)
@@ -655,16 +722,22 @@ class Scanner:
     # text, CSV, JSON, files ------------------------------------------------------------------
 
     def scan_segments(
-        self, path: str, segments: Sequence[Segment], records: dict[int, str]
+        self,
+        path: str,
+        segments: Sequence[Segment],
+        records: dict[int, str],
+        shown: str | None = None,
     ) -> list[Finding]:
+        """Findings in `segments`, in file order; ids come from `path`, messages show `shown`
+        (the path masked where its name holds PHI)."""
         findings: list[Finding] = []
         lines_allow: dict[int, tuple[bool, str]] = {}
         whole = "\n".join(s.text for s in segments)  # what no segment holds, none is looked for
         if "allow-phi" in whole.lower():
             for segment in segments:
-                allow = _ALLOW.search(segment.text)
+                allow = None if segment.origins else _ALLOW.search(segment.text)
                 if allow:
-                    reason = _COMMENT_END.sub("", allow.group(1)).strip()
+                    reason = self.masked(_allow_reason(allow.group(1)))
                     lines_allow[segment.line] = (bool(reason), reason)
         any_synthetic = self.synthetic_marker.search("\n".join(records.values())) is not None
         if not _WORTH_SCANNING.search(whole) and not self._names_possible:
@@ -676,7 +749,7 @@ class Scanner:
             if synthetic is None:
                 synthetic = bool(self.synthetic_marker.search(record))
                 synthetic_records[segment.record] = synthetic
-            hits = self.hits(segment.text, segment.header, synthetic, record)
+            hits = self.hits(segment.text, segment.header, synthetic, record, segment.context)
             hits += self.name_hits(segment.text, record)
             for hit in hits:
                 severity = hit.severity
@@ -694,44 +767,50 @@ class Scanner:
                 findings.append(
                     Finding(
                         id=self.finding_id(path, hit.type, hit.normalized),
-                        path=path,
+                        path=shown or path,
                         line=line,
                         column=column,
                         type=hit.type,
                         severity=severity,
-                        excerpt=mask(hit.type, hit.value),
+                        excerpt=hit.excerpt,
                         acknowledged=acknowledged,
                         reason=reason,
                         allowed_inline=acknowledged,
                     )
                 )
-        return findings
+        return sorted(findings, key=lambda f: (f.line, f.column))
 
-    def scan_text(self, text: str, path: str, kind: str = "text") -> list[Finding]:
+    def scan_text(
+        self, text: str, path: str, kind: str = "text", shown: str | None = None
+    ) -> list[Finding]:
         if kind == "csv":
-            return self.scan_segments(path, *_csv_segments(text))
+            return self.scan_segments(path, *_csv_segments(text), shown)
         if kind == "json":
-            return self.scan_segments(path, *_json_segments(text))
-        lines = text.splitlines()
+            return self.scan_segments(path, *_json_segments(text), shown)
+        lines = physical_lines(text)
         segments = [Segment(line, n, 1, None, n) for n, line in enumerate(lines, start=1)]
         if _JOINED.search(text):
             segments += _joined_segments(text, self.reach)
-        return self.scan_segments(
-            path, segments, {n: line for n, line in enumerate(lines, start=1)}
-        )
+        records = {n: line for n, line in enumerate(lines, start=1)}
+        return self.scan_segments(path, segments, records, shown)
 
     def scan_cells(
         self, path: str, rows: Sequence[Sequence[str]], first_row: int = 1
     ) -> list[Finding]:
-        """Sheet values (values.batchGet): the first row is the header, each row a record."""
+        """Sheet values (values.batchGet): the first row is the header, each row a record (and
+        a line: a context word in one cell counts for the value in the next)."""
         header = [str(c) for c in rows[0]] if rows else []
         segments, records = [], {}
         for index, row in enumerate(rows[1:], start=first_row + 1):
             cells = [str(c) for c in row]
-            records[index] = "\t".join(cells)
+            record = records[index] = "\t".join(cells)
+            offset = 0
             for column, cell in enumerate(cells):
                 title = header[column] if column < len(header) else None
-                segments.append(Segment(cell, index, column + 1, title, index))
+                segments.append(
+                    Segment(cell, index, column + 1, title, index, context=(record, offset))
+                )
+                offset += len(cell) + 1
         return self.scan_segments(path, segments, records)
 
     def scan_file(self, file: Path, display: str | None = None) -> ScanResult:
@@ -775,7 +854,7 @@ class Scanner:
                 column=hit.start + 1,
                 type=hit.type,
                 severity=hit.severity,
-                excerpt=mask(hit.type, hit.value),
+                excerpt=hit.excerpt,
             )
             for hit in hits
         ]
@@ -792,17 +871,18 @@ class Scanner:
         return ScanResult(list(known.findings), known.files, known.bytes)
 
     def _scan_bytes(self, data: bytes, name: str) -> ScanResult:
-        name, named = self.scan_name(name)
+        shown, named = self.scan_name(name)
         result = ScanResult(named, files=1, bytes=len(data))
         if len(data) > self.max_bytes:
-            result.findings.append(self._too_big(name))
+            result.findings.append(self._too_big(shown))
         elif _binary(data):
-            result.findings.append(self._unscannable(name, "binary content"))
+            result.findings.append(self._unscannable(shown, "binary content"))
         else:
             text = data.decode("utf-8", errors="replace")
             suffix = Path(name).suffix.lower()
             kind = "csv" if suffix == ".csv" else "json" if suffix == ".json" else "text"
-            result.findings.extend(self.scan_text(text, name, kind))
+            # ids from the real name: two files masked alike keep their own acknowledgements
+            result.findings.extend(self.scan_text(text, name, kind, shown))
         return result
 
     def _unscannable(self, path: str, why: str) -> Finding:
@@ -848,7 +928,7 @@ _CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or b > 13)
 
 
 def _csv_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
-    lines = text.splitlines()
+    lines = physical_lines(text)
     reader = csv.reader(io.StringIO(text))
     header: list[str] = []
     segments: list[Segment] = []
@@ -870,7 +950,8 @@ def _csv_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
             if found >= 0:
                 offset = found + len(cell)
             title = header[column] if row_index > 0 and column < len(header) else None
-            segments.append(Segment(cell, line_no, position, title, line_no))
+            context = (raw, found) if found >= 0 else None  # the cells beside it count
+            segments.append(Segment(cell, line_no, position, title, line_no, context))
     return segments, records
 
 
@@ -878,11 +959,11 @@ def _joined_segments(text: str, reach: int) -> list[Segment]:
     """Each chain of string literals joined by `+` as one literal, with up to `reach`
     characters of its line on either side for context; a chain may run over lines. Linear in
     the text: one pass finds the chains, and each is joined once."""
-    lines = text.splitlines(keepends=True)
-    line_starts = [0, *itertools.accumulate(len(line) for line in lines)]
-    line_ends = [  # each line's end before its line break
-        start + len(line.splitlines()[0]) for start, line in zip(line_starts, lines, strict=False)
-    ]
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    line_ends = []  # each line's end before its line break
+    for index, start in enumerate(line_starts):
+        end = line_starts[index + 1] - 1 if index + 1 < len(line_starts) else len(text)
+        line_ends.append(end - 1 if end > start and text[end - 1] == "\r" else end)
 
     def where(offset: int) -> tuple[int, int]:
         index = bisect.bisect_right(line_starts, offset) - 1
@@ -904,12 +985,16 @@ def _joined_segments(text: str, reach: int) -> list[Segment]:
         for number, (offset, piece) in enumerate(pieces):
             if 1 < number < len(pieces) - 1:
                 joins.append(position)
-            for part in piece.splitlines(keepends=True) or [""]:
+            for part in re.split("(?<=\n)", piece):
                 origins.append((position, *where(offset)))
                 offset += len(part)
                 position += len(part)
             joined.append(piece)
-        segments.append(Segment("".join(joined), line, 1, None, line, tuple(joins), tuple(origins)))
+        segments.append(
+            Segment(
+                "".join(joined), line, 1, None, line, joins=tuple(joins), origins=tuple(origins)
+            )
+        )
     return segments
 
 
@@ -921,22 +1006,22 @@ def _numbered_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]
 
 
 def _json_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
-    """Lines of the JSON text; each value's record is its innermost object."""
-    spans = _object_spans(text)
-    innermost = _Innermost(spans)
-    lines = text.splitlines(keepends=True)
+    """Lines of the JSON text; each value's record is its innermost object, whose own text
+    leaves out the objects nested in it (a child's synthetic id does not make its parent
+    synthetic, and no object's text is copied twice)."""
+    innermost = _Innermost(_object_spans(text))
     segments: list[Segment] = []
-    records: dict[int, str] = {0: ""}
     offset = 0
-    for number, line in enumerate(lines, start=1):
-        content = line.rstrip("\r\n")
+    for number, raw in enumerate(text.split("\n"), start=1):
+        content = raw[:-1] if raw.endswith("\r") else raw
         # a line usually sits in one object; split it where objects open or close
         for piece_start, piece_text, record in innermost.pieces(content, offset):
-            if record not in records:  # sliced once: an outer object may be the whole text
-                records[record] = text[spans[record - 1][0] : spans[record - 1][1]]
-            segments.append(Segment(piece_text, number, piece_start - offset + 1, None, record))
-        offset += len(line)
-    return segments, records
+            column = piece_start - offset
+            segments.append(
+                Segment(piece_text, number, column + 1, None, record, (content, column))
+            )
+        offset += len(raw) + 1
+    return segments, innermost.own_texts(text)
 
 
 _JSON_SPECIAL = re.compile(r'[\\"{}]')
@@ -982,6 +1067,16 @@ class _Innermost:
             if boundary in starts:
                 stack.append(starts[boundary])
             self.after.append(stack[-1] if stack else 0)
+
+    def own_texts(self, text: str) -> dict[int, str]:
+        """Each object's own text (0: the text outside every object), without the objects
+        nested in it: every character belongs to exactly one, so this is linear."""
+        first = self.boundaries[0] if self.boundaries else len(text)
+        parts: dict[int, list[str]] = {0: [text[:first]]}
+        for index, start in enumerate(self.boundaries):
+            end = self.boundaries[index + 1] if index + 1 < len(self.boundaries) else len(text)
+            parts.setdefault(self.after[index], []).append(text[start:end])
+        return {number: "".join(pieces) for number, pieces in parts.items()}
 
     def at(self, position: int) -> int:
         index = bisect.bisect_right(self.boundaries, position) - 1

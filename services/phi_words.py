@@ -106,16 +106,48 @@ MEMBER_WORDS = (
 CONTEXT_GAP = 20  # characters allowed between a context word and its value, either side
 
 
+# an identifier part followed by one of these names a quantity, not a person's value
+# (`acctBalanceCents`, `memberCount`, `PT_NO_LIMIT`)
+QUANTITY_WORDS = (
+    "count",
+    "total",
+    "balance",
+    "limit",
+    "max",
+    "min",
+    "length",
+    "size",
+    "version",
+    "index",
+    "amount",
+    "cents",
+    "sum",
+    "qty",
+    "quantity",
+    "rate",
+    "ratio",
+    "percent",
+    "timeout",
+    "offset",
+)
+_WORD_START = r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+# a word ends before a non-letter, or where camelCase starts a new word (`dobValue`, `SSNText`)
+_WORD_END = r"(?:(?![A-Za-z])|(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]))"
+_QUANTITY = rf"[\s_.\-]*(?i:{'|'.join(QUANTITY_WORDS)}){_WORD_END}"
+
+
 def context_regex(phrases: Iterable[str]) -> re.Pattern[str]:
     """Context words, case-insensitive, as words and as identifier parts: `date of birth` also
-    matches `date_of_birth`, `dateOfBirth` and `DATE-OF-BIRTH`; `dob` matches `patientDob`;
-    `cb` does not match inside `cbc`."""
+    matches `date_of_birth`, `dateOfBirth`, `dateofbirth` and `DATE-OF-BIRTH`; `dob` matches
+    `patientDob`; `tin` does not match inside `TINY`, nor `cb` inside `cbc`; `member` followed
+    by `Count` names a quantity and is no context."""
     alternatives = []
     for phrase in sorted(set(phrases), key=len, reverse=True):
         words = phrase.split()
         alternatives.append(r"[\s_.\-]*".join(f"(?i:{re.escape(w)})" for w in words))
-    start = r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
-    return re.compile(start + "(?:" + "|".join(alternatives) + r")(?![a-z])")
+    return re.compile(
+        _WORD_START + "(?:" + "|".join(alternatives) + ")" + _WORD_END + f"(?!{_QUANTITY})"
+    )
 
 
 def longest_phrase(phrases: Iterable[str]) -> int:
@@ -198,7 +230,9 @@ def _one_pattern(forms: Iterable[str]) -> str:
 
 
 DATE = re.compile(
-    r"(?<![\w\-.:])(?<!\d/)(?:" + _one_pattern(_DATE_FORMS) + r")(?![\w\-]|[/.:]\d)",
+    r"(?<![A-Za-z0-9:])(?<!\d[.\-/])(?:"
+    + _one_pattern(_DATE_FORMS)
+    + r")(?![A-Za-z0-9])(?![.\-/:]\d)",
     re.IGNORECASE,
 )
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")

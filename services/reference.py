@@ -29,13 +29,12 @@ from services.phi_words import (
     context_regex,
 )
 from services.workspace import atomic_write
+from sheetstage_tui.config import PhiConfig
+
+DEFAULT_PHI = PhiConfig()
 
 _SSN_HEADER = context_regex(SSN_WORDS)
-_DOB_HEADER = context_regex(DOB_WORDS)
-_PHONE_HEADER = context_regex(PHONE_WORDS)
 _EMAIL_HEADER = context_regex(["email", "e-mail", "mail"])
-_MRN_HEADER = context_regex(MRN_WORDS)
-_MEMBER_HEADER = context_regex(MEMBER_WORDS)
 _NAME_HEADER = context_regex(["name", "patient", "patient name", "full name"])
 # `First` and `Last` alone name a column only as the whole header (`Last Visit` is a date)
 _FIRST_HEADER = re.compile(
@@ -143,9 +142,15 @@ class ReferenceSet:
                 found.append(digest)
         return found
 
-    def add_table(self, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-        """Rows of a production range; the header row says which column holds what."""
-        kinds = [_column_kind(h) for h in header]
+    def add_table(
+        self,
+        header: Sequence[str],
+        rows: Iterable[Sequence[str]],
+        settings: PhiConfig = DEFAULT_PHI,
+    ) -> None:
+        """Rows of a production range; the header row says which column holds what, read
+        with the context words of `settings` (the defaults and what [phi] adds)."""
+        kinds = [_column_kind(h, settings) for h in header]
         for row in rows:
             cells = [str(c) for c in row]
             patient = Patient(_row_name(header, cells))
@@ -204,19 +209,23 @@ class ReferenceSet:
         return cls(key, set(document.get("digests", [])), dates_indexed=dates_indexed)
 
 
-def _column_kind(header: str) -> str | None:
-    if _SSN_HEADER.search(header):
-        return "ssn"
-    if _MRN_HEADER.search(header):
-        return "mrn"
-    if _PHONE_HEADER.search(header):
-        return "phone"
-    if _EMAIL_HEADER.search(header):
-        return "email"
-    if _DOB_HEADER.search(header):
-        return "dob"
-    if _MEMBER_HEADER.search(header):
-        return "member"
+@cache
+def _header_words(settings: PhiConfig) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each identifier kind with its header words, in the order a header is tried."""
+    return (
+        ("ssn", context_regex(SSN_WORDS + settings.ssn_context)),
+        ("mrn", context_regex(MRN_WORDS + settings.mrn_context)),
+        ("phone", context_regex(PHONE_WORDS + settings.phone_context)),
+        ("email", _EMAIL_HEADER),
+        ("dob", context_regex(DOB_WORDS + settings.dob_context)),
+        ("member", context_regex(MEMBER_WORDS + settings.member_context)),
+    )
+
+
+def _column_kind(header: str, settings: PhiConfig = DEFAULT_PHI) -> str | None:
+    for kind, words in _header_words(settings):
+        if words.search(header):
+            return kind
     if _NAME_HEADER.search(header) or _FIRST_HEADER.search(header) or _LAST_HEADER.search(header):
         return "name"
     return None

@@ -321,7 +321,7 @@ def validate_sheet(
             for header, rows in read_ranges(
                 client, sheet.prod_spreadsheet_id, sheet.reference_ranges
             ):
-                live.add_table(header, rows)
+                live.add_table(header, rows, session.config.phi)
             sheet_scanner = Scanner(scanner.settings, scanner.key, live)
         except GoogleApiError as error:
             result.problems.append(f"production reference not read: {error.describe()}")
@@ -527,7 +527,7 @@ def refresh_reference(session: Session) -> int:
         for header, rows in read_ranges(
             session.client, sheet.prod_spreadsheet_id, sheet.reference_ranges
         ):
-            reference.add_table(header, rows)
+            reference.add_table(header, rows, session.config.phi)
     reference.patients.clear()  # names never leave memory
     reference.save(reference_cache(workspace), len(sheets))
     return len(reference.digests)

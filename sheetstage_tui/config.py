@@ -339,8 +339,9 @@ def _check(path: Path, key: str, spec: dataclasses.Field[Any], value: Any) -> No
         if not _is_http_url(value):
             raise bad("empty or an http(s) URL such as https://host.example/path")
     elif spec.metadata.get("regex"):
-        try:
+        try:  # and as the scanner embeds it, so `(?i)` after the start is caught here too
             compiled = re.compile(value)
+            re.compile(f"(?:{value})")
         except re.error as error:
             raise ConfigError(
                 f"{path}: {key} {value!r} is not a valid regular expression ({error}); "

@@ -575,6 +575,12 @@ def build_second_pass() -> list[Case]:
             "soc sec number pending",
             "bday party 3pm",
             "acct 1234",
+            f"TINY {''.join(_issued_ssn(rng))}",
+            "ACCTS 1234567",
+            f"CBC {_phone(rng)}",
+            "acctBalanceCents = 125000;",
+            "if (acct.total > 250000) {",
+            "const PT_NO_LIMIT = 1000000;",
         ]
     ):
         add(rule, ["code", "text"][i % 2], content)
@@ -609,6 +615,11 @@ def build_second_pass() -> list[Case]:
     ):
         expected = "SSN" if i in (0, 3, 4, 6) else "MRN"
         add(rule, "json" if content[0] == "{" else ["text", "code"][i % 2], content, expected)
+    nine = "".join(_issued_ssn(rng))
+    add(rule, "csv", f"field,value\nSSN,{nine}", "SSN")  # a key/value sheet: the cell beside
+    add(rule, "csv", f"a,b\n{_phone(rng)},cell", "PHONE")
+    add(rule, "json", f'{{"ssn": {{"value": "{nine}"}}}}', "SSN")  # the key of the parent
+    add(rule, "json", '{"dob": {"value": "4/18/78"}}', "DOB")
     for i, content in enumerate(
         [
             f"{_phone(rng)} was dialed by the desk, not the cell",
@@ -660,6 +671,9 @@ def build_second_pass() -> list[Case]:
             "policy v2 rev 3",
             "Subscriber: self-pay",
             "insurance 2026-11-30T10:00:00Z",
+            "memberCount = 123456;",
+            "subscriberCount: 100000,",
+            "policyVersion = 20240307;",
         ]
     ):
         add(rule, ["text", "code"][i % 2], content)
@@ -739,6 +753,12 @@ def build_second_pass() -> list[Case]:
         "SSN 142\u201317 0749",
     ]:
         add(rule, "text", content)
+    for content in [  # dots separate an SSN's groups, never a card's: floats stay clean
+        "var e = 2.718281828459045;",
+        "var r = 2.449489742783178;",
+        "const PI = 3.141592653589793;",
+    ]:
+        add(rule, "code", content)
 
     # PO Boxes --------------------------------------------------------------------------------
     rule = "po box"
@@ -822,6 +842,24 @@ def build_second_pass() -> list[Case]:
             "SSN" if "s =" in content else "CREDIT_CARD" if "c =" in content else "MRN",
         )
 
+    # the synthetic-record rule, record by innermost record -----------------------------------
+    rule = "synthetic records"
+    phone = "(773) 268-4410"
+    for content in [
+        f'{{"id": "SYN-000123", "contact": {{"phone": "{phone}"}}}}',  # the child has no id
+        f'{{"phone": "{phone}", "meta": {{"id": "SYN-000124"}}}}',  # only the child has one
+        '{"patients": [{"id": "SYN-1", "dob": "4/18/78"}, {"dob": "5/19/79"}]}',
+    ]:
+        add(rule, "json", content, "DOB" if "dob" in content else "PHONE")
+    add(rule, "json", f'{{"id": "SYN-000125", "ssn": "{ssn()}"}}', "SSN")  # block stays
+    for content in [
+        f'{{"id": "SYN-000123", "phone": "{phone}"}}',
+        f'{{"id": "SYN-1", "contact": {{"id": "SYN-2", "phone": "{phone}"}}}}',
+        f"SYN-000126,Test Patient,{phone}",
+        f"const row = ['SYN-000127', '{phone}'];",
+    ]:
+        add(rule, "json" if content.startswith("{") else "code", content)
+
     # file and folder names, scanned like a line ----------------------------------------------
     rule = "file names"
     for content, expected in [
@@ -833,6 +871,11 @@ def build_second_pass() -> list[Case]:
         ("pt# 12345678/Code.gs", "MRN"),
         ("{}–{}–{}.gs".format(*_issued_ssn(rng)), "SSN"),
         ("Brastead 1951-06-23.gs", "PRODUCTION_MATCH"),
+        ("exports/patient_{}-{}-{}.csv".format(*_issued_ssn(rng)), "SSN"),
+        (f"ssn-{''.join(_issued_ssn(rng))}.txt", "SSN"),
+        ("mrn_4471209/notes.txt", "MRN"),
+        ("dob_1978-04-18.json", "DOB"),
+        (f"fax_{_phone(rng)[:3]}-268-4410.pdf", "PHONE"),
     ]:
         add(rule, "name", content, expected)
     for content in [

@@ -354,3 +354,10 @@ def test_a_bad_schedule_is_one_line_naming_the_key_and_the_fix(
     message = str(caught.value)
     assert message.startswith(f"{path}: ") and expected in message, message
     assert "\n" not in message and "; " in message
+
+
+def test_an_mrn_pattern_is_checked_as_the_scanner_embeds_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[phi]\nmrn_id_pattern = "MR(?i)\\\\d{7}"\n')
+    with pytest.raises(ConfigError, match="is not a valid regular expression"):
+        load_config_file(path)

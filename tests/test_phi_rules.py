@@ -70,3 +70,56 @@ def test_a_megabyte_minified_line_is_scanned_in_linear_work() -> None:
             ("PHONE", 1, len(line) - len("(773) 268-'+'4410';") + 1),
         ]
         assert CountingScanner.handed <= 3 * len(line), (size, CountingScanner.handed)
+
+
+def test_an_inline_allow_reason_is_masked_and_covers_only_its_own_line() -> None:
+    source = (
+        "var p = '(773) 268-4410', s = '1' +\n"
+        "  '2'; // sheetstage: allow-phi front desk, ssn 523-71-4086\n"
+        "var q = '(773) 268-4411'; // sheetstage: allow-phi the desk 773-268-4411 -->\n"
+    )
+    findings = {(f.line, f.column): f for f in scanner().scan_text(source, "Code.gs")}
+    assert not findings[1, 10].acknowledged  # line 2's allow does not reach line 1's phone
+    assert findings[2, 49].type == "SSN"  # a value in the reason is a finding of its own
+    allowed = findings[3, 10]
+    assert allowed.acknowledged and allowed.reason == "the desk ***-***-4411"
+
+
+def test_files_masked_alike_keep_ids_of_their_own() -> None:
+    names = ("notes/bday 4.18.78.gs", "notes/bday 5.19.79.gs")
+    results = [scanner().scan_bytes(b"call (773) 268-4410\n", name) for name in names]
+    phones = [next(f for f in r.findings if f.type == "PHONE") for r in results]
+    assert phones[0].path == phones[1].path == "notes/**** *.**.**.gs"
+    assert phones[0].id != phones[1].id  # acknowledging one never acknowledges the other
+
+
+def test_lines_are_numbered_as_editors_number_them() -> None:
+    assert found(scanner(), "a\u2028b\fc\r\nSSN 523-71-4086\n") == [("SSN", 2, 5)]
+
+
+def test_a_line_of_thousands_of_identifiers_finds_each_once() -> None:
+    line = " ".join(f"(773) 268-{n:04d}" for n in range(1000, 4000))
+    assert len(scanner().scan_text(line, "export.txt")) == 3000
+
+
+def test_config_words_name_production_columns_too() -> None:
+    from services.reference import ReferenceSet
+
+    settings = dataclasses.replace(PhiConfig(), mrn_context=("kdnr",))
+    reference = ReferenceSet(KEY)
+    reference.add_table(["Name", "Kdnr"], [["Ann Lee", "4471209"]], settings)
+    assert reference.has("mrn", "4471209")
+    assert Scanner(settings, KEY, reference).scan_text("x 4471209", "a.gs")[0].type == (
+        "PRODUCTION_MATCH"
+    )
+
+
+def test_a_synthetic_id_is_one_value_and_a_word_before_an_mrn_is_no_prefix() -> None:
+    from services.reference import ReferenceSet
+
+    reference = ReferenceSet(KEY)
+    reference.add_table(["Name", "MRN"], [["Ann Lee", "44986454"]])
+    production = Scanner(PhiConfig(), KEY, reference)
+    assert production.scan_text("member SYN-M44986454", "a.csv", "csv") == []
+    (finding,) = production.scan_text("const mrn = 'MRN 44986454';", "a.gs")
+    assert (finding.type, finding.column, finding.excerpt) == ("PRODUCTION_MATCH", 18, "*****454")

@@ -87,7 +87,7 @@ async def test_held_back_code_is_read_live_masked_and_never_stored(snapshotted: 
         header = str(diff.query_one("#diff-header", Static).render())
         assert "LIVE DEV3" in header and "masked, not stored" in header
         code = [row.right or "" for f in diff.diff.files for row in f.rows]
-        assert any("MRN *****827" in line for line in code)  # the line to fix, masked
+        assert any("MRN *****827" in line for line in code), code  # the line to fix, masked
         assert not any(value in line for line in code for value in raw)
 
         await pilot.press("escape", "i")
@@ -99,7 +99,8 @@ async def test_held_back_code_is_read_live_masked_and_never_stored(snapshotted: 
         assert "from: a scan of the live DEV3 code" in header and "masked, not stored" in header
         table = findings.query_one(DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-        assert {row[1] for row in rows} >= {"MRN", "NAME"}  # the live reference finds the name
+        # the live reference finds the name, and the MRN as the production patient's own
+        assert {row[1] for row in rows} >= {"PRODUCTION_MATCH", "NAME"}
         assert all("block" in row[0] for row in rows)  # as `validate` says
         line = str(findings.query_one("#findings-code", Static).render())
         assert line.startswith("Code.gs:60 ") and "DEBUG_PATIENT" in line
