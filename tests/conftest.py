@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from services.emulator.seed import DemoSeed, demo_sheets
 from services.emulator.store import EmulatorStore
@@ -136,19 +136,36 @@ def _build(root: Path, batch: bool) -> Path:
 def _template(tmp_path_factory: pytest.TempPathFactory, worker_id: str, batch: bool) -> Path:
     """Built once per test run: pytest-xdist's workers share it (the first builds it under a
     file lock in the run's temporary folder, the others wait and copy from it); tests copy it,
-    never change it."""
+    never change it. A worker that finds it being built builds the other template meanwhile,
+    when no one is building that one (at the start every worker waits for a template)."""
     name = "demo-batch" if batch else "demo-init"
     if worker_id == "master":  # no xdist: this run's own folder
         return _build(tmp_path_factory.getbasetemp() / name, batch)
     shared = tmp_path_factory.getbasetemp().parent  # this run's folder, above each worker's
-    built = shared / f"{name}.built"
-    with FileLock(shared / f"{name}.lock"):
-        if not built.exists():
+    if not _shared_template(shared, batch, wait=False):
+        _shared_template(shared, not batch, wait=False)
+        _shared_template(shared, batch, wait=True)
+    return shared / name
+
+
+def _shared_template(shared: Path, batch: bool, wait: bool) -> bool:
+    """The template built in `shared` unless it is already; False when another worker holds
+    its lock and `wait` is False."""
+    name = "demo-batch" if batch else "demo-init"
+    lock = FileLock(shared / f"{name}.lock")
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        return False
+    try:
+        if not (shared / f"{name}.built").exists():
             if (shared / name).exists():  # a worker died while building it
                 shutil.rmtree(shared / name)
             _build(shared / name, batch)
-            built.touch()
-    return shared / name
+            (shared / f"{name}.built").touch()
+    finally:
+        lock.release()
+    return True
 
 
 @pytest.fixture(scope="session")
