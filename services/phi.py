@@ -148,7 +148,7 @@ _PO_BOX = re.compile(
 )
 # a member id: 6 to 15 letters and digits (a dash may join two parts), at least four digits
 _MEMBER_ID = re.compile(
-    r"(?<![A-Za-z0-9])(?=(?:[A-Za-z\-]*\d){4})[A-Za-z0-9](?:-?[A-Za-z0-9]){5,14}"
+    r"(?<![A-Za-z0-9])(?=(?:[A-Za-z\-]{0,28}\d){4})[A-Za-z0-9](?:-?[A-Za-z0-9]){5,14}"
     r"(?![A-Za-z0-9])(?!-[A-Za-z0-9])"
 )
 _MRN_LIKE = re.compile(rf"{_BEFORE}([A-Za-z]{{1,3}}{_SEP}?)?(\d(?:{_SEP}?\d){{4,11}}){_AFTER}")
@@ -445,7 +445,9 @@ class Scanner:
         self.mrn_value = re.compile(rf"{_BEFORE}(?:{prefix})?(?:{settings.mrn_id_pattern}){_AFTER}")
         # an MRN pattern of the practice's own may fit a line _SIGNATURE passes over
         self.custom_mrn = settings.mrn_id_pattern != PhiConfig.mrn_id_pattern
-        self.synthetic_marker = re.compile(prefix + r"[A-Za-z0-9]", re.IGNORECASE)
+        self.synthetic_marker = re.compile(
+            r"(?<![A-Za-z0-9])" + prefix + r"[A-Za-z0-9]", re.IGNORECASE
+        )
         self.synthetic_id = re.compile(
             rf"(?<![A-Za-z0-9]){prefix}[A-Za-z0-9](?:-?[A-Za-z0-9])*", re.IGNORECASE
         )
@@ -659,9 +661,11 @@ class Scanner:
         candidates += [("phone", m) for m in _PHONE_BARE.finditer(text)]
         candidates += [("mrn", m) for m in _MRN_LIKE.finditer(text)]
         candidates += [("member", m) for m in _MEMBER_ID.finditer(text)]
-        synthetic = [m.span() for m in self.synthetic_id.finditer(text)]
+        synthetic = [m.span() for m in self.synthetic_id.finditer(text)]  # in order, apart
+        starts = [start for start, _ in synthetic]
         for kind, m in candidates:
-            if any(s < m.start() < e for s, e in synthetic):
+            inside = bisect.bisect_left(starts, m.start()) - 1
+            if inside >= 0 and m.start() < synthetic[inside][1]:
                 continue  # a part of a synthetic id is not a value of its own
             digest = reference.digest(kind, m.group(0))
             if digest in reference.digests:

@@ -129,11 +129,15 @@ QUANTITY_WORDS = (
     "percent",
     "timeout",
     "offset",
+    "col",
+    "column",
+    "row",
+    "idx",
 )
 _WORD_START = r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
 # a word ends before a non-letter, or where camelCase starts a new word (`dobValue`, `SSNText`)
 _WORD_END = r"(?:(?![A-Za-z])|(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]))"
-_QUANTITY = rf"[\s_.\-]*(?i:{'|'.join(QUANTITY_WORDS)}){_WORD_END}"
+_QUANTITY = rf"[\s_.\-(:]*(?i:{'|'.join(QUANTITY_WORDS)}){_WORD_END}"
 
 
 def context_regex(phrases: Iterable[str]) -> re.Pattern[str]:

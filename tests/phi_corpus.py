@@ -581,6 +581,8 @@ def build_second_pass() -> list[Case]:
             "acctBalanceCents = 125000;",
             "if (acct.total > 250000) {",
             "const PT_NO_LIMIT = 1000000;",
+            "var dobCol = 3, started = '1978-04-18';",
+            "// Patient ID (max 1234567)",
         ]
     ):
         add(rule, ["code", "text"][i % 2], content)
@@ -851,6 +853,7 @@ def build_second_pass() -> list[Case]:
         '{"patients": [{"id": "SYN-1", "dob": "4/18/78"}, {"dob": "5/19/79"}]}',
     ]:
         add(rule, "json", content, "DOB" if "dob" in content else "PHONE")
+    add(rule, "code", f"var p = '{phone}'; // see ASYN-2", "PHONE")  # no id: a word's end
     add(rule, "json", f'{{"id": "SYN-000125", "ssn": "{ssn()}"}}', "SSN")  # block stays
     for content in [
         f'{{"id": "SYN-000123", "phone": "{phone}"}}',
