@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,8 @@ class Session:
     registry: Registry
     access: Access
     _backend: Backend | None = field(default=None, repr=False)
+    # worker threads that reach the backend first must not each open one (an emulator each)
+    _backend_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     push_problems: list[str] = field(default_factory=list)  # pushes after a commit that failed
     _unpushed: bool = field(default=False, repr=False)
 
@@ -203,7 +206,9 @@ class Session:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = open_backend(self.config, self.access.account)
+            with self._backend_lock:
+                if self._backend is None:
+                    self._backend = open_backend(self.config, self.access.account)
         return self._backend
 
     def trail(self) -> AuditTrail:

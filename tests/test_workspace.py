@@ -138,3 +138,26 @@ def test_sheet_lock_is_exclusive(tmp_path: Path) -> None:
         second.sheet_lock(SHEET),
     ):
         pass
+
+
+def test_threads_reaching_the_backend_at_once_share_one(demo: Demo) -> None:
+    """Worker threads that first touch the session's backend together open it once (they once
+    raced: resync-staging --all opened eleven emulators and stopped one)."""
+    import threading
+
+    from services.session import session
+
+    with session(demo.config) as opened:
+        start = threading.Barrier(6)
+        seen: list[object] = []
+
+        def touch() -> None:
+            start.wait()
+            seen.append(opened.backend)
+
+        workers = [threading.Thread(target=touch) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert len(seen) == 6 and len({id(backend) for backend in seen}) == 1
