@@ -552,8 +552,8 @@ class Scanner:
             return sorted(found, key=lambda h: h.start)
         if self.reference is not None and self.reference.digests:
             for start, end, _, kind in self.production_matches(text, record):
-                if not self._allowed(kind, text[start:end]):
-                    value = text[start:end]
+                value = text[start:end]
+                if not self._allowed(kind, value):  # the allowlist first, by the value's kind
                     add(FindingType.PRODUCTION_MATCH, start, end, value, _MASKED_AS[kind])
         for m in self.synthetic_id.finditer(text):
             skip(m.span())  # `SYN-M44986454` is one synthetic id, not an MRN after `SYN-M`
