@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,26 +37,30 @@ def start(tmp_path: Path, **settings: float) -> EmulatorServer:
     return server
 
 
-def test_ten_percent_faults_are_retried_until_every_call_succeeds(tmp_path: Path) -> None:
-    server = start(tmp_path, fault_rate=0.10)
+@contextlib.contextmanager
+def connected(tmp_path: Path, **settings: float) -> Iterator[tuple[EmulatorServer, GoogleClient]]:
+    """An emulator with one project and one spreadsheet, and a client signed in to it."""
+    server = start(tmp_path, **settings)
     try:
         client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
         client.authenticate()
+        yield server, client
+    finally:
+        server.stop()
+
+
+def test_ten_percent_faults_are_retried_until_every_call_succeeds(tmp_path: Path) -> None:
+    with connected(tmp_path, fault_rate=0.10) as (server, client):
         for _ in range(150):
             assert client.get_project(SCRIPT)["scriptId"] == SCRIPT
         faults = sum(v for k, v in server.gate.counts.items() if k.endswith("-fault"))
         assert faults > 0
-    finally:
-        server.stop()
 
 
 def test_reads_give_up_after_max_attempts_and_append_is_never_retried_blindly(
     tmp_path: Path,
 ) -> None:
-    server = start(tmp_path, fault_rate=1.0)
-    try:
-        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
-        client.authenticate()
+    with connected(tmp_path, fault_rate=1.0) as (server, client):
         before = server.gate.counts["calls"]
         with pytest.raises(Exception) as read_error:
             client.get_project(SCRIPT)
@@ -66,53 +72,36 @@ def test_reads_give_up_after_max_attempts_and_append_is_never_retried_blindly(
             client.append_values(LOG, "Snapshots!A1", [[1]])
         assert server.gate.counts["calls"] - before == 1
         assert append_error.value.attempts == 1  # type: ignore[attr-defined]
-    finally:
-        server.stop()
 
 
 def test_faulty_calls_in_a_drive_batch_go_again_in_the_next_until_each_succeeds(
     tmp_path: Path,
 ) -> None:
-    server = start(tmp_path, fault_rate=0.10)
-    try:
-        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
-        client.authenticate()
+    with connected(tmp_path, fault_rate=0.10) as (server, client):
         listed = client.list_permissions_of([SCRIPT] * 150)  # two batches: 100 and 50
         assert listed == [client.list_permissions(SCRIPT)] * 150
         faults = sum(v for k, v in server.gate.counts.items() if k.endswith("-fault"))
         assert faults > 0
         assert client.usage()["drive"].calls == server.gate.counts["api:drive"] > 151
         assert len([r for r in server.store.request_log() if r["path"] == "/batch/drive/v3"]) > 2
-    finally:
-        server.stop()
 
 
 def test_a_drive_batch_call_that_always_fails_gives_up_after_max_attempts(
     tmp_path: Path,
 ) -> None:
-    server = start(tmp_path, fault_rate=1.0)
-    try:
-        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
-        client.authenticate()
+    with connected(tmp_path, fault_rate=1.0) as (server, client):
         found = client.get_drive_files([SCRIPT, LOG])
         assert all(f.attempts == 6 for f in found)  # type: ignore[union-attr]
         assert [f.what for f in found] == [f"files.get {SCRIPT}", f"files.get {LOG}"]  # type: ignore[union-attr]
         assert server.gate.counts["api:drive"] == 12  # each call, each attempt
-    finally:
-        server.stop()
 
 
 def test_always_failing_script_is_a_server_error_naming_the_call(tmp_path: Path) -> None:
-    server = start(tmp_path)
-    server.settings.failing_scripts = (SCRIPT,)
-    try:
-        client = GoogleClient(emulator_credentials(server, USER), FAST, Endpoints(server.endpoint))
-        client.authenticate()
+    with connected(tmp_path) as (server, client):
+        server.settings.failing_scripts = (SCRIPT,)
         with pytest.raises(ServerError) as caught:
             client.get_content(SCRIPT)
         assert caught.value.describe().startswith(f"projects.getContent {SCRIPT}: HTTP 500")
-    finally:
-        server.stop()
 
 
 def write_token(path: Path, server: EmulatorServer, mode: int) -> None:
