@@ -300,11 +300,8 @@ def mask_words(value: str) -> str:
 
 
 def mask(kind: FindingType, value: str) -> str:
-    if kind is FindingType.PRODUCTION_MATCH:
-        if "@" in value:
-            kind = FindingType.EMAIL
-        elif DATE.fullmatch(value):
-            kind = FindingType.DOB
+    """A value as findings show it (a production match is masked as the kind it is: see
+    Hit.excerpt)."""
     if kind is FindingType.EMAIL:
         local, _, domain = value.partition("@")
         labels = domain.split(".")

@@ -23,7 +23,7 @@ from services import testdata
 from services.audit import utc_now
 from services.emulator import a1
 from services.google_client import GoogleApiError
-from services.phi import Scanner, mask, record_words
+from services.phi import Scanner, record_words
 from services.reference import header_ranges
 from services.registry import Registry
 from services.scanning import scanner_for
@@ -285,7 +285,7 @@ def _data_in_header(scanner: Scanner, header: Sequence[str]) -> str:
     """What makes a header row a row of data (an identifier in a cell), masked; "" if none."""
     for cell in header:
         for hit in scanner.hits(str(cell), block_only=False):
-            return f"a value like {mask(hit.type, hit.value)} ({hit.type})"
+            return f"a value like {hit.excerpt} ({hit.type})"
     return ""
 
 
