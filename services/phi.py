@@ -422,6 +422,15 @@ class ScanResult:
         }
 
 
+def blob_id(data: bytes) -> str:
+    """The object id git gives these bytes (`git hash-object`). The commit gate trusts an id
+    git computed for a staged file to name the bytes scanned under it, as git itself does
+    (SHA-1 with git's collision detection); a SHA-256 repository's ids never match: rescanned."""
+    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    digest.update(data)
+    return digest.hexdigest()
+
+
 class Scanner:
     def __init__(
         self, settings: PhiConfig, key: bytes, reference: ReferenceSet | None = None
@@ -429,7 +438,11 @@ class Scanner:
         self.settings = settings
         self.key = key
         self.reference = reference
-        self._scanned: dict[tuple[str, bytes], ScanResult] = {}
+        # (name, blob id) -> (findings, size): thousands of files, nearly all clean
+        self._scanned: dict[tuple[str, str], tuple[tuple[Finding, ...], int]] = {}
+        # (kind, blob id) of contents without findings, clean under any name (a staging copy
+        # of production code, a library copied into many sheets): scanned once
+        self._clean_contents: set[tuple[str, str]] = set()
         # context words: the defaults and what [phi] adds
         self.ssn_context = Context(SSN_WORDS + settings.ssn_context)
         self.mrn_context = Context(MRN_WORDS + settings.mrn_context)
@@ -865,13 +878,23 @@ class Scanner:
         """Any file's bytes and its name: undecodable bytes are replaced, binary or huge files
         reported; findings name the file masked when its name holds PHI. The same bytes under
         the same name are scanned once per scanner (a snapshot's gate, then its commit)."""
-        memo_key = (name, hashlib.sha256(data).digest())
-        known = self._scanned.get(memo_key)
+        blob = blob_id(data)
+        known = self.scanned(name, blob)
         if known is None:
-            known = self._scanned[memo_key] = self._scan_bytes(data, name)
-        return ScanResult(list(known.findings), known.files, known.bytes)
+            known = self._scan_bytes(data, name, blob)
+            self._scanned[(name, blob)] = (tuple(known.findings), known.bytes)
+        return known
 
-    def _scan_bytes(self, data: bytes, name: str) -> ScanResult:
+    def scanned(self, name: str, blob: str) -> ScanResult | None:
+        """What this scanner found in the bytes whose git object id is `blob`, under `name`,
+        when it has scanned them (a commit gate need not read a blob scanned before)."""
+        known = self._scanned.get((name, blob))
+        if known is None:
+            return None
+        findings, size = known
+        return ScanResult(list(findings), files=1, bytes=size)
+
+    def _scan_bytes(self, data: bytes, name: str, blob: str) -> ScanResult:
         shown, named = self.scan_name(name)
         result = ScanResult(named, files=1, bytes=len(data))
         if len(data) > self.max_bytes:
@@ -879,11 +902,16 @@ class Scanner:
         elif _binary(data):
             result.findings.append(self._unscannable(shown, "binary content"))
         else:
-            text = data.decode("utf-8", errors="replace")
             suffix = Path(name).suffix.lower()
             kind = "csv" if suffix == ".csv" else "json" if suffix == ".json" else "text"
+            if (kind, blob) in self._clean_contents:
+                return result
+            text = data.decode("utf-8", errors="replace")
             # ids from the real name: two files masked alike keep their own acknowledgements
-            result.findings.extend(self.scan_text(text, name, kind, shown))
+            found = self.scan_text(text, name, kind, shown)
+            if not found:
+                self._clean_contents.add((kind, blob))
+            result.findings.extend(found)
         return result
 
     def _unscannable(self, path: str, why: str) -> Finding:

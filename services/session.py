@@ -14,7 +14,7 @@ from services import audit
 from services.access import Access, config_problem, load_access, read_roles, simulated_people
 from services.audit import AuditTrail
 from services.registry import Registry, load_registry
-from services.workspace import PushError, Workspace
+from services.workspace import PushError, Staged, Workspace
 from sheetstage_tui.config import Config
 from sheetstage_tui.errors import RefusedError, UsageError
 
@@ -178,7 +178,7 @@ class Session:
         self,
         message: str,
         paths: Sequence[str],
-        check_staged: Callable[[list[tuple[str, bytes]]], None] | None = None,
+        check_staged: Callable[[Staged], None] | None = None,
     ) -> str | None:
         """Commit `paths` with every trail as its owner wrote it (the caller holds the
         workspace lock); None when nothing changed. The commit goes to the off-site backup

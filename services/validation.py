@@ -32,7 +32,7 @@ from services.scanning import open_workspace, reference_cache, scanner_for
 from services.scripttests import StagingTests, TestsOutcome
 from services.snapshot import files_from_api, project_hash
 from services.state import State
-from services.workspace import UnsafeFileName, Workspace, disk_name
+from services.workspace import Staged, UnsafeFileName, Workspace, disk_name
 from sheetstage_tui.config import Config
 from sheetstage_tui.errors import JobFailedError, RefusedError, UsageError
 from sheetstage_tui.models import Environment, FileType, PhiStatus, ScriptFile, Sheet
@@ -140,21 +140,32 @@ def workspace_acknowledgements(workspace: Workspace, backend: str) -> dict[str, 
     return acknowledged_findings(report, roles)
 
 
-def commit_gate(
-    scanner: Scanner, under: Sequence[str] = ()
-) -> Callable[[list[tuple[str, bytes]]], None]:
+def commit_gate(scanner: Scanner, under: Sequence[str] = ()) -> Callable[[Staged], None]:
     """What sheetstage runs on what it has staged instead of the pre-commit hook: a staged
     file (or file name) with block findings refuses the commit. `under` limits the scan to
     those folders (a deploy's commits: the code it moved; the rest is sheetstage's own,
-    masked writing, scanned by every snapshot)."""
+    masked writing, scanned by every snapshot). Bytes the scanner scanned before (a
+    snapshot's gate, while fetching) are not read again."""
 
-    def check(staged: list[tuple[str, bytes]]) -> None:
-        for name, data in staged:
-            if under and not any(name.startswith(f"{folder}/") for folder in under):
-                continue
-            blocking = [
-                f for f in scanner.scan_bytes(data, name).findings if f.severity is Severity.BLOCK
-            ]
+    def check(staged: Staged) -> None:
+        files = [
+            (name, blob)
+            for name, blob in staged.files
+            if not under or any(name.startswith(f"{folder}/") for folder in under)
+        ]
+        results: dict[tuple[str, str], ScanResult] = {}
+        unread = []
+        for name, blob in files:
+            found = scanner.scanned(name, blob)
+            if found is None:
+                unread.append((name, blob))
+            else:
+                results[(name, blob)] = found
+        contents = staged.read([blob for _, blob in unread])
+        for (name, blob), data in zip(unread, contents, strict=True):
+            results[(name, blob)] = scanner.scan_bytes(data, name)
+        for name, blob in files:
+            blocking = [f for f in results[(name, blob)].findings if f.severity is Severity.BLOCK]
             if blocking:
                 first = blocking[0]
                 raise JobFailedError(

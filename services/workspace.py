@@ -4,7 +4,9 @@ git), with atomic file writes, the exact Apps Script <-> disk round trip and the
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import functools
 import grp
 import json
 import os
@@ -30,6 +32,15 @@ KEY_FILE = "hmac.key"  # the local secret for HMACs of identifiers; never in git
 INTERNAL = ".sheetstage"
 SHARED_GROUP = "sheetstage"
 _EXTENSIONS = {FileType.SERVER_JS: ".gs", FileType.HTML: ".html"}
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What the next commit adds or changes: (path, git object id) pairs, and a reader of
+    objects' bytes (all those asked for in one go)."""
+
+    files: list[tuple[str, str]]
+    read: Callable[[Sequence[str]], list[bytes]]
 
 
 class UnsafeFileName(ValueError):
@@ -64,21 +75,46 @@ def make_dirs(path: Path, mode: int = SHARED_DIR) -> None:
         os.chmod(folder, mode)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = SHARED_FILE) -> None:
-    """Write via a temporary file in the same folder and a rename: never a half-written file."""
+def atomic_write(path: Path, data: bytes, mode: int = SHARED_FILE, durable: bool = True) -> None:
+    """Write via a temporary file in the same folder and a rename: never a half-written file.
+    `durable` syncs the data to the disk before the rename; a batch of writes passes False
+    and calls `sync_to_disk` once after the last (one sync instead of one per file)."""
     make_dirs(path.parent)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs  # Linux: one file system only
+    except (OSError, AttributeError):
+        return None
+
+
+def sync_to_disk(path: Path) -> None:
+    """Everything written on the file system holding `path` reaches the disk (syncfs, or sync
+    where there is none): after it, a power cut loses none of a batch of writes."""
+    syncfs = _syncfs()
+    if syncfs is not None:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            if syncfs(descriptor) == 0:
+                return
+        finally:
+            os.close(descriptor)
+    os.sync()
 
 
 def account_name(uid: int) -> str:
@@ -400,24 +436,42 @@ class Workspace:
     # project files -----------------------------------------------------------------------
 
     def plan_project(self, sheet: Sheet, env: Environment, files: Sequence[ScriptFile]) -> None:
-        """Raise UnsafeFileName if any file would land outside the sheet's folder."""
-        folder = self.folder(sheet, env).resolve() if self.folder(sheet, env).exists() else None
-        base = folder or (self.root.resolve() / sheet.folder(env))
+        """Raise UnsafeFileName if any file would land outside the sheet's folder: a name
+        that climbs out (`disk_name` refuses those) or a symbolic link on its way there (the
+        sheet folder itself included: the workspace is group-writable)."""
+        folder = sheet.folder(env)
+        if self.linked(folder):
+            raise UnsafeFileName(f"{folder} holds a symbolic link: replace it with a folder")
         seen: set[str] = set()
         for f in files:
             relative = disk_name(f.name, f.type)
-            target = (base / relative).resolve()
-            if not target.is_relative_to(base):
-                raise UnsafeFileName(
-                    f"file name {masked_name(f.name)!r} would leave the sheet folder"
-                )
             if relative in seen:
                 raise UnsafeFileName(f"two files map to {masked_name(relative)!r}")
             seen.add(relative)
+            if self.linked(f"{folder}/{relative}"):
+                raise UnsafeFileName(
+                    f"file name {masked_name(f.name)!r} would leave the sheet folder "
+                    "through a symbolic link"
+                )
 
-    def write_project(self, sheet: Sheet, env: Environment, files: Sequence[ScriptFile]) -> bool:
+    def linked(self, relative: str) -> bool:
+        """Whether a symbolic link stands on the way to `relative` (a path inside the
+        workspace) or is the path itself: nothing is written or committed through one."""
+        parts = relative.split("/")
+        return any(
+            self.root.joinpath(*parts[:depth]).is_symlink() for depth in range(1, len(parts) + 1)
+        )
+
+    def write_project(
+        self,
+        sheet: Sheet,
+        env: Environment,
+        files: Sequence[ScriptFile],
+        durable: bool = True,
+    ) -> bool:
         """Write a project's files exactly as the API gave them and remove any other file in
-        its folder; True if anything changed."""
+        its folder; True if anything changed. Many projects written together pass `durable`
+        False and call `sync_to_disk` after the last."""
         self.plan_project(sheet, env, files)
         folder = self.folder(sheet, env)
         changed = False
@@ -427,13 +481,13 @@ class Workspace:
             wanted.add(path)
             data = f.source.encode("utf-8")
             if not path.is_file() or path.read_bytes() != data:
-                atomic_write(path, data)
+                atomic_write(path, data, durable=durable)
                 changed = True
         order_path = folder / ORDER_FILE
         wanted.add(order_path)
         index = order_index(files)
         if not order_path.is_file() or order_path.read_bytes() != index:
-            atomic_write(order_path, index)
+            atomic_write(order_path, index, durable=durable)
             changed = True
         for path in sorted(folder.rglob("*"), reverse=True):
             if path.is_dir() and not path.is_symlink():
@@ -608,19 +662,44 @@ class Workspace:
             skip = token[0] in "RC"  # a rename's old name follows
         return changed
 
-    def staged_files(self) -> list[tuple[str, bytes]]:
-        """Files added or changed in the index (what the next commit holds), with their bytes,
-        read through one persistent `git cat-file --batch` rather than a process per file."""
+    def staged(self) -> Staged:
+        """What the index adds or changes for the next commit: each path with its blob id."""
         # `--raw` names each staged blob: no parse of the whole index (thousands of entries)
         listing = self.repo.git.diff(
             "--cached", "--raw", "--no-abbrev", "--no-renames", "--diff-filter=ACM", "-z"
         )
         fields = listing.split("\0")
-        staged = []
-        for header, name in zip(fields[0::2], fields[1::2], strict=False):
-            blob = header.split()[3]  # ":old-mode new-mode old-sha new-sha status"
-            staged.append((name, self.repo.odb.stream(bytes.fromhex(blob)).read()))
-        return staged
+        names = fields[1::2]
+        blobs = [header.split()[3] for header in fields[0:-1:2]]  # ":mode mode sha sha status"
+        return Staged(list(zip(names, blobs, strict=True)), self.read_blobs)
+
+    def staged_files(self) -> list[tuple[str, bytes]]:
+        """The staged files with their bytes."""
+        staged = self.staged()
+        names = [name for name, _ in staged.files]
+        return list(zip(names, staged.read([blob for _, blob in staged.files]), strict=True))
+
+    def read_blobs(self, blobs: Sequence[str]) -> list[bytes]:
+        """The bytes of git objects, asked for all at once (one request and answer, not one
+        per object)."""
+        if not blobs:
+            return []
+        with tempfile.TemporaryFile() as asked:
+            asked.write("".join(f"{blob}\n" for blob in blobs).encode("ascii"))
+            asked.seek(0)
+            answer = self.repo.git.cat_file(
+                "--batch", istream=asked, stdout_as_string=False, strip_newline_in_stdout=False
+            )
+        contents, at = [], 0
+        for blob in blobs:
+            end = answer.index(b"\n", at)
+            header = answer[at:end].split()
+            if len(header) != 3 or header[0].decode() != blob:
+                raise JobFailedError(f"git could not read object {blob} ({header[-1].decode()})")
+            size = int(header[2])
+            contents.append(answer[end + 1 : end + 1 + size])
+            at = end + 1 + size + 1  # the object, then a newline
+        return contents
 
     def install_pre_commit_hook(self, script: str) -> None:
         """The hook for people committing by hand; written only by the workspace's owner (a
@@ -637,7 +716,7 @@ class Workspace:
         message: str,
         paths: Sequence[str],
         user: str = "",
-        check_staged: Callable[[list[tuple[str, bytes]]], None] | None = None,
+        check_staged: Callable[[Staged], None] | None = None,
     ) -> str | None:
         """Stage exactly `paths` (deletions too; nothing else, whatever the index held), let
         `check_staged` refuse what is staged, anchor every trail in an `Audit-Heads:` trailer
@@ -658,7 +737,7 @@ class Workspace:
                 pass  # exit 1: something is staged
             if check_staged is not None:
                 try:
-                    check_staged(self.staged_files())
+                    check_staged(self.staged())
                 except BaseException:
                     if self.head() is not None:
                         repo.git.reset("-q")

@@ -93,6 +93,21 @@ def test_files_masked_alike_keep_ids_of_their_own() -> None:
     assert phones[0].id != phones[1].id  # acknowledging one never acknowledges the other
 
 
+def test_one_scanner_reports_the_same_content_under_each_name() -> None:
+    """A scanner reads clean content once for all names (a staging copy, a copied library);
+    content with findings is reported under each name, with ids of its own."""
+    gate = scanner()
+    leak = b"var ssn = '523-71-4086';\n"
+    first, second = (gate.scan_bytes(leak, name).findings for name in ("a/Code.gs", "b/Code.gs"))
+    assert [(f.path, f.type) for f in first] == [("a/Code.gs", "SSN")]
+    assert [(f.path, f.type) for f in second] == [("b/Code.gs", "SSN")]
+    assert first[0].id != second[0].id
+    clean = b"var total = 1;\n"
+    assert gate.scan_bytes(clean, "a/Lib.gs").findings == []
+    named = gate.scan_bytes(clean, "notes/ssn 523-71-4086.gs").findings
+    assert [(f.line, f.type) for f in named] == [(0, "SSN")]  # its name is still read
+
+
 def test_lines_are_numbered_as_editors_number_them() -> None:
     assert found(scanner(), "a\u2028b\fc\r\nSSN 523-71-4086\n") == [("SSN", 2, 5)]
 

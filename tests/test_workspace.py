@@ -98,6 +98,50 @@ def test_names_that_would_leave_the_sheet_folder_are_refused(name: str, tmp_path
     assert list(tmp_path.rglob("*.gs")) == []
 
 
+def test_a_symbolic_link_in_the_sheet_folder_is_never_written_through(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = workspace.folder(SHEET, Environment.STAGING)
+    folder.mkdir(parents=True)
+    (folder / "lib").symlink_to(outside)  # planted by another account
+    files = [ScriptFile("lib/Alpha", FileType.SERVER_JS, "x")]
+    with pytest.raises(UnsafeFileName, match="through a symbolic link"):
+        workspace.write_project(SHEET, Environment.STAGING, files)
+    assert list(outside.iterdir()) == []
+
+
+def test_a_sheet_folder_that_is_a_symbolic_link_is_never_written_through(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("someone else's file")
+    folder = workspace.folder(SHEET, Environment.STAGING)
+    folder.parent.mkdir(parents=True)
+    folder.symlink_to(outside)
+    files = [ScriptFile("Code", FileType.SERVER_JS, "x")]
+    with pytest.raises(UnsafeFileName, match="holds a symbolic link"):
+        workspace.write_project(SHEET, Environment.STAGING, files)
+    assert [p.name for p in outside.iterdir()] == ["keep.txt"]
+
+
+def test_staged_files_are_read_byte_exact_in_one_batch(tmp_path: Path) -> None:
+    workspace = Workspace.create(tmp_path / "ws", {"registry.toml": b""}, user="tester")
+    contents = {
+        "a.bin": b"\x00\n\nnot text\n\xff",
+        "b/empty.txt": b"",
+        "c.txt": b"no newline at the end",
+        "d.txt": b"\n" * 3,
+    }
+    for name, data in contents.items():
+        path = workspace.root / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    workspace.repo.git.add("--", *contents)
+    assert dict(workspace.staged_files()) == contents
+    assert workspace.read_blobs([]) == []
+
+
 def test_round_trip_is_byte_exact_and_keeps_order(tmp_path: Path) -> None:
     workspace = Workspace(tmp_path)
     files = [
