@@ -3,14 +3,15 @@ each, with `USER:seq` as the event id and the line's SHA-256 beside it, so the s
 outside witness for lines not yet in a commit (`audit verify` reads it back).
 
 Sync reads the event ids and hashes already in every tab (one values.batchGet) and appends
-exactly the missing rows (one values.append per tab). values.append is never retried
-blindly: a lost answer is repaired by the next sync, which sees which ids arrived.
+exactly the missing rows (one values.append per tab, the tabs at once). values.append is never
+retried blindly: a lost answer is repaired by the next sync, which sees which ids arrived.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from services import crashpoints
@@ -134,14 +135,23 @@ def sync(
     for entry in entries:
         if entry.event_id not in present:
             missing[tab_for(entry)].append(entry)
-    for tab in TABS:
-        if not missing[tab]:
-            continue
+    tabs = [tab for tab in TABS if missing[tab]]
+
+    def append(tab: str) -> GoogleApiError | None:
         try:
             client.append_values(
                 spreadsheet_id, f"{_quoted(tab)}!A1", [row(e) for e in missing[tab]]
             )
         except GoogleApiError as error:
+            return error
+        crashpoints.reached("activity-log")
+        return None
+
+    # the tabs are appended at once: each call waits on Google, not on the others
+    with ThreadPoolExecutor(max_workers=max(1, len(tabs))) as pool:
+        errors = list(pool.map(append, tabs))
+    for tab, error in zip(tabs, errors, strict=True):
+        if error is not None:
             result.problems.append(
                 f"activity log tab {tab}: {len(missing[tab])} row(s) not appended "
                 f"({error.describe()}); the next run appends them"
@@ -150,5 +160,4 @@ def sync(
         result.appended[tab] = len(missing[tab])
         for entry in missing[tab]:
             result.witness.setdefault(entry.event_id, set()).add(entry.line_hash)
-        crashpoints.reached("activity-log")
     return result

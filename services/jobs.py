@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -70,8 +71,12 @@ DEMO_SCHEDULER = "svc"
 DEMO_TEST_DATA_TIME = "2026-05-18T09:00:00Z"  # when dana filled the tested sheets' DEV3 data
 
 
-def init_workspace(config: Config, demo: bool) -> Workspace:
-    """Create the workspace (refusing an existing one); with demo, seed the emulator first."""
+def init_workspace(
+    config: Config, demo: bool, phase: Callable[[str], None] | None = None
+) -> Workspace:
+    """Create the workspace (refusing an existing one); with demo, seed the emulator first.
+    `phase` is told each step as it starts."""
+    say = phase or (lambda _text: None)
     root = config.workspace
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise UsageError(
@@ -88,6 +93,7 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
     roles = render_roles(user)
     files: dict[str, bytes] = {}
     if demo:
+        say("seeding the emulator…")
         seeded = _seed_emulator(emulator_state_file(config))
         sheets, log_id, baselines = seeded.sheets, seeded.log_spreadsheet_id, seeded.baselines
         accounts = {
@@ -131,6 +137,7 @@ def init_workspace(config: Config, demo: bool) -> Workspace:
         "staging-sheets/.gitkeep": b"",
     }
     trails = [path for path in files if path.startswith("audit/")]
+    say("creating the workspace…")
     return Workspace.create(
         root,
         files,
@@ -223,7 +230,8 @@ def _seed_emulator(state_file: Path) -> DemoSeed:
         leftover.unlink(missing_ok=True)
     store = EmulatorStore(fresh)
     try:
-        seeded = seed_demo(store)
+        with store.transaction():  # one commit, not thousands
+            seeded = seed_demo(store)
         store.checkpoint()
     finally:
         store.close()
@@ -273,34 +281,39 @@ def run_snapshot(
     client = session.client
     meter = client.meter()  # this run's calls per quota, for health's quota headroom
     started = time.monotonic()
-    fetched = asyncio.run(
-        snapshot.snapshot_fetch(client, workspace, mapper, sheets, envs, progress)
-    )
+    gate = scanning.scanner_for(config, workspace)
     log_id = session.registry.activity_log_spreadsheet_id
-    if log_id:
-        say("reading the activity log…")
-    log, problems = _read_log(session, log_id)
+
+    async def fetch_and_read_log() -> tuple[list[snapshot.Fetched], LogRead]:
+        # the log is read while the projects are: neither waits on the other
+        log_read = asyncio.create_task(asyncio.to_thread(_read_log, session, log_id))
+        fetched = await snapshot.snapshot_fetch(
+            client, workspace, mapper, sheets, envs, progress, gate
+        )
+        return fetched, await log_read
+
+    fetched, (log, problems) = asyncio.run(fetch_and_read_log())
     witness = activity_log.witness_of(log) if log is not None else None
     trail = session.trail()
     report = SnapshotReport()
     outbox = alerts.Outbox(workspace)
+    if gate.reference is None or not gate.reference.digests:
+        workspace.notices.append(
+            "no production reference is cached: the PHI gate cannot tell production "
+            "patients' identifiers from others; run `sheetstage reference refresh`"
+        )
     with workspace.lock(config.git.lock_timeout_s):
         workspace.recover_git_locks()
         move_planted_trails(session)
         state = State.load(workspace)
         rollback.apply_baselines(session, state)  # state.json only caches them
         cache = load_cache(workspace)
-        gate = scanning.scanner_for(config, workspace)
-        if gate.reference is None or not gate.reference.digests:
-            workspace.notices.append(
-                "no production reference is cached: the PHI gate cannot tell production "
-                "patients' identifiers from others; run `sheetstage reference refresh`"
-            )
         workspace.install_pre_commit_hook(pre_commit_hook(config))
         projects = sum(1 for f in fetched if f.files is not None)
         if projects:
-            say(f"scanning {counted(projects, 'fetched project')} for PHI, writing the files…")
+            say(f"writing {counted(projects, 'fetched project')}…")
         snapshot.apply(workspace, state, cache, mapper, fetched, report, gate)
+        del fetched  # written: the code's memory is free for the commit and what follows
         rollback.record_baselines(session, state)
         report.duration_s = time.monotonic() - started
         verified = session.verify(witness)
@@ -351,12 +364,19 @@ def run_snapshot(
             problems.append(problem)
             trail.append("push", result="failed", detail=problem[:300])
         session.push_problems.clear()
-    if log_id:
-        say("syncing the activity log…")
-        problems += session.sync_log(log)
-    if config.alerts.webhook_url and outbox.pending(alerts.WEBHOOK):
-        say("sending the alerts to the webhook…")
-    problems += alerts.deliver(outbox, config.alerts)
+    webhook = bool(config.alerts.webhook_url and outbox.pending(alerts.WEBHOOK))
+    steps = [
+        *(["syncing the activity log"] if log_id else []),
+        *(["sending the alerts to the webhook"] if webhook else []),
+    ]
+    if steps:
+        say(f"{' and '.join(steps)}…")
+    # both wait on the network, not on each other
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        delivered = pool.submit(alerts.deliver, outbox, config.alerts)
+        if log_id:
+            problems += session.sync_log(log)
+        problems += delivered.result()
     return JobResult(
         report,
         drift_now,
@@ -390,7 +410,10 @@ def move_planted_trails(session: Session) -> None:
         )
 
 
-def _read_log(session: Session, log_id: str) -> tuple[activity_log.Log | None, list[str]]:
+LogRead = tuple[activity_log.Log | None, list[str]]
+
+
+def _read_log(session: Session, log_id: str) -> LogRead:
     """The activity log as it is (None when it cannot be read): the witness of trail lines
     not yet committed, and what the sync at the end leaves out."""
     if not log_id:
@@ -424,7 +447,8 @@ def reported(session: Session, shown: Sequence[alerts.Alert]) -> None:
 
 def snapshot_paths(workspace: Workspace, sheets: Sequence[Sheet]) -> list[str]:
     """What a snapshot may commit: the files of registered sheet folders that differ from the
-    last commit and belong to their project (a stray file dropped in a folder never does)."""
+    last commit and belong to their project (a stray file dropped in a folder never does, nor
+    a symbolic link planted in a file's place or on its way)."""
     expected: dict[str, set[str]] = {}
     for sheet in sheets:
         for env in Environment:
@@ -436,7 +460,8 @@ def snapshot_paths(workspace: Workspace, sheets: Sequence[Sheet]) -> list[str]:
     for path in workspace.changed_paths(envs):
         folder = "/".join(path.split("/")[:2])
         deleted = not (workspace.root / path).exists()
-        if folder in expected and (path in expected[folder] or deleted):
+        wanted = folder in expected and (path in expected[folder] or deleted)
+        if wanted and not workspace.linked(path):
             chosen.append(path)
     return chosen
 

@@ -1,15 +1,18 @@
 """Snapshots: fetch both environments' Apps Script code into the workspace, incrementally.
 
-projects.get().updateTime is read first; content is fetched only where it moved (or where
-the workspace lacks the project). Fetches run concurrently on the client's thread pool;
-files are written atomically under the workspace lock, and the whole run is ONE commit.
+projects.get().updateTime is read first; content is fetched only where it moved (a project
+with nothing cached: getContent alone). Fetches run concurrently on the client's thread pool
+and are scanned by the PHI gate as they arrive; files are written atomically under the
+workspace lock, and the whole run is ONE commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from services import crashpoints
@@ -18,7 +21,14 @@ from services.google_client import GoogleApiError, GoogleClient
 from services.phi import Finding, Scanner, status_of
 from services.registry import IdMapper
 from services.state import State, load_cache
-from services.workspace import UnsafeFileName, Workspace, disk_name
+from services.workspace import (
+    ORDER_FILE,
+    UnsafeFileName,
+    Workspace,
+    disk_name,
+    order_index,
+    sync_to_disk,
+)
 from sheetstage_tui.models import (
     Environment,
     FetchFailure,
@@ -42,6 +52,7 @@ class Fetched:
     modified_by: str = ""
     files: tuple[ScriptFile, ...] | None = None  # None: unchanged since the last snapshot
     error: str = ""
+    findings: tuple[Finding, ...] | None = None  # the gate's, when it scanned while fetching
 
     def __str__(self) -> str:
         outcome = "failed" if self.error else ("fetched" if self.files is not None else "unchanged")
@@ -74,10 +85,12 @@ async def fetch(
     targets: Sequence[tuple[Sheet, Environment]],
     progress: ProgressCallback | None = None,
     unsettled: set[str] | None = None,
+    gate: Scanner | None = None,
 ) -> list[Fetched]:
     """Check every target (no workspace lock: reading Google and the disk only). A project is
     fetched when Google moved it, or when its folder is `unsettled` (None: all folders) and
-    does not hold what state.json says."""
+    does not hold what state.json says. With a `gate`, each fetched project is scanned as it
+    arrives, while the other calls wait on Google."""
     done = 0
     halfway = len(targets) // 2
 
@@ -85,6 +98,12 @@ async def fetch(
         nonlocal done
         check_disk = unsettled is None or sheet.folder(env) in unsettled
         result = await _fetch_one(client, workspace, state, cache, mapper, sheet, env, check_disk)
+        if gate is not None and result.files is not None:
+            findings = tuple(gate_findings(gate, sheet, env, result.files))
+            result = dataclasses.replace(result, findings=findings)
+            # the file-order index is committed too: scanned now, the commit gate's scan of
+            # it is a lookup in the scanner's memo
+            gate.scan_bytes(order_index(result.files), f"{sheet.folder(env)}/{ORDER_FILE}")
         done += 1
         if progress is not None:
             progress(done, len(targets), result)
@@ -121,20 +140,32 @@ async def _fetch_one(
     env: Environment,
     check_disk: bool = True,
 ) -> Fetched:
+    """A project the workspace knows is read with `projects.get` first and fetched only
+    when it moved; one not yet in the workspace is fetched with `getContent` alone, whose
+    newest file becomes its signal (a deleted file moves the project's time but no file's:
+    the next run fetches it once more, as it should). A known project whose signal is lost
+    (the cache is not in git: a restored workspace) is read with `projects.get`, so its
+    editor and time are the project's, never an older file's."""
     script_id = sheet.script_id(env)
     try:
-        project = await client.run(client.get_project, script_id)
-        update_time = str(project.get("updateTime", ""))
-        modified_by = str((project.get("lastModifyUser") or {}).get("email", ""))
+        cached = cache.get(_cache_key(sheet, env))
         recorded = state.hash(sheet, env)
-        known = (
-            cache.get(_cache_key(sheet, env)) == update_time
-            and (recorded is not None or state.held_back(sheet, env) is not None)
-            and (not check_disk or disk_hash(workspace, mapper, sheet, env) == recorded)
-        )
-        if known:
-            return Fetched(sheet, env, update_time, modified_by)
+        on_record = recorded is not None or state.held_back(sheet, env) is not None
+        new = cached is None and not on_record
+        if not new:
+            project = await client.run(client.get_project, script_id)
+            update_time = str(project.get("updateTime", ""))
+            modified_by = str((project.get("lastModifyUser") or {}).get("email", ""))
+            known = (
+                cached == update_time
+                and on_record
+                and (not check_disk or disk_hash(workspace, mapper, sheet, env) == recorded)
+            )
+            if known:
+                return Fetched(sheet, env, update_time, modified_by)
         content = await client.run(client.get_content, script_id)
+        if new:
+            update_time, modified_by = newest_change(content)
         files = files_from_api(content)
         workspace.plan_project(sheet, env, files)
         return Fetched(sheet, env, update_time, modified_by, files)
@@ -142,6 +173,27 @@ async def _fetch_one(
         return Fetched(sheet, env, error=error.describe())
     except UnsafeFileName as error:
         return Fetched(sheet, env, error=f"refused: {error}")
+
+
+def moment(stamp: str) -> datetime:
+    """A time Google wrote (RFC 3339, 0 to 9 fraction digits), for comparing: as text,
+    `12:00:00Z` sorts after `12:00:00.5Z`. A missing or unreadable time is the oldest."""
+    try:
+        parsed = datetime.fromisoformat(stamp)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def newest_change(content: dict[str, Any]) -> tuple[str, str]:
+    """The update time and editor (e-mail) of a getContent answer's newest file."""
+    newest = max(
+        content.get("files", []),
+        key=lambda entry: moment(str(entry.get("updateTime", ""))),
+        default={},
+    )
+    editor = newest.get("lastModifyUser") or {}
+    return str(newest.get("updateTime", "")), str(editor.get("email", ""))
 
 
 GATE_KEYS = {Environment.STAGING: "gate", Environment.PRODUCTION: "gate_production"}
@@ -206,12 +258,15 @@ def apply(
         if result.files is None:
             continue
         report.fetched[env] = report.fetched.get(env, 0) + 1
-        if cache.get(_cache_key(sheet, env), "") > result.update_time:
+        if moment(cache.get(_cache_key(sheet, env), "")) > moment(result.update_time):
             continue  # a run that fetched later has already recorded newer content
         digest = project_hash(result.files, env, mapper)
         blocked = False
         if gate is not None:
-            record = gate_record(gate_findings(gate, sheet, env, result.files), digest)
+            findings = result.findings
+            if findings is None:
+                findings = tuple(gate_findings(gate, sheet, env, result.files))
+            record = gate_record(findings, digest)
             if env is Environment.STAGING or record["status"] == PhiStatus.BLOCKED:
                 state.sheet(sheet)[GATE_KEYS[env]] = record
             else:
@@ -222,7 +277,7 @@ def apply(
             side.update(held_back=digest, modified_by=result.modified_by)
             side.update(modified_at=result.update_time)
         else:
-            changed = workspace.write_project(sheet, env, result.files)
+            changed = workspace.write_project(sheet, env, result.files, durable=False)
             if changed or side.get("hash") != digest or side.get("held_back"):
                 report.changed.append((env, sheet))
                 side.pop("held_back", None)
@@ -237,6 +292,8 @@ def apply(
         cache[_cache_key(sheet, env)] = result.update_time
         if fetched and result is fetched[halfway]:
             crashpoints.reached("write")
+    if fetched:  # on the disk before state.json says so (a repair run wrote them earlier)
+        sync_to_disk(workspace.root)
 
 
 async def snapshot_fetch(
@@ -246,14 +303,15 @@ async def snapshot_fetch(
     sheets: Sequence[Sheet],
     envs: Sequence[Environment],
     progress: ProgressCallback | None = None,
+    gate: Scanner | None = None,
 ) -> list[Fetched]:
     """Phase one of a snapshot, without the workspace lock: what changed in Google (or on
-    disk, left behind by a crash or a hand) is fetched."""
+    disk, left behind by a crash or a hand) is fetched, and scanned by the `gate`."""
     state = State.load(workspace)
     cache = load_cache(workspace)
     targets = [(sheet, env) for env in envs for sheet in sheets]
     unsettled = unsettled_folders(workspace)
-    return await fetch(client, workspace, state, cache, mapper, targets, progress, unsettled)
+    return await fetch(client, workspace, state, cache, mapper, targets, progress, unsettled, gate)
 
 
 def unsettled_folders(workspace: Workspace) -> set[str] | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.emulator.seed import demo_sheets
+from services.state import cache_path
 from services.workspace import Workspace, current_user
 from tests.conftest import Demo, write_config
 
@@ -36,6 +37,8 @@ def test_first_batch_snapshots_470_projects_in_one_commit_and_reports_every_stat
     commits_before = workspace.commit_count()
 
     assert demo.cli("--batch") == 1  # the demo's production edits are new alerts
+    # nothing was cached: each project's content alone, no projects.get before it
+    assert script_calls(demo) == {"get": 0, "content": 470}
 
     root = workspace.root
     production = sorted(p.name for p in (root / "production-sheets").iterdir() if p.is_dir())
@@ -89,11 +92,14 @@ def test_second_batch_changes_nothing_and_an_edit_commits_exactly_that_sheet(
 ) -> None:
     workspace = snapshotted.workspace
     head = workspace.head()
+    before = script_calls(snapshotted)
 
     assert snapshotted.cli("--batch") == 0  # the seeded alerts were raised once already
     assert workspace.head() == head
     err = capsys.readouterr().err
     assert "0 fetched" in err and "ALERT" not in err
+    # the first snapshot's getContent gave each project a signal: only projects.get now
+    assert script_calls(snapshotted) == {"get": before["get"] + 470, "content": before["content"]}
 
     edit_production(snapshotted, 42, "edited in the script editor", "developer@practice.example")
     edit_production(snapshotted, 42, "and again", "developer@practice.example")
@@ -104,6 +110,95 @@ def test_second_batch_changes_nothing_and_an_edit_commits_exactly_that_sheet(
     ]
     assert sheet_paths == ["production-sheets/sheet-042_PROD/Code.gs"]
     assert "ALERT prod-modified: production sheet 042" in capsys.readouterr().err
+
+
+def script_calls(demo: Demo) -> dict[str, int]:
+    """The Apps Script reads the emulator answered so far: projects.get and getContent."""
+    store = demo.store()
+    try:
+        paths = [row["path"] for row in store.request_log("/v1/projects/")]
+    finally:
+        store.close()
+    content = sum(1 for path in paths if path.endswith("/content"))
+    return {"get": len(paths) - content, "content": content}
+
+
+def test_a_deleted_file_moves_no_file_time_so_the_next_run_fetches_its_project_once(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A project first fetched with getContent alone has its newest file's time as its
+    signal; deleting a file moves only the project's time, so the next run fetches it (and
+    commits the deletion), and the run after that has the project's own time."""
+    sheet = SHEETS[12]
+    store = snapshotted.store()
+    try:
+        files = store.content(sheet.prod_script_id)["files"]
+        assert len(files) > 2
+        store.update_content(sheet.prod_script_id, files[:-1], "someone.else@practice.example")
+        assert store.project(sheet.prod_script_id)["updateTime"] > max(
+            f["updateTime"] for f in store.content(sheet.prod_script_id)["files"]
+        )
+    finally:
+        store.close()
+    deleted = f"production-sheets/sheet-012_PROD/{files[-1]['name']}"
+    before = script_calls(snapshotted)
+    snapshotted.cli("--batch")
+    assert script_calls(snapshotted)["content"] == before["content"] + 1
+    assert not any(
+        path.startswith(deleted) for path in snapshotted.workspace.repo.git.ls_files().split()
+    )
+    before = script_calls(snapshotted)
+    capsys.readouterr()
+    assert snapshotted.cli("--batch") == 0
+    assert script_calls(snapshotted)["content"] == before["content"]
+
+
+def test_a_known_project_whose_signal_is_lost_is_blamed_on_its_editor_not_an_older_file(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The change-signal cache is not in git (a workspace restored from the backup has none):
+    projects the workspace knows are read with projects.get, whose time and editor a deleted
+    file moves, never by their newest file."""
+    sheet = SHEETS[20]
+    store = snapshotted.store()
+    try:
+        files = store.content(sheet.prod_script_id)["files"]
+        store.update_content(sheet.prod_script_id, files[:-1], "mallory@practice.example")
+    finally:
+        store.close()
+    cache_path(snapshotted.workspace).unlink()
+    before = script_calls(snapshotted)
+    assert snapshotted.cli("snapshot") == 1  # production edited outside sheetstage: an alert
+    assert script_calls(snapshotted)["get"] == before["get"] + 470
+    drift = {row["sheet"]: row for row in drift_json(snapshotted, capsys)}
+    assert drift[20]["modified_by"] == "mallory@practice.example"
+
+
+def test_a_symbolic_link_planted_in_a_sheet_folder_is_never_followed_nor_committed(
+    snapshotted: Demo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("someone else's file\n")
+    root = snapshotted.workspace.root
+    folder = root / "staging-sheets" / "sheet-006_DEV3"
+    folder.rename(tmp_path / "sheet-006_DEV3")
+    folder.symlink_to(victim)  # the sheet folder itself replaced by a link
+    code = root / "staging-sheets" / "sheet-005_DEV3" / "Code.gs"
+    code.unlink()
+    code.symlink_to(victim / "keep.txt")  # a project file replaced by a link
+    head = snapshotted.workspace.head()
+
+    assert snapshotted.cli("snapshot", "--env", "staging") == 1
+    err = capsys.readouterr().err
+    assert (
+        "FAILED staging sheet 006: refused: staging-sheets/sheet-006_DEV3 holds a symbolic" in err
+    )
+    assert "FAILED staging sheet 005: refused: file name '****' would leave the sheet" in err
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]  # nothing written or removed
+    workspace = snapshotted.workspace
+    changed = workspace.repo.git.diff("--name-status", head, "HEAD", "--", "staging-sheets")
+    assert changed == ""  # neither link nor a deletion behind one reached git
 
 
 def test_faults_of_ten_percent_still_give_a_byte_identical_snapshot(
