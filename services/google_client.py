@@ -124,15 +124,25 @@ class Endpoints:
 
 class Pacer:
     """Client-side rate limit matching a per-minute quota as Google counts it: at most
-    `per_minute` calls start within any minute, so a short burst goes at once and a long run
-    is paced instead of bounced off with 429s. The window is a little longer than a minute:
-    the server counts a call when it arrives, a moment after we send it. Thread-safe; 0 means
-    no limit."""
+    `per_minute` calls start within any minute, so a burst up to the whole quota goes at once
+    and a long run is paced instead of bounced off with 429s. Each call starts at the first
+    moment the server's count for the minute admits it: no pacing is faster without 429s
+    (a token bucket refilled at the quota's rate lets more than the quota into one minute
+    once its burst is spent, or holds back a burst the minute would take). The window is a
+    little longer than a minute: the server counts a call when it arrives, a moment after we
+    send it. Thread-safe; 0 means no limit."""
 
     WINDOW_S = 62.0
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.per_minute = per_minute
+        self._clock = clock
+        self._sleep = sleep
         self._starts: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
 
@@ -141,14 +151,14 @@ class Pacer:
             return
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 while self._starts and now - self._starts[0] >= self.WINDOW_S:
                     self._starts.popleft()
                 if len(self._starts) < self.per_minute:
                     self._starts.append(now)
                     return
                 delay = self._starts[0] + self.WINDOW_S - now
-            time.sleep(delay)
+            self._sleep(delay)
 
 
 @dataclass

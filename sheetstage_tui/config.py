@@ -87,7 +87,7 @@ class EmulatorConfig:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    concurrency: int = bounded(48, 1, 256)
+    concurrency: int = bounded(64, 1, 256)
     requests_per_minute: int = bounded(0, 0, 1_000_000)  # 0 = the emulator's quota or none
     sheets_requests_per_minute: int = bounded(60, 1, 1_000_000)
     max_attempts: int = bounded(6, 1, 100)

@@ -15,6 +15,7 @@ from services.google_client import (
     AuthError,
     Endpoints,
     GoogleClient,
+    Pacer,
     ServerError,
     load_user_credentials,
 )
@@ -174,3 +175,44 @@ def test_retry_delay_honours_retry_after_up_to_its_cap_and_caps_backoff_at_32_s(
     assert all(0.5 <= d <= 1.0 for d in first) and len(set(first)) > 1  # jittered
     assert all(16.0 <= retry_delay(settings, 6, None) <= 32.0 for _ in range(50))
     assert all(retry_delay(settings, 12, None) <= 32.0 for _ in range(50))
+
+
+class FakeTime:
+    """A clock that moves only when the pacer sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_the_pacer_lets_a_burst_up_to_the_quota_go_at_once_and_the_next_call_waits() -> None:
+    fake = FakeTime()
+    pacer = Pacer(60, fake.clock, fake.sleep)
+    for _ in range(60):  # an activity log's few appends after a run: never spaced out
+        pacer.wait()
+    assert fake.slept == []
+    pacer.wait()
+    assert fake.now == pytest.approx(1000.0 + Pacer.WINDOW_S)
+
+
+def test_a_long_paced_run_never_exceeds_the_quota_in_any_minute_and_stays_near_the_floor() -> None:
+    fake, quota, calls = FakeTime(), 60, 1000
+    pacer = Pacer(quota, fake.clock, fake.sleep)
+    starts = []
+    for _ in range(calls):
+        pacer.wait()
+        starts.append(fake.now)
+        fake.now += 0.05  # each call takes a moment to send
+    in_any_minute = max(
+        sum(1 for other in starts if start <= other < start + 60) for start in starts
+    )
+    assert in_any_minute <= quota  # as the server counts: no 429
+    floor = calls / quota * 60
+    assert starts[-1] - starts[0] <= 1.2 * floor
