@@ -758,6 +758,10 @@ class SheetsScreen(Screen[None]):
         if key in self.table.rows:
             self.table.update_cell(key, "mark", self._mark_cell(key))
 
+    def job_phase(self, label: str) -> None:
+        """A step after the count (writing, committing): the bar stays full, the label says it."""
+        self.query_one("#job-label", Label).update(label)
+
     def job_finished(self) -> None:
         """Each sheet keeps the job's outcome (✓ or ✗) until the next job: a passing run leaves
         a trace too. Sheets the job never reached (cancelled) lose their ⟳."""

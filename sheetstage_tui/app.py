@@ -72,6 +72,14 @@ class JobProgress(Message):
     label: str
 
 
+@dataclass
+class JobPhase(Message):
+    """A background job's step that has no count (a snapshot writing, committing, syncing),
+    said as it starts."""
+
+    label: str
+
+
 class SheetCommands(Provider):
     """ctrl+p: go to any sheet, quick filters, sorting and every action."""
 
@@ -154,9 +162,17 @@ class SheetStageApp(App[int]):
     ]
     COMMANDS = App.COMMANDS | {SheetCommands}
 
-    def __init__(self, config: Config, read_only: bool = False, as_user: str = "") -> None:
+    def __init__(
+        self,
+        config: Config,
+        read_only: bool = False,
+        as_user: str = "",
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        """`on_ready` is called once the sheet list is shown and takes keys."""
         super().__init__()
         self.config = config
+        self.on_ready = on_ready
         self.read_only = read_only
         self.as_user = as_user
         self.trail_problem = ""  # the acting person's own trail does not verify
@@ -200,6 +216,8 @@ class SheetStageApp(App[int]):
                 timeout=20,
             )
         self.push_screen(SheetsScreen())
+        if self.on_ready is not None:
+            self.call_after_refresh(self.on_ready)
 
     def _watch_hangup(self) -> None:
         """The SSH connection dropped: leave cleanly (workers finish their commit, locks go)."""
@@ -803,7 +821,10 @@ class SheetStageApp(App[int]):
                 JobProgress(done, total, fetched.sheet.key, bool(fetched.error), label)
             )
 
-        return jobs.run_snapshot(self.session, list(Environment), keys, progress)
+        def phase(text: str) -> None:
+            self.post_message(JobPhase(f"snapshot · {text}"))
+
+        return jobs.run_snapshot(self.session, list(Environment), keys, progress, phase)
 
     def start_tests(self, keys: Sequence[str]) -> None:
         count = f"{len(keys)} sheet{'s' if len(keys) != 1 else ''}"
@@ -881,6 +902,12 @@ class SheetStageApp(App[int]):
             screen.job_progress(
                 message.done, message.total, message.key, message.failed, message.label
             )
+
+    @on(JobPhase)
+    def _job_phase(self, message: JobPhase) -> None:
+        screen = self.sheets_screen
+        if screen is not None:
+            screen.job_phase(message.label)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -960,9 +987,3 @@ def _describe(error: BaseException | None) -> str:
     if error is None:
         return "unknown error"
     return f"{type(error).__name__}: {error}"
-
-
-def run_app(config: Config, read_only: bool = False, as_user: str = "") -> int:
-    app = SheetStageApp(config, read_only, as_user)
-    result = app.run()
-    return int(result or app.return_code or 0)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services.progress import Progress, counted, duration
+from services.progress import PhaseClock, Progress, counted, duration, process_age
 from services.registry import REQUIRED_COLUMNS
 from sheetstage_tui import __version__
 from sheetstage_tui.config import Config, load_config
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from services.deploy import Proposal
     from services.jobs import JobResult
     from services.session import Session
+    from sheetstage_tui.app import SheetStageApp
 
 ENVIRONMENTS = {
     "production": ("production",),
@@ -127,8 +128,20 @@ def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
+        default=argparse.SUPPRESS,  # `sheetstage --json CMD` counts as much as `CMD --json`
         help=f"print {what} as exactly one JSON document on stdout instead of text",
     )
+    parser.set_defaults(takes_json=True)
+
+
+def _verbose_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help=f"say on stderr where the time went: {what}",
+    )
+    parser.set_defaults(takes_verbose=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         parents=[_common()],  # its own copy: set_defaults below changes the actions it holds
     )
-    parser.set_defaults(config=None, read_only=False, as_user="", command=None)
+    parser.set_defaults(config=None, read_only=False, as_user="", command=None, json=False)
+    parser.set_defaults(verbose=False, takes_json=False, takes_verbose=False)
     parser.add_argument("--version", action="version", version=f"sheetstage {__version__}")
     parser.add_argument(
         "--batch",
@@ -170,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --batch: the snapshot, drift, alerts, problems and exit code as one JSON "
         "document on stdout (the summary stays on stderr)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="say on stderr where the time went: the demo's creation, each snapshot phase "
+        "and the TUI's start (with --batch: each phase)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -302,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     snap.add_argument("--sheet", action="append", metavar="N", help=f"only {SHEETS_HELP}")
     _json_flag(snap, "the snapshot report, its alerts and problems")
+    _verbose_flag(snap, "each phase of the snapshot")
 
     drift_parser = _command(
         commands,
@@ -728,11 +749,17 @@ def _run(parser: argparse.ArgumentParser, argv: list[str]) -> int:
         return _batch(config, args)
     if args.command is None:
         return _tui(config, args)
+    if args.json and not args.takes_json:
+        raise UsageError(
+            f"--json goes with --batch or a command that prints JSON, not {args.command}"
+        )
+    if args.verbose and not args.takes_verbose:
+        raise UsageError(f"--verbose goes with --batch, the TUI or snapshot, not {args.command}")
     handler = _HANDLERS[args.command]
     return handler(config, args)
 
 
-def _ensure_demo(config: Config) -> bool:
+def _ensure_demo(config: Config, clock: PhaseClock | None = None) -> bool:
     """--demo: the demo workspace on the emulator, created and seeded when missing."""
     from services import jobs
 
@@ -744,19 +771,36 @@ def _ensure_demo(config: Config) -> bool:
         "creating the demo workspace: seeding the emulator with 235 production and 235 staging "
         "projects…"
     )
-    jobs.init_workspace(config, demo=True)
+    jobs.init_workspace(config, demo=True, phase=clock.start if clock else None)
     _say(f"created the demo workspace at {config.workspace} (emulator seeded)")
     return True
 
 
-def _tui(config: Config, args: argparse.Namespace) -> int:
+def tui_app(
+    config: Config, args: argparse.Namespace, clock: PhaseClock | None = None
+) -> SheetStageApp:
+    """What `sheetstage [--demo]` does before the TUI shows: with --demo, the demo workspace
+    made and snapshotted when missing. Returns the app, not yet running; `clock` (--verbose)
+    times each step, up to the interactive sheet list."""
+    from sheetstage_tui.app import SheetStageApp
+
     if args.json:
         raise UsageError("--json goes with --batch or a command, not the TUI")
-    if args.demo and _ensure_demo(config):
-        _first_snapshot(config, args)
-    from sheetstage_tui.app import run_app
+    if args.demo and _ensure_demo(config, clock):
+        _first_snapshot(config, args, clock)
+    if clock is not None:
+        clock.start("starting the TUI, to the interactive sheet list")
+    return SheetStageApp(
+        config, args.read_only, args.as_user, on_ready=clock.stop if clock else None
+    )
 
-    return run_app(config, args.read_only, args.as_user)
+
+def _tui(config: Config, args: argparse.Namespace) -> int:
+    clock = _clock(args)
+    app = tui_app(config, args, clock)
+    result = app.run()
+    _say_times(clock)
+    return int(result or app.return_code or 0)
 
 
 @contextlib.contextmanager
@@ -798,17 +842,22 @@ def _settle_interrupted(opened: Session) -> None:
         _say(f"sheetstage: finished: {settled.message}")
 
 
-def _first_snapshot(config: Config, args: argparse.Namespace) -> None:
+def _first_snapshot(
+    config: Config, args: argparse.Namespace, clock: PhaseClock | None = None
+) -> None:
     """A new demo opens with every state known, not 470 projects never snapshotted."""
     from services import jobs
     from sheetstage_tui.models import Environment
 
+    if clock is not None:
+        clock.start("opening the session")
     with _session(config, args) as opened:
         if opened.access.can("snapshot"):
             projects = 2 * len(opened.registry.sheets)
             _say(f"first snapshot of all {projects} projects (later runs fetch only what changed)…")
             progress = _progress(args)
-            result = jobs.run_snapshot(opened, list(Environment), None, progress, _phases(progress))
+            phases = _phases(progress, clock, f"fetching and scanning {projects} projects")
+            result = jobs.run_snapshot(opened, list(Environment), None, progress, phases)
             _finish_job(opened, result, before_tui=True)
 
 
@@ -824,14 +873,17 @@ def _batch(config: Config, args: argparse.Namespace) -> int:
     from services import jobs
     from sheetstage_tui.models import Environment
 
+    clock = _clock(args)
     if args.demo:
-        _ensure_demo(config)
+        _ensure_demo(config, clock)
+    if clock is not None:
+        clock.start("opening the session")
     with _session(config, args) as opened:
         progress = _progress(args)
-        result = jobs.run_snapshot(
-            opened, list(Environment), None, progress, _phases(progress), run="batch"
-        )
+        phases = _phases(progress, clock, "checking and fetching what changed")
+        result = jobs.run_snapshot(opened, list(Environment), None, progress, phases, run="batch")
         _finish_job(opened, result)
+    _say_times(clock)
     if args.json:
         _emit_json(
             {
@@ -850,9 +902,36 @@ def _progress(args: argparse.Namespace) -> Progress | None:
     return None if args.json else Progress("snapshot")
 
 
-def _phases(progress: Progress | None) -> Callable[[str], None] | None:
-    """The steps after the fetch (scanning, committing, syncing) said where the bar is."""
-    return progress.phase if progress is not None else None
+def _phases(
+    progress: Progress | None, clock: PhaseClock | None = None, fetching: str = ""
+) -> Callable[[str], None] | None:
+    """The steps after the fetch (writing, committing, syncing) said where the bar is, and
+    timed with --verbose from `fetching` (the fetch, which starts now) on."""
+    if clock is not None:
+        clock.start(fetching)
+
+    def phase(text: str) -> None:
+        if progress is not None:
+            progress.phase(text)
+        if clock is not None:
+            clock.start(text)
+
+    return phase if progress is not None or clock is not None else None
+
+
+def _clock(args: argparse.Namespace) -> PhaseClock | None:
+    """--verbose: where the time goes, from the process's start on."""
+    if not args.verbose:
+        return None
+    clock = PhaseClock()
+    clock.start("starting Python, loading sheetstage", ago=process_age())
+    return clock
+
+
+def _say_times(clock: PhaseClock | None) -> None:
+    if clock is not None:
+        clock.stop()
+        _say("\n".join(clock.lines()))
 
 
 def _workspace_exists(config: Config) -> bool:
@@ -965,11 +1044,16 @@ def _snapshot(config: Config, args: argparse.Namespace) -> int:
     from sheetstage_tui.models import Environment
 
     envs = [Environment(e) for e in ENVIRONMENTS[args.env]]
+    clock = _clock(args)
+    if clock is not None:
+        clock.start("opening the session")
     with _session(config, args) as opened:
         opened.registry.select(args.sheet)  # unknown sheet: exit 2 before any work
         progress = _progress(args)
-        result = jobs.run_snapshot(opened, envs, args.sheet, progress, _phases(progress))
+        phases = _phases(progress, clock, "checking and fetching what changed")
+        result = jobs.run_snapshot(opened, envs, args.sheet, progress, phases)
         _finish_job(opened, result)
+    _say_times(clock)
     if args.json:
         _emit_json(
             result.report.as_json()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import re
 from pathlib import Path
 
@@ -90,6 +91,43 @@ def test_a_phase_on_a_terminal_gets_its_own_line_after_the_bar() -> None:
     assert lines[3:] == ["snapshot: committing 2 files…", ""]
 
 
+def test_a_flag_counts_before_or_after_its_command_and_is_refused_where_it_means_nothing(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert snapshotted.cli("--json", "drift") == 0
+    assert len(json.loads(capsys.readouterr().out)) == 235
+    assert snapshotted.cli("--verbose", "drift") == 2
+    assert capsys.readouterr().err == (
+        "sheetstage: --verbose goes with --batch, the TUI or snapshot, not drift\n"
+    )
+    assert snapshotted.cli("--json", "init") == 2
+    assert "--json goes with --batch or a command that prints JSON, not init" in (
+        capsys.readouterr().err
+    )
+
+
+def test_verbose_says_where_the_time_of_a_batch_went(
+    snapshotted: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshotted.edit_script(SHEETS[100].prod_script_id, "\n// hotfix\n", EDITOR)
+    capsys.readouterr()
+    assert snapshotted.cli("--batch", "--verbose") == 1
+    timed = [line for line in capsys.readouterr().err.splitlines() if line.startswith("time: ")]
+    names = [line.removeprefix("time: ").rsplit(" ", 2)[0].rstrip() for line in timed]
+    assert names == [
+        "starting Python, loading sheetstage",  # here: since this test process started
+        "opening the session",
+        "checking and fetching what changed",
+        "writing 1 fetched project",
+        "committing 2 files",  # the edited file and state.json
+        "syncing the activity log",
+        "total",
+    ], timed
+    seconds = [float(line.rsplit(" ", 2)[1]) for line in timed]
+    assert all(s >= 0 for s in seconds) and seconds[-1] == pytest.approx(sum(seconds[:-1]), 0.02)
+
+
 def test_the_first_run_says_each_phase_and_its_alerts_are_news_then_batch_says_what_is_open(
     snapshotted: Demo, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -99,9 +137,8 @@ def test_the_first_run_says_each_phase_and_its_alerts_are_news_then_batch_says_w
     cli._first_snapshot(snapshotted.config, args)  # what `sheetstage --demo` runs before the TUI
     out, err = capsys.readouterr()
     assert out == ""
-    phases = [
-        "snapshot: reading the activity log…",
-        "snapshot: scanning 1 fetched project for PHI, writing the files…",
+    phases = [  # the activity log is read, and each project scanned, while fetching
+        "snapshot: writing 1 fetched project…",
         "snapshot: committing ",
         "snapshot: syncing the activity log…",
     ]

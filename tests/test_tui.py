@@ -258,12 +258,26 @@ async def test_snapshot_of_one_sheet_runs_in_the_background_and_changes_its_row(
     app = app_for(snapshotted)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        sheets_screen(app).go_to("042")
+        screen = sheets_screen(app)
+        screen.go_to("042")
         assert cell(app, 42, "drift") == "✓ in-sync"
+        labels: list[str] = []
+        show_phase = screen.job_phase
+
+        def seen_and_shown(label: str) -> None:  # what the job bar is told, still shown
+            labels.append(label)
+            show_phase(label)
+
+        screen.job_phase = seen_and_shown  # type: ignore[method-assign]
         await pilot.press("s")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert cell(app, 42, "drift") == "! prod-modified"
+        # after the count, the job bar says each step as it starts
+        assert labels[:2] == [
+            "snapshot · writing 1 fetched project…",
+            "snapshot · committing 2 files…",
+        ]
         assert any("snapshot: 1 changed, 0 failed" in m for m in notifications(app))
         assert any("ALERT prod-modified" in m for m in notifications(app))
     assert snapshotted.workspace.head() != head
