@@ -354,7 +354,7 @@ class Hit:
         return Severity.BLOCK if self.type in BLOCK_TYPES or self.blocking else Severity.REVIEW
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     """A piece of text scanned as a unit: a line, or one CSV cell with its column header."""
 
@@ -363,11 +363,18 @@ class Segment:
     column: int  # 1-based column of text[0] in its line
     header: str | None = None
     record: int = 0  # findings in one record share it
-    context: tuple[str, int] | None = None  # the whole line, and where text starts in it
+    # the whole line, and where text starts in it (None: the text is its line); two fields,
+    # not a tuple: a large JSON file is tens of thousands of segments
+    line_text: str | None = None
+    line_at: int = 0
     # joined literals: where one literal's text meets the next (a finding must span one), and
     # where each piece of the text came from, (position in text, line, column), in order
     joins: tuple[int, ...] = ()
     origins: tuple[tuple[int, int, int], ...] = ()
+
+    @property
+    def context(self) -> tuple[str, int] | None:
+        return None if self.line_text is None else (self.line_text, self.line_at)
 
     def place(self, position: int) -> tuple[int, int]:
         """The line and column of text[position] in the file."""
@@ -821,9 +828,7 @@ class Scanner:
             offset = 0
             for column, cell in enumerate(cells):
                 title = header[column] if column < len(header) else None
-                segments.append(
-                    Segment(cell, index, column + 1, title, index, context=(record, offset))
-                )
+                segments.append(Segment(cell, index, column + 1, title, index, record, offset))
                 offset += len(cell) + 1
         return self.scan_segments(path, segments, records)
 
@@ -979,8 +984,8 @@ def _csv_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
             if found >= 0:
                 offset = found + len(cell)
             title = header[column] if row_index > 0 and column < len(header) else None
-            context = (raw, found) if found >= 0 else None  # the cells beside it count
-            segments.append(Segment(cell, line_no, position, title, line_no, context))
+            context = raw if found >= 0 else None  # the cells beside it count
+            segments.append(Segment(cell, line_no, position, title, line_no, context, found))
     return segments, records
 
 
@@ -1046,9 +1051,7 @@ def _json_segments(text: str) -> tuple[list[Segment], dict[int, str]]:
         # a line usually sits in one object; split it where objects open or close
         for piece_start, piece_text, record in innermost.pieces(content, offset):
             column = piece_start - offset
-            segments.append(
-                Segment(piece_text, number, column + 1, None, record, (content, column))
-            )
+            segments.append(Segment(piece_text, number, column + 1, None, record, content, column))
         offset += len(raw) + 1
     return segments, innermost.own_texts(text)
 

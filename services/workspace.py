@@ -457,10 +457,12 @@ class Workspace:
     def linked(self, relative: str) -> bool:
         """Whether a symbolic link stands on the way to `relative` (a path inside the
         workspace) or is the path itself: nothing is written or committed through one."""
-        parts = relative.split("/")
-        return any(
-            self.root.joinpath(*parts[:depth]).is_symlink() for depth in range(1, len(parts) + 1)
-        )
+        path = str(self.root)  # plain strings: thousands of paths a run, no Path objects
+        for part in relative.split("/"):
+            path = os.path.join(path, part)
+            if os.path.islink(path):
+                return True
+        return False
 
     def write_project(
         self,
