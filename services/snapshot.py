@@ -9,7 +9,6 @@ workspace lock, and the whole run is ONE commit.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,7 +51,6 @@ class Fetched:
     modified_by: str = ""
     files: tuple[ScriptFile, ...] | None = None  # None: unchanged since the last snapshot
     error: str = ""
-    findings: tuple[Finding, ...] | None = None  # the gate's, when it scanned while fetching
 
     def __str__(self) -> str:
         outcome = "failed" if self.error else ("fetched" if self.files is not None else "unchanged")
@@ -99,10 +97,9 @@ async def fetch(
         check_disk = unsettled is None or sheet.folder(env) in unsettled
         result = await _fetch_one(client, workspace, state, cache, mapper, sheet, env, check_disk)
         if gate is not None and result.files is not None:
-            findings = tuple(gate_findings(gate, sheet, env, result.files))
-            result = dataclasses.replace(result, findings=findings)
-            # the file-order index is committed too: scanned now, the commit gate's scan of
-            # it is a lookup in the scanner's memo
+            # scanned now, while the other calls wait on Google: the gate's scan in apply and
+            # the commit gate's (the file-order index is committed too) are memo lookups
+            gate_findings(gate, sheet, env, result.files)
             gate.scan_bytes(order_index(result.files), f"{sheet.folder(env)}/{ORDER_FILE}")
         done += 1
         if progress is not None:
@@ -263,10 +260,7 @@ def apply(
         digest = project_hash(result.files, env, mapper)
         blocked = False
         if gate is not None:
-            findings = result.findings
-            if findings is None:
-                findings = tuple(gate_findings(gate, sheet, env, result.files))
-            record = gate_record(findings, digest)
+            record = gate_record(gate_findings(gate, sheet, env, result.files), digest)
             if env is Environment.STAGING or record["status"] == PhiStatus.BLOCKED:
                 state.sheet(sheet)[GATE_KEYS[env]] = record
             else:
