@@ -25,11 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services import deploy, rollback
+from services.config import load_config_file
 from services.emulator.seed import DEVELOPER, STAGED, demo_sheets
 from services.emulator.store import EmulatorStore
 from services.session import session
 from sheetstage_tui.cli import main as cli
-from sheetstage_tui.config import load_config_file
 
 BUDGETS_S = {"deploy": 5.0, "rollback": 5.0, "ten": 30.0}
 SHEETS_READS_PER_MINUTE = 60

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textual.widgets import DataTable
 
 from screens.sheets import SheetsScreen
+from services.config import load_config_file
 from services.progress import PhaseClock
 from sheetstage_tui import cli
-from sheetstage_tui.config import load_config_file
 
 BUDGET_S = 10.0
 

@@ -23,10 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services import jobs, scanning, validation
+from services.config import load_config_file
+from services.models import Environment
 from services.phi import Scanner, iter_files
 from services.session import session
-from sheetstage_tui.config import load_config_file
-from sheetstage_tui.models import Environment
 
 BUDGET_S = 5.0
 

@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services import jobs
+from services.config import load_config_file
+from services.models import Environment
 from services.session import session
-from sheetstage_tui.config import load_config_file
-from sheetstage_tui.models import Environment
 
 
 def main() -> None:

@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from py_mini_racer import MiniRacer
 
 from services import scripttests, scripttests_job
+from services.config import load_config_file
 from services.emulator.seed import TESTED, demo_sheets
+from services.models import Environment, FileType
 from services.scripttests import Limits, run_project, standins
 from services.session import session
 from services.snapshot import files_from_api
 from sheetstage_tui.cli import main as cli
-from sheetstage_tui.config import load_config_file
-from sheetstage_tui.models import Environment, FileType
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGETS = {"one_sheet_s": 1.0, "all_tested_s": 30.0}

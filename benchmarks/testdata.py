@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services import testdata, testdata_job
+from services.config import load_config_file
 from services.emulator.seed import demo_sheets, log_spreadsheet_id
 from services.emulator.store import EmulatorStore
 from services.phi import record_words
@@ -32,7 +33,6 @@ from services.scanning import scanner_for
 from services.session import session
 from services.testdata import FIELDS, Entity, TabShape
 from sheetstage_tui.cli import main as cli
-from sheetstage_tui.config import load_config_file
 
 BUDGETS = {"one_sheet_s": 2.0, "all_sheets_ratio": 1.2, "ten_thousand_findings": 0}
 

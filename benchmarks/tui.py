@@ -32,11 +32,11 @@ from textual.widgets import DataTable
 from screens.deploy import ApprovalScreen
 from screens.sheets import SheetsScreen
 from services import jobs
+from services.config import load_config_file
 from services.emulator.seed import STAGED
+from services.models import Environment
 from services.session import session
 from sheetstage_tui.app import SheetStageApp
-from sheetstage_tui.config import load_config_file
-from sheetstage_tui.models import Environment
 
 BUDGETS = {"startup_s": 1.5, "filter_ms": 50.0, "approval_open_ms": 200.0}
 QUERIES = ("lake", "prior", "billing", "150", "westside claims")

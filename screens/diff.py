@@ -17,9 +17,9 @@ from screens import glyphs
 from screens.widgets.diff_view import DiffView
 from services.diff import FileDiff, SheetDiff
 from services.inspection import LiveCode, env_name
+from services.models import DriftState, Environment, SheetDrift
 from services.overview import short_time
 from services.registry import IdMapper
-from sheetstage_tui.models import DriftState, Environment, SheetDrift
 
 UNIFIED_BELOW = 100
 FILE_GLYPHS = {"same": "=", "modified": "~", "added": "+", "removed": "−"}

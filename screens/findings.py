@@ -5,22 +5,19 @@ that line."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from screens import glyphs
 from screens.diff import live_note
+from screens.stage import StageScreen
 from services.inspection import FindingsView
-from sheetstage_tui.models import PhiStatus, Sheet
-
-if TYPE_CHECKING:
-    from sheetstage_tui.app import SheetStageApp
+from services.models import PhiStatus, Sheet
 
 SEVERITY = {
     "block": (f"{glyphs.PHI[PhiStatus.BLOCKED][0]} block", glyphs.ALARM),
@@ -33,7 +30,7 @@ def where(finding: dict[str, Any]) -> str:
     return str(finding.get("path", "")).split("/", 2)[-1]
 
 
-class FindingsScreen(Screen[None]):
+class FindingsScreen(StageScreen):
     DEFAULT_CSS = """
     #findings-code { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     """
@@ -121,5 +118,4 @@ class FindingsScreen(Screen[None]):
 
     def _open(self, index: int) -> None:
         finding = self.findings[index]
-        app: SheetStageApp = self.app  # type: ignore[assignment]
-        app.open_diff(self.sheet.key, at=(where(finding), int(finding.get("line", 0) or 0)))
+        self.stage.open_diff(self.sheet.key, at=(where(finding), int(finding.get("line", 0) or 0)))

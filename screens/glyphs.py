@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from services.models import DeployStatus, DriftState, PhiStatus, TestDataStatus
 from services.overview import TestsStatus, ValidationStatus
-from sheetstage_tui.models import DeployStatus, DriftState, PhiStatus, TestDataStatus
 
 # What needs someone is a badge: bold bright white text on a red (or magenta) ground stays the
 # most visible cell in colour and in greys alike (NO_COLOR turns plain red text into dark grey

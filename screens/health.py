@@ -7,24 +7,21 @@ runs them in a worker: the panel says "checking…" at once and fills in when th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from screens import glyphs
 from screens.deploy import fill_width
+from screens.stage import StageScreen
 from services.health import Check, HealthReport
 from services.metrics import Metric, MetricsReport, sparkline
 from services.overview import short_time
 from services.progress import counted
-
-if TYPE_CHECKING:
-    from sheetstage_tui.app import SheetStageApp
 
 OK_BADGE = ("✓ ok", "green")
 PROBLEM_BADGE = ("✗ PROBLEM", glyphs.ALARM)  # the brightest cell, in colour and under NO_COLOR
@@ -38,7 +35,7 @@ CHECKING = (
 )
 
 
-class HealthScreen(Screen[None]):
+class HealthScreen(StageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back"),
         Binding(
@@ -68,10 +65,6 @@ class HealthScreen(Screen[None]):
         self.report = report
         self.failure = ""  # the checks could not run at all: why
         self._details: dict[str, list[Text]] = {"health-checks": [], "metrics-table": []}
-
-    @property
-    def stage(self) -> SheetStageApp:
-        return self.app  # type: ignore[return-value]
 
     @property
     def checking(self) -> bool:
@@ -227,7 +220,7 @@ class HealthScreen(Screen[None]):
         if self.checking:
             self.notify("the health checks are still running", severity="warning")
             return
-        self.stage.check_health(self)
+        self.stage.check_health()
 
     def action_back(self) -> None:
         self.dismiss(None)

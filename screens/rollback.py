@@ -4,25 +4,22 @@ one after showing what changes and asking for `yes`."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from screens.deploy import fill_width
+from screens.stage import StageScreen
+from services.models import Environment
 from services.overview import short_time
 from services.rollback import BackupPoint
-from sheetstage_tui.models import Environment
-
-if TYPE_CHECKING:
-    from sheetstage_tui.app import SheetStageApp
 
 
-class RollbackScreen(Screen[None]):
+class RollbackScreen(StageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back"),
         Binding("enter", "roll_back", "Roll back", tooltip="Diff to production now, then yes"),
@@ -37,10 +34,6 @@ class RollbackScreen(Screen[None]):
         super().__init__()
         self.points = list(points)
         self.sheet = sheet  # None: every sheet's points
-
-    @property
-    def stage(self) -> SheetStageApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(id="rollback-header")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rapidfuzz.distance import OSA
 from rich.text import Text
@@ -14,17 +14,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from screens import glyphs
+from screens.stage import StageScreen
 from services.drift import DRIFTED
+from services.models import DeployStatus, DriftState, PhiStatus
 from services.overview import HELD_BACK, SheetRow, TestsStatus, short_time
-from sheetstage_tui.models import DeployStatus, DriftState, PhiStatus
-
-if TYPE_CHECKING:
-    from sheetstage_tui.app import SheetStageApp
 
 DRIFT_ORDER = {
     DriftState.PROD_MODIFIED: 0,
@@ -187,7 +184,7 @@ def _word_matches(word: str, name: str, words: Sequence[str]) -> bool:
     )
 
 
-class SheetsScreen(Screen[None]):
+class SheetsScreen(StageScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", tooltip="Filter by number, name or id (fuzzy)"),
         Binding(
@@ -321,10 +318,6 @@ class SheetsScreen(Screen[None]):
         self._columns: tuple[Column, ...] = ()
         self._name_width = MIN_NAME
         self._shown: list[str] = []
-
-    @property
-    def stage(self) -> SheetStageApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner")

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.errors import RefusedError, UsageError
 from services.workspace import (
     UntrustedFile,
     Workspace,
@@ -23,7 +24,6 @@ from services.workspace import (
     read_trusted,
     untrusted_reason,
 )
-from sheetstage_tui.errors import RefusedError, UsageError
 
 DEVELOPER = "developer"
 PRACTICE_MANAGER = "practice_manager"

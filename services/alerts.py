@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from services.audit import AuditReport, AuditTrail, utc_now
+from services.config import AlertsConfig
 from services.drift import DRIFTED
+from services.models import DriftState, Environment, Sheet, SheetDrift
 from services.overview import short_time
 from services.progress import counted
 from services.state import State
 from services.workspace import Workspace, atomic_write
-from sheetstage_tui.config import AlertsConfig
-from sheetstage_tui.models import DriftState, Environment, Sheet, SheetDrift
 
 if TYPE_CHECKING:
     from services.session import Session

@@ -29,6 +29,7 @@ from typing import Any
 from services import crashpoints
 from services.chain import GENESIS, complete_lines, line_hash
 from services.chain import head as chain_head
+from services.errors import RefusedError
 from services.workspace import (
     AUDIT_DIR,
     OWN_FILE,
@@ -39,7 +40,6 @@ from services.workspace import (
     make_dirs,
     uid_of,
 )
-from sheetstage_tui.errors import RefusedError
 
 LEGACY_NAME = "audit.jsonl"
 _TAIL_BYTES = 1 << 16  # enough to hold the last complete line

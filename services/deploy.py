@@ -4,7 +4,7 @@ Review requests and approvals are audit-trail entries (state.json only mirrors t
 runs seven steps: validate, diff, approval, backup, deploy, verify, log. Each step is written
 to the deployer's trail and then to a journal under `.sheetstage/deploys/`, so a run killed
 at any point is found by the next command and settled against what production holds then
-(`pending` and `finish`). Everything here reports through callbacks and typed results and
+(`pending` here, `rollback.finish`). Everything here reports through callbacks and typed results and
 never prints: the CLI and the TUI show it.
 """
 
@@ -24,7 +24,9 @@ from services import alerts, crashpoints, scanning, scripttests_job, validation
 from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesFile, read_roles
 from services.audit import AuditEntry, AuditReport, utc_now
 from services.diff import SheetDiff, diff_projects
+from services.errors import JobFailedError, LockHeldError, RefusedError, UsageError
 from services.google_client import GoogleApiError
+from services.models import Environment, ScriptFile, Sheet, content_hash
 from services.overview import short_time
 from services.phi import Severity
 from services.registry import IdMapper
@@ -32,8 +34,6 @@ from services.scripttests import StagingTests
 from services.snapshot import files_from_api, gate_findings, project_hash
 from services.state import State
 from services.workspace import UnsafeFileName, atomic_write, make_dirs
-from sheetstage_tui.errors import JobFailedError, LockHeldError, RefusedError, UsageError
-from sheetstage_tui.models import Environment, ScriptFile, Sheet, content_hash
 
 if TYPE_CHECKING:
     from services.session import Session
@@ -780,7 +780,7 @@ def _run_pipeline(
         session.client.update_content(sheet.prod_script_id, api_files(target))
     except GoogleApiError as error:
         done(Step.DEPLOY, False, error.describe())
-        settled = _settle(
+        settled = settle_deploy(
             session, journal, sheet, reason=f"updateContent failed: {error.describe()}"
         )
         _finish_result(result, settled)
@@ -1011,7 +1011,7 @@ def _roll_back_to_backup(session: Session, journal: Journal, sheet: Sheet, why: 
     return Settled("rolled-back" if restored else "stopped", message, 1)
 
 
-def _settle(session: Session, journal: Journal, sheet: Sheet, reason: str) -> Settled:
+def settle_deploy(session: Session, journal: Journal, sheet: Sheet, reason: str) -> Settled:
     """Production after an interrupted step, read again: the deploy recorded when it holds the
     deployed code, nothing to do when it holds the code from before, otherwise restored from
     the backup."""
@@ -1045,6 +1045,8 @@ def _settle(session: Session, journal: Journal, sheet: Sheet, reason: str) -> Se
 
 
 # interrupted operations -----------------------------------------------------------------------
+
+_VOUCHED = ("target", "approval", "staging", "production")  # the hashes a backup entry vouches for
 
 
 @dataclass
@@ -1147,30 +1149,3 @@ def _running(session: Session, sheet: Sheet) -> bool:
             return False
     except LockHeldError:
         return True
-
-
-_VOUCHED = ("target", "approval", "staging", "production")
-
-
-def finish(session: Session, item: Interrupted) -> Settled:
-    """Settle an interrupted operation under its sheet's lock (a practice manager or the
-    service account): production is read again and the operation recorded, finished or undone."""
-    session.require("finish-interrupted")
-    if item.problem or item.sheet is None:
-        raise RefusedError(f"not finished: {item.describe()}")
-    sheet, journal = item.sheet, item.journal
-    with session.workspace.sheet_lock(sheet):
-        if not journal.path.exists():
-            return Settled("stopped", "already settled by another run", 0)
-        if not journal.reached("backup"):
-            journal.done()  # nothing was sent to Google before the backup
-            return Settled("stopped", "interrupted before its backup: nothing was changed", 0)
-        reason = f"{journal.data['kind']} {journal.id} was interrupted"
-        if journal.data["kind"] == "deploy":
-            settled = _settle(session, journal, sheet, reason)
-        else:
-            from services.rollback import settle_restore
-
-            settled = settle_restore(session, journal, sheet, reason)
-    session.sync_log()
-    return settled

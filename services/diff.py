@@ -12,10 +12,10 @@ import difflib
 import enum
 from dataclasses import dataclass
 
+from services.errors import UsageError
+from services.models import Environment, ScriptFile, Sheet
 from services.registry import IdMapper
 from services.workspace import Workspace, disk_name
-from sheetstage_tui.errors import UsageError
-from sheetstage_tui.models import Environment, ScriptFile, Sheet
 
 
 class RowKind(enum.StrEnum):

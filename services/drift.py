@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+from services.models import DriftState, Environment, Sheet, SheetDrift
 from services.state import State
-from sheetstage_tui.models import DriftState, Environment, Sheet, SheetDrift
 
 
 def sheet_drift(sheet: Sheet, state: State) -> SheetDrift:

@@ -35,8 +35,8 @@ from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from sheetstage_tui.config import ClientConfig
-from sheetstage_tui.errors import CredentialsError
+from services.config import ClientConfig
+from services.errors import CredentialsError
 
 SCOPES = (
     "https://www.googleapis.com/auth/script.projects",

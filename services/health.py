@@ -48,6 +48,7 @@ import git
 from services import jobs
 from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesFile, read_roles
 from services.audit import AuditEntry, AuditReport
+from services.errors import SheetstageError
 from services.google_client import (
     BATCH_MOST,
     QUOTAS,
@@ -63,6 +64,7 @@ from services.google_client import (
     TransportError,
     usage_from_record,
 )
+from services.models import Environment, Sheet
 from services.overview import short_time
 from services.progress import counted
 from services.registry import IdMapper
@@ -70,8 +72,6 @@ from services.session import Session
 from services.snapshot import disk_hash
 from services.state import State
 from services.workspace import PushError
-from sheetstage_tui.errors import SheetstageError
-from sheetstage_tui.models import Environment, Sheet
 
 CHECKS = (
     "registry",

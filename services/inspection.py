@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from services.audit import utc_now
+from services.config import Config
 from services.diff import SheetDiff, diff_projects
+from services.errors import JobFailedError, UsageError
 from services.google_client import GoogleApiError
+from services.models import Environment, FileType, ScriptFile, Sheet
 from services.phi import Finding, Scanner, with_acknowledgements
 from services.reference import ReferenceSet
 from services.registry import IdMapper
@@ -29,9 +32,6 @@ from services.validation import (
     workspace_acknowledgements,
 )
 from services.workspace import UnsafeFileName, Workspace, disk_name
-from sheetstage_tui.config import Config
-from sheetstage_tui.errors import JobFailedError, UsageError
-from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 
 if TYPE_CHECKING:
     from services.session import Session

@@ -19,6 +19,7 @@ from services import activity_log, alerts, audit, drift, rollback, scanning, sna
 from services.access import render_roles
 from services.audit import AuditReport
 from services.chain import GENESIS, line_hash
+from services.config import Config
 from services.emulator.seed import (
     DEVELOPER,
     MANAGER,
@@ -30,7 +31,9 @@ from services.emulator.seed import (
     test_data_overrides,
 )
 from services.emulator.store import EmulatorStore
+from services.errors import JobFailedError, SheetstageError, UsageError
 from services.google_client import GoogleApiError, usage_record
+from services.models import DriftState, Environment, Sheet, SheetDrift, SnapshotReport
 from services.phi import Severity
 from services.progress import counted
 from services.registry import (
@@ -56,9 +59,6 @@ from services.workspace import (
     make_dirs,
     order_index,
 )
-from sheetstage_tui.config import Config
-from sheetstage_tui.errors import JobFailedError, SheetstageError, UsageError
-from sheetstage_tui.models import DriftState, Environment, Sheet, SheetDrift, SnapshotReport
 
 # init ---------------------------------------------------------------------------------------
 
@@ -189,7 +189,7 @@ def pre_commit_hook(config: Config) -> str:
     """The pre-commit hook for people committing by hand: `sheetstage scan --staged`, found on
     the committer's PATH (nothing of the installing person's is needed); block findings stop
     the commit. The config in use is passed on when the committer can read it."""
-    from sheetstage_tui.config import packaged_default
+    from services.config import packaged_default
 
     source = "" if config.source == packaged_default() else str(config.source.resolve())
     quoted = "'" + source.replace("'", "'\\''") + "'"

@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING
 
 from services.access import CAPABILITIES, RolesFile, read_roles
 from services.audit import AuditEntry, AuditReport
+from services.errors import UsageError
 from services.progress import counted
-from sheetstage_tui.errors import UsageError
 
 if TYPE_CHECKING:
     from services.session import Session

@@ -10,11 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.drift import sheet_drift
-from services.registry import Registry, load_registry
-from services.scripttests import is_test_file
-from services.state import State
-from services.workspace import Workspace
-from sheetstage_tui.models import (
+from services.models import (
     DeployStatus,
     Environment,
     FileType,
@@ -24,6 +20,10 @@ from sheetstage_tui.models import (
     SheetDrift,
     TestDataStatus,
 )
+from services.registry import Registry, load_registry
+from services.scripttests import is_test_file
+from services.state import State
+from services.workspace import Workspace
 
 
 class TestsStatus(enum.StrEnum):

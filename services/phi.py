@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import phonenumbers
 
+from services.config import PhiConfig
+from services.models import PhiStatus
 from services.phi_words import (
     DASHES,
     DATE,
@@ -40,8 +42,6 @@ from services.phi_words import (
     ascii_separators,
     read_date,
 )
-from sheetstage_tui.config import PhiConfig
-from sheetstage_tui.models import PhiStatus
 
 if TYPE_CHECKING:
     from services.reference import ReferenceSet
@@ -225,12 +225,6 @@ def _separator_kind(separator: str) -> str:
 def record_words(text: str) -> set[str]:
     """The words of a record, lower case: each may be the surname beside a date of birth."""
     return {w.lower() for w in _WORD.findall(text)}
-
-
-def iso_dates(text: str) -> list[str]:
-    """The calendar dates a written date can mean (ISO), none for a month with a year."""
-    match = DATE.fullmatch(text.strip())
-    return (read_date(match.group(0)) or []) if match else []
 
 
 def luhn(digits: str) -> bool:

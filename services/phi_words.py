@@ -287,3 +287,9 @@ def read_date(text: str, today: date | None = None) -> list[str] | None:
                 continue
         return list(dict.fromkeys(found)) or None
     return None
+
+
+def iso_dates(text: str) -> list[str]:
+    """The calendar dates a written date can mean (ISO), none for a month with a year."""
+    match = DATE.fullmatch(text.strip())
+    return (read_date(match.group(0)) or []) if match else []

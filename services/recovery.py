@@ -23,6 +23,8 @@ import git
 
 from services import audit
 from services.access import PRACTICE_MANAGER, read_roles, simulated_people
+from services.config import Config
+from services.errors import JobFailedError, SheetstageError, UsageError
 from services.progress import counted
 from services.workspace import (
     AUDIT_DIR,
@@ -38,8 +40,6 @@ from services.workspace import (
     make_dirs,
     uid_of,
 )
-from sheetstage_tui.config import Config
-from sheetstage_tui.errors import JobFailedError, SheetstageError, UsageError
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
-from services.phi import iso_dates
+from services.config import PhiConfig
 from services.phi_words import (
     DOB_WORDS,
     MEMBER_WORDS,
@@ -27,9 +27,9 @@ from services.phi_words import (
     PHONE_WORDS,
     SSN_WORDS,
     context_regex,
+    iso_dates,
 )
 from services.workspace import atomic_write
-from sheetstage_tui.config import PhiConfig
 
 DEFAULT_PHI = PhiConfig()
 

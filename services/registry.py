@@ -17,9 +17,9 @@ from typing import Any
 
 import tomli_w
 
+from services.errors import UsageError
+from services.models import Environment, Sheet, parse_sheet_number
 from services.progress import counted
-from sheetstage_tui.errors import UsageError
-from sheetstage_tui.models import Environment, Sheet, parse_sheet_number
 
 REQUIRED_COLUMNS = (
     "number",

@@ -19,6 +19,8 @@ from services.deploy import (
     live_project,
 )
 from services.diff import diff_projects
+from services.errors import JobFailedError, RefusedError
+from services.models import Environment, ScriptFile, Sheet, content_hash
 from services.phi import Severity
 from services.progress import counted
 from services.registry import IdMapper
@@ -26,8 +28,6 @@ from services.rollback import copy_into_staging
 from services.scanning import scanner_for
 from services.snapshot import gate_findings
 from services.workspace import UnsafeFileName
-from sheetstage_tui.errors import JobFailedError, RefusedError
-from sheetstage_tui.models import Environment, ScriptFile, Sheet, content_hash
 
 if TYPE_CHECKING:
     from services.session import Session

@@ -1,6 +1,7 @@
 """Rollback points and the ways back (DESIGN.md "The deploy pipeline"): `rollback` to a backup
 tag, `revert` to the last deployed content, `accept` production as the new baseline, `adopt`
 production's edit into staging. Each is recorded in the trail and moves the baseline.
+`finish` settles a deploy or any of these that a killed run left half-done.
 
 A backup tag counts only when its creator's intact trail holds a `backup` entry with the same
 tag, commit and content hash: a tag anyone pushed or moved restores nothing.
@@ -20,6 +21,7 @@ from services.deploy import (
     Approver,
     Backup,
     DeployResult,
+    Interrupted,
     Journal,
     Proposal,
     Settled,
@@ -31,18 +33,19 @@ from services.deploy import (
     live_project,
     push_backup,
     read_back_hash,
+    settle_deploy,
     take_backup,
 )
 from services.diff import diff_projects
+from services.errors import JobFailedError, RefusedError, UsageError
 from services.google_client import GoogleApiError
+from services.models import Environment, ScriptFile, Sheet, content_hash
 from services.registry import IdMapper
 from services.scanning import scanner_for
 from services.scripttests import StagingTests
 from services.snapshot import gate_findings
 from services.state import State
 from services.workspace import TagInfo
-from sheetstage_tui.errors import JobFailedError, RefusedError, UsageError
-from sheetstage_tui.models import Environment, ScriptFile, Sheet, content_hash
 
 if TYPE_CHECKING:
     from services.session import Session
@@ -588,3 +591,25 @@ def _refuse_phi(
             f"{env} code of sheet {sheet.key} holds PHI ({found.type} {found.excerpt} at "
             f"{found.path}:{found.line}); it is held back and never {what}"
         )
+
+
+def finish(session: Session, item: Interrupted) -> Settled:
+    """Settle an interrupted operation under its sheet's lock (a practice manager or the
+    service account): production is read again and the operation recorded, finished or undone."""
+    session.require("finish-interrupted")
+    if item.problem or item.sheet is None:
+        raise RefusedError(f"not finished: {item.describe()}")
+    sheet, journal = item.sheet, item.journal
+    with session.workspace.sheet_lock(sheet):
+        if not journal.path.exists():
+            return Settled("stopped", "already settled by another run", 0)
+        if not journal.reached("backup"):
+            journal.done()  # nothing was sent to Google before the backup
+            return Settled("stopped", "interrupted before its backup: nothing was changed", 0)
+        reason = f"{journal.data['kind']} {journal.id} was interrupted"
+        if journal.data["kind"] == "deploy":
+            settled = settle_deploy(session, journal, sheet, reason)
+        else:
+            settled = settle_restore(session, journal, sheet, reason)
+    session.sync_log()
+    return settled

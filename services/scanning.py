@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.config import Config
 from services.phi import Scanner
 from services.reference import ReferenceSet
 from services.workspace import Workspace, load_or_create_key
-from sheetstage_tui.config import Config
 
 USER_KEY = Path("~/.config/sheetstage/hmac.key")
 

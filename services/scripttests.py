@@ -27,8 +27,8 @@ from py_mini_racer import (
     MiniRacer,
 )
 
+from services.models import Environment, FileType, ScriptFile, Sheet
 from services.workspace import disk_name
-from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 
 if TYPE_CHECKING:
     from services.session import Session

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.audit import AuditTrail, utc_now
+from services.errors import UsageError
 from services.google_client import GoogleApiError
+from services.models import Environment, FileType, ScriptFile, Sheet
 from services.phi import Scanner
 from services.registry import IdMapper
 from services.scanning import scanner_for
@@ -35,8 +37,6 @@ from services.scripttests import (
 from services.snapshot import files_from_api, project_hash
 from services.state import State
 from services.workspace import UnsafeFileName, atomic_write, disk_name
-from sheetstage_tui.errors import UsageError
-from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 
 if TYPE_CHECKING:
     from services.google_client import GoogleClient

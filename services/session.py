@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from services import audit
 from services.access import Access, config_problem, load_access, read_roles, simulated_people
 from services.audit import AuditTrail
+from services.config import Config
+from services.errors import RefusedError, UsageError
 from services.registry import Registry, load_registry
 from services.workspace import PushError, Staged, Workspace
-from sheetstage_tui.config import Config
-from sheetstage_tui.errors import RefusedError, UsageError
 
 if TYPE_CHECKING:  # the Google libraries load only when a backend is opened
     from google.oauth2.credentials import Credentials

@@ -17,6 +17,16 @@ from typing import Any
 from services import crashpoints
 from services.audit import utc_now
 from services.google_client import GoogleApiError, GoogleClient
+from services.models import (
+    Environment,
+    FetchFailure,
+    FileType,
+    PhiStatus,
+    ScriptFile,
+    Sheet,
+    SnapshotReport,
+    content_hash,
+)
 from services.phi import Finding, Scanner, status_of
 from services.registry import IdMapper
 from services.state import State, load_cache
@@ -27,16 +37,6 @@ from services.workspace import (
     disk_name,
     order_index,
     sync_to_disk,
-)
-from sheetstage_tui.models import (
-    Environment,
-    FetchFailure,
-    FileType,
-    PhiStatus,
-    ScriptFile,
-    Sheet,
-    SnapshotReport,
-    content_hash,
 )
 
 ProgressCallback = Callable[[int, int, "Fetched"], None]

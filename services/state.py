@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from services.errors import UsageError
+from services.models import Environment, Sheet
 from services.workspace import Workspace, atomic_write
-from sheetstage_tui.errors import UsageError
-from sheetstage_tui.models import Environment, Sheet
 
 VERSION = 2
 _SIDES = ("production", "staging")

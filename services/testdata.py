@@ -32,9 +32,9 @@ from typing import TypeVar
 from faker import Faker
 
 from services.emulator import a1
+from services.errors import UsageError
 from services.phi import record_words
 from services.reference import ReferenceSet
-from sheetstage_tui.errors import UsageError
 
 SYNTHETIC_PREFIX = "SYN-"
 # Area codes of the practice's region; never toll-free ones (800, 833, ...), which the PHI

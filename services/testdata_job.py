@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 from services import testdata
 from services.audit import utc_now
 from services.emulator import a1
+from services.errors import RefusedError, SheetstageError, UsageError
 from services.google_client import GoogleApiError
+from services.models import Sheet
 from services.phi import Scanner, record_words
 from services.reference import header_ranges
 from services.registry import Registry
 from services.scanning import scanner_for
 from services.state import State
 from services.testdata import Cell, Entity, Mappings, TabShape
-from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
-from sheetstage_tui.models import Sheet
 
 if TYPE_CHECKING:
     from services.google_client import GoogleClient

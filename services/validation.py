@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING, Any
 from services import alerts, audit, scripttests_job
 from services.access import PRACTICE_MANAGER, RolesFile, read_roles, simulated_people
 from services.audit import AuditTrail, utc_now
+from services.config import Config
 from services.emulator.syntax import first_error_node
+from services.errors import JobFailedError, RefusedError, UsageError
 from services.google_client import GoogleApiError
+from services.models import Environment, FileType, PhiStatus, ScriptFile, Sheet
 from services.overview import short_time
 from services.phi import (
     Finding,
@@ -33,9 +36,6 @@ from services.scripttests import StagingTests, TestsOutcome
 from services.snapshot import files_from_api, project_hash
 from services.state import State
 from services.workspace import Staged, UnsafeFileName, Workspace, disk_name
-from sheetstage_tui.config import Config
-from sheetstage_tui.errors import JobFailedError, RefusedError, UsageError
-from sheetstage_tui.models import Environment, FileType, PhiStatus, ScriptFile, Sheet
 
 if TYPE_CHECKING:
     from services.google_client import GoogleClient

@@ -24,8 +24,8 @@ import git
 
 from services import crashpoints
 from services.chain import ANCHOR_TRAILER, anchor_line, parse_anchor
-from sheetstage_tui.errors import JobFailedError, LockHeldError, RefusedError, UsageError
-from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
+from services.errors import JobFailedError, LockHeldError, RefusedError, UsageError
+from services.models import Environment, FileType, ScriptFile, Sheet
 
 ORDER_FILE = ".sheetstage-files.json"  # the project's file order (Apps Script runs files in it)
 KEY_FILE = "hmac.key"  # the local secret for HMACs of identifiers; never in git

@@ -43,14 +43,14 @@ from services import (
     testdata_job,
     validation,
 )
+from services.config import Config
+from services.errors import SheetstageError
+from services.models import Environment, Sheet
 from services.overview import SheetRow, load_rows, project_files, short_time
 from services.progress import counted
 from services.registry import IdMapper, load_registry
 from services.session import Session
 from services.snapshot import Fetched
-from sheetstage_tui.config import Config
-from sheetstage_tui.errors import SheetstageError
-from sheetstage_tui.models import Environment, Sheet
 
 HANGUP_EXIT = 129
 HANGUP_WORKER_GRACE_S = 300.0  # a snapshot in flight gets this long to commit
@@ -719,8 +719,11 @@ class SheetStageApp(App[int]):
         self.push_screen(screen)
         self.run_health(screen)
 
-    def check_health(self, screen: HealthScreen) -> None:
+    def check_health(self) -> None:
         """`r` on the panel: every check again, and the metrics read again."""
+        screen = self.screen
+        if not isinstance(screen, HealthScreen):
+            return
         if any(w.group == "health" and w.is_running for w in self.workers):
             self.notify("the health checks are still running", severity="warning")
             return

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from services.config import Config, load_config
+from services.errors import RefusedError, SheetstageError, UsageError
 from services.progress import PhaseClock, Progress, counted, duration, process_age
 from services.registry import REQUIRED_COLUMNS
 from sheetstage_tui import __version__
-from sheetstage_tui.config import Config, load_config
-from sheetstage_tui.errors import RefusedError, SheetstageError, UsageError
 
 if TYPE_CHECKING:
     from services.deploy import Proposal
@@ -828,14 +828,14 @@ def _session(config: Config, args: argparse.Namespace) -> Iterator[Session]:
 def _settle_interrupted(opened: Session) -> None:
     """A deploy or rollback a killed run left half-done is reported to everyone, and finished
     by a practice manager's or the service account's command (under the sheet's lock)."""
-    from services import deploy
+    from services import deploy, rollback
 
     for item in deploy.pending(opened):
         _say(f"sheetstage: INTERRUPTED: {item.describe()}")
         if item.problem or not opened.access.can("finish-interrupted"):
             continue
         try:
-            settled = deploy.finish(opened, item)
+            settled = rollback.finish(opened, item)
         except SheetstageError as error:
             _say(f"sheetstage: not finished: {error}")
             continue
@@ -847,7 +847,7 @@ def _first_snapshot(
 ) -> None:
     """A new demo opens with every state known, not 470 projects never snapshotted."""
     from services import jobs
-    from sheetstage_tui.models import Environment
+    from services.models import Environment
 
     if clock is not None:
         clock.start("opening the session")
@@ -871,7 +871,7 @@ def _finish_job(opened: Session, result: JobResult, before_tui: bool = False) ->
 
 def _batch(config: Config, args: argparse.Namespace) -> int:
     from services import jobs
-    from sheetstage_tui.models import Environment
+    from services.models import Environment
 
     clock = _clock(args)
     if args.demo:
@@ -1041,7 +1041,7 @@ def _registry(config: Config, args: argparse.Namespace) -> int:
 
 def _snapshot(config: Config, args: argparse.Namespace) -> int:
     from services import jobs
-    from sheetstage_tui.models import Environment
+    from services.models import Environment
 
     envs = [Environment(e) for e in ENVIRONMENTS[args.env]]
     clock = _clock(args)

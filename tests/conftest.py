@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from filelock import FileLock, Timeout
 
+from services.config import ClientConfig, Config, load_config_file
 from services.emulator.seed import DemoSeed, demo_sheets
 from services.emulator.store import EmulatorStore
 from services.workspace import Workspace, current_user
 from sheetstage_tui.cli import main
-from sheetstage_tui.config import ClientConfig, Config, load_config_file
 
 FAST_CLIENT = """
 [client]

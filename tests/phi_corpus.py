@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.config import load_config_file
 from services.phi import Finding, Scanner, Severity
 from services.reference import ReferenceSet
-from sheetstage_tui.config import load_config_file
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from services.config import Config, load_config, load_config_file, packaged_default
+from services.errors import ConfigError
 from sheetstage_tui.cli import main
-from sheetstage_tui.config import Config, load_config, load_config_file, packaged_default
-from sheetstage_tui.errors import ConfigError
 from tests.conftest import Demo
 
 

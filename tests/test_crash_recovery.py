@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 
 from services.emulator.seed import demo_sheets
+from services.models import Environment
 from services.registry import IdMapper
 from services.snapshot import disk_hash
 from services.state import State
-from sheetstage_tui.models import Environment
 from tests.conftest import Demo, copy_demo
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,11 +20,11 @@ from services import deploy, rollback, scripttests_job
 from services.access import render_roles
 from services.emulator.seed import BROKEN_TEST, DEVELOPER, MANAGER, STAGED, demo_sheets
 from services.emulator.seed_tests import main_tab
+from services.errors import JobFailedError, RefusedError
+from services.models import Environment, ScriptFile, Sheet
 from services.registry import IdMapper, load_registry
 from services.session import Session, session
 from services.workspace import current_user
-from sheetstage_tui.errors import JobFailedError, RefusedError
-from sheetstage_tui.models import Environment, ScriptFile, Sheet
 from tests.conftest import Demo
 
 ROOT = Path(__file__).resolve().parents[1]

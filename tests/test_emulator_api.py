@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from services.config import ClientConfig
 from services.emulator.server import EmulatorServer, EmulatorSettings
 from services.emulator.store import InvalidArgument
 from services.google_client import (
@@ -22,7 +23,6 @@ from services.google_client import (
     RateLimitedError,
 )
 from services.session import emulator_credentials
-from sheetstage_tui.config import ClientConfig
 
 USER = "developer@practice.example"
 FAST = ClientConfig(

@@ -20,6 +20,7 @@ from googleapiclient import discovery_cache
 from googleapiclient.discovery import build_from_document
 from googleapiclient.errors import HttpError
 
+from services.config import ClientConfig
 from services.emulator.seed import (
     DEVELOPER,
     DIVERGED,
@@ -41,11 +42,10 @@ from services.google_client import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from services.models import Environment, FileType, ScriptFile, content_hash
 from services.registry import IdMapper
 from services.session import emulator_credentials
 from services.snapshot import project_hash
-from sheetstage_tui.config import ClientConfig
-from sheetstage_tui.models import Environment, FileType, ScriptFile, content_hash
 from tests.conftest import FAST_CLIENT_SETTINGS as FAST
 from tests.conftest import Demo
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from services.config import ClientConfig
 from services.emulator.server import EmulatorServer, EmulatorSettings
 from services.google_client import (
     AuthError,
@@ -20,7 +21,6 @@ from services.google_client import (
     load_user_credentials,
 )
 from services.session import emulator_credentials
-from sheetstage_tui.config import ClientConfig
 
 USER = "developer@practice.example"
 SCRIPT = "1" + "s" * 56

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from google.oauth2.credentials import Credentials
 
+from services.config import ClientConfig
 from services.emulator.seed import (
     OUTSIDER,
     SHARED_OUTSIDE,
@@ -30,7 +31,6 @@ from services.google_client import (
 from services.health import CHECKS, HealthReport, run_health
 from services.session import Backend, Session, emulator_credentials, session
 from services.workspace import create_backup_remote, current_user
-from sheetstage_tui.config import ClientConfig
 from tests.conftest import FAST_CLIENT_SETTINGS, Demo
 
 NAMES = [sheet.name for sheet in demo_sheets()]

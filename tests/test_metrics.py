@@ -11,10 +11,10 @@ import pytest
 from services import audit
 from services.access import render_roles
 from services.chain import GENESIS, complete_lines, line_hash
+from services.errors import UsageError
 from services.metrics import MetricsReport, for_session, parse_since, sparkline
 from services.session import session
 from services.workspace import Workspace, current_user
-from sheetstage_tui.errors import UsageError
 from tests.conftest import Demo
 
 ME = current_user()  # a practice manager

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.config import PhiConfig
 from services.phi import Hit, Scanner
-from sheetstage_tui.config import PhiConfig
 
 KEY = b"rules-key"
 

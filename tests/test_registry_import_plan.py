@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from services.emulator.seed import demo_sheets
+from services.errors import UsageError
+from services.models import Sheet
 from services.registry import (
     REQUIRED_COLUMNS,
     Registry,
@@ -19,8 +21,6 @@ from services.registry import (
     read_import_file,
     render_registry,
 )
-from sheetstage_tui.errors import UsageError
-from sheetstage_tui.models import Sheet
 
 SHEETS = tuple(demo_sheets())
 CURRENT = Registry(SHEETS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from services.models import FileType, ScriptFile
 from services.scripttests import Fixture, Limits, ProjectTests, Workbook, discover, run_project
-from sheetstage_tui.models import FileType, ScriptFile
 
 DEV3 = "1dev3" + "a" * 39
 PROD = "1prod" + "b" * 39

@@ -69,7 +69,7 @@ def test_files_on_disk_are_byte_exact_with_folders_order_crlf_and_empty_files(
 ) -> None:
     store = snapshotted.store()
     workspace = snapshotted.workspace
-    from sheetstage_tui.models import Environment
+    from services.models import Environment
 
     for number in (5, 8, 9, 12, 28):
         sheet = SHEETS[number]

@@ -15,10 +15,10 @@ import pytest
 
 from services import testdata
 from services.emulator.seed import APPOINTMENT_HEADER, PATIENT_TABS
+from services.errors import UsageError
 from services.phi import never_issued_ssn, reserved_email_domain, synthetic_phone
 from services.reference import ReferenceSet
 from services.testdata import FIELDS, Entity, TabShape, packaged_mappings
-from sheetstage_tui.errors import UsageError
 
 AS_OF = datetime.date(2026, 1, 1)
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_npi_check_digit_is_the_luhn_digit_with_the_80840_prefix() -> None:
 _GENERATE = """
 import datetime, hashlib
 from services import testdata
-from sheetstage_tui.config import TestDataConfig
+from services.config import TestDataConfig
 population = testdata.generate(200, testdata.sheet_seed(42, 12), TestDataConfig().as_of)
 fields = tuple(testdata.FIELDS)
 tab = testdata.TabShape("V", "V!A2", fields, fields)

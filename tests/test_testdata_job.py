@@ -21,12 +21,12 @@ from services.emulator.seed import (
     log_spreadsheet_id,
     patient_tab,
 )
+from services.errors import RefusedError
 from services.phi import record_words
 from services.reference import ReferenceSet
 from services.registry import Registry
 from services.testdata import FIELDS, Entity, TabShape
 from services.testdata_job import refuse_production_targets
-from sheetstage_tui.errors import RefusedError
 from tests.conftest import Demo
 
 SHEETS = demo_sheets()

@@ -24,10 +24,10 @@ from screens.message import MessageScreen
 from screens.sheets import QUICK_FILTERS, SheetsScreen
 from services import overview
 from services.emulator.seed import BROKEN_TEST, STAGED, TESTED, demo_sheets
+from services.models import DeployStatus, DriftState, PhiStatus
 from services.overview import TestsStatus
 from services.workspace import Workspace
 from sheetstage_tui.app import SheetStageApp
-from sheetstage_tui.models import DeployStatus, DriftState, PhiStatus
 from tests.conftest import Demo
 
 SHEETS = {s.number: s for s in demo_sheets()}
@@ -395,7 +395,7 @@ async def test_a_user_without_a_role_sees_read_only(snapshotted: Demo) -> None:
 
 
 async def test_missing_workspace_starts_with_a_readable_message(tmp_path: Path) -> None:
-    from sheetstage_tui.config import load_config_file
+    from services.config import load_config_file
     from tests.conftest import write_config
 
     app = SheetStageApp(load_config_file(write_config(tmp_path)))

@@ -20,9 +20,9 @@ from screens.rollback import RollbackScreen
 from services.activity import ActiveAlert, Activity
 from services.deploy import DeployResult, Step, StepOutcome
 from services.emulator.seed import STAGED, demo_sheets
+from services.models import Environment
 from services.rollback import BackupPoint
 from sheetstage_tui.app import SheetStageApp
-from sheetstage_tui.models import Environment
 from tests.conftest import Demo
 from tests.test_tui_snapshots import SIZES, frozen  # noqa: F401 (a fixture)
 

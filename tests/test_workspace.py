@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from services.errors import LockHeldError
+from services.models import Environment, FileType, ScriptFile, Sheet
 from services.workspace import UnsafeFileName, Workspace, current_user, disk_name
-from sheetstage_tui.errors import LockHeldError
-from sheetstage_tui.models import Environment, FileType, ScriptFile, Sheet
 from tests.conftest import Demo
 
 SHEET = Sheet(4, "Test sheet", "1" + "a" * 43, "1" + "b" * 56, "1" + "c" * 43, "1" + "d" * 56)

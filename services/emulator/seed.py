@@ -34,8 +34,7 @@ from services.emulator.seed_tests import (
     synthetic_patients,
 )
 from services.emulator.store import EmulatorStore, rfc3339
-from services.registry import IdMapper
-from sheetstage_tui.models import (
+from services.models import (
     DriftState,
     Environment,
     FileType,
@@ -43,6 +42,7 @@ from sheetstage_tui.models import (
     Sheet,
     content_hash,
 )
+from services.registry import IdMapper
 
 SHEET_COUNT = 235
 DEVELOPER = "developer@practice.example"

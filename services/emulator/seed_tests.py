@@ -8,7 +8,7 @@ import datetime
 import random
 
 from services import testdata
-from sheetstage_tui.models import FileType, ScriptFile, Sheet
+from services.models import FileType, ScriptFile, Sheet
 
 STATUSES = ("New", "In progress", "Waiting", "Done", "Escalated", "Cancelled")
 DEMO_PATIENTS = 12  # synthetic patients in each tested DEV3 Patients tab

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sheetstage_tui.errors import ConfigError
+from services.errors import ConfigError
 
 BACKENDS = ("emulator", "google")
 HOUR_S, DAY_S = 3600.0, 86400.0  # no wait or timeout needs more: a typo of a few zeros does
@@ -237,7 +237,7 @@ _TOP_LEVEL = {"backend": str, "workspace": Path}
 
 
 def packaged_default() -> Path:
-    return Path(str(resources.files("sheetstage_tui").joinpath("default_config.toml")))
+    return Path(str(resources.files("services").joinpath("default_config.toml")))
 
 
 def find_config(flag: str | None) -> Path:
