@@ -43,8 +43,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import git
-
 from services import jobs
 from services.access import DEVELOPER, PRACTICE_MANAGER, SERVICE_ACCOUNT, RolesFile, read_roles
 from services.audit import AuditEntry, AuditReport
@@ -682,14 +680,12 @@ def _folders(
 def _git(session: Session) -> Check:
     workspace = session.workspace
     try:
-        workspace.fsck()
-        commits = workspace.commit_count()
-    except git.GitCommandError as error:
-        lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
-        shown = "; ".join(line.strip() for line in lines[:2]) or f"exit {error.status}"
-        return Check("git", False, f"git fsck found damage: {shown}", _restore_fix(session))
+        damage = workspace.damage()
     except SheetstageError as error:  # .git/config cannot be trusted: git is not run
         return Check("git", False, str(error), "`sheetstage roles` names the file and its fix")
+    if damage:
+        return Check("git", False, f"git fsck found damage: {damage}", _restore_fix(session))
+    commits = workspace.commit_count()
     return Check("git", True, f"git fsck: {counted(commits, 'commit')}, no damage")
 
 

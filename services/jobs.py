@@ -19,7 +19,7 @@ from services import activity_log, alerts, audit, drift, rollback, scanning, sna
 from services.access import render_roles
 from services.audit import AuditReport
 from services.chain import GENESIS, line_hash
-from services.config import Config
+from services.config import Config, packaged_default
 from services.emulator.seed import (
     DEVELOPER,
     MANAGER,
@@ -189,8 +189,6 @@ def pre_commit_hook(config: Config) -> str:
     """The pre-commit hook for people committing by hand: `sheetstage scan --staged`, found on
     the committer's PATH (nothing of the installing person's is needed); block findings stop
     the commit. The config in use is passed on when the committer can read it."""
-    from services.config import packaged_default
-
     source = "" if config.source == packaged_default() else str(config.source.resolve())
     quoted = "'" + source.replace("'", "'\\''") + "'"
     return f"""#!/bin/sh

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import git
-
 from services import audit
 from services.access import PRACTICE_MANAGER, read_roles, simulated_people
 from services.config import Config
@@ -33,9 +31,11 @@ from services.workspace import (
     OWN_FILE,
     SHARED_DIR,
     SHARED_FILE,
+    CloneError,
     Workspace,
     atomic_write,
     building,
+    clone_backup,
     current_user,
     make_dirs,
     uid_of,
@@ -106,39 +106,13 @@ def _restore_into(
 ) -> Restored:
     """Clone into `clone`, verify, settle; messages name the files where they will be
     (`root`), not in the clone."""
-    try:  # no hook or fsmonitor runs while cloning (set for this command, not kept)
-        git.Git().execute(
-            [
-                "git",
-                "-c",
-                "core.hooksPath=/dev/null",
-                "-c",
-                "core.fsmonitor=false",
-                "clone",
-                "--quiet",
-                "--no-hardlinks",
-                "--origin=backup",
-                "--branch=main",
-                "--config=core.sharedRepository=group",  # objects group-writable, as `init`
-                source,
-                str(clone),
-            ]
-        )
-        repo = git.Repo(clone)
-    except git.GitCommandError as error:
-        lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
-        reason = lines[-1].strip().removeprefix("stderr: ").strip("'") if lines else str(error)
+    try:
+        commit, links = clone_backup(source, clone)
+    except CloneError as error:
         raise UsageError(
-            f"cannot clone {source} ({reason}); give the off-site backup's URL or path as "
+            f"cannot clone {source} ({error}); give the off-site backup's URL or path as "
             "`[git] remote` names it"
         ) from None
-    commit = repo.head.commit.hexsha if repo.head.is_valid() else ""
-    links = [
-        line.split("\t", 1)[1]
-        for line in repo.git.ls_files("-s").splitlines()
-        if line.startswith("120000 ")
-    ]
-    repo.close()
     workspace = Workspace(clone)
     if not commit or not workspace.registry_path.is_file():
         raise UsageError(f"{source} holds no sheetstage workspace (no registry.toml); nothing done")

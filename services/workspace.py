@@ -893,9 +893,14 @@ class Workspace:
         """Paths a commit changed."""
         return self.repo.git.show("--name-only", "--format=", revision).split()
 
-    def fsck(self) -> None:
-        """`git fsck` of the object store; a GitCommandError says what is damaged."""
-        self.repo.git.fsck("--no-dangling", "--no-progress", kill_after_timeout=600)
+    def damage(self) -> str:
+        """What `git fsck` finds damaged in the object store, from its first lines ("": none)."""
+        try:
+            self.repo.git.fsck("--no-dangling", "--no-progress", kill_after_timeout=600)
+        except git.GitCommandError as error:
+            lines = [line.strip() for line in str(error.stderr or "").splitlines() if line.strip()]
+            return "; ".join(lines[:2]) or f"exit {error.status}"
+        return ""
 
     def ahead_behind(self, other: str) -> tuple[int, int]:
         """Commits HEAD has that `other` lacks, and the other way round."""
@@ -939,6 +944,52 @@ def _git_reason(error: git.GitCommandError) -> str:
     if not lines:
         return f"git exited {error.status}"
     return lines[-1].strip().removeprefix("stderr: ").strip("'").strip()
+
+
+class CloneError(RuntimeError):
+    """A clone git refused; the message is git's reason."""
+
+
+def clone_backup(source: str, clone: Path) -> tuple[str, list[str]]:
+    """Clone the off-site backup into `clone` with no hook or fsmonitor running (set for this
+    clone, not kept) and objects group-writable, as `init` makes them. Returns its head commit
+    ("" when it has none) and the paths of the symbolic links it holds."""
+    try:
+        git.Git().execute(
+            [
+                "git",
+                "-c",
+                "core.hooksPath=/dev/null",
+                "-c",
+                "core.fsmonitor=false",
+                "clone",
+                "--quiet",
+                "--no-hardlinks",
+                "--origin=backup",
+                "--branch=main",
+                "--config=core.sharedRepository=group",
+                source,
+                str(clone),
+            ]
+        )
+        repo = git.Repo(clone)
+    except git.GitCommandError as error:
+        raise CloneError(_git_reason(error)) from None
+    try:
+        commit = repo.head.commit.hexsha if repo.head.is_valid() else ""
+        links = [
+            line.split("\t", 1)[1]
+            for line in repo.git.ls_files("-s").splitlines()
+            if line.startswith("120000 ")
+        ]
+    finally:
+        repo.close()
+    return commit, links
+
+
+def git_failure(error: BaseException) -> str | None:
+    """Why a git command failed, from the last line git wrote; None when `error` is not git's."""
+    return _git_reason(error) if isinstance(error, git.GitCommandError) else None
 
 
 def _locks_held_by_running_git(locks: Sequence[Path]) -> dict[Path, str]:

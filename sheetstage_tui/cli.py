@@ -717,10 +717,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"sheetstage: {describe_os_error(error)}")
         return 2 if error.errno in (errno.EACCES, errno.EPERM) else 1
     except Exception as error:
-        git, sqlite3 = sys.modules.get("git"), sys.modules.get("sqlite3")  # when loaded
-        if git is not None and isinstance(error, git.GitCommandError):
-            lines = [line for line in str(error.stderr or "").splitlines() if line.strip()]
-            reason = lines[-1].strip().removeprefix("stderr: ").strip("'") if lines else error
+        workspace, sqlite3 = sys.modules.get("services.workspace"), sys.modules.get("sqlite3")
+        reason = workspace.git_failure(error) if workspace is not None else None  # when loaded
+        if reason is not None:
             _say(f"sheetstage: git failed ({reason}); nothing was committed: fix that, run again")
             return 1
         if sqlite3 is not None and isinstance(error, sqlite3.Error):  # the emulator's state

@@ -295,3 +295,17 @@ def test_bad_restore_input_is_one_line_and_leaves_nothing(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and says in err[0]
     assert not (demo.root / "again").exists()
+
+
+def test_a_backup_git_cannot_clone_is_named_with_gits_reason(
+    demo: Demo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = restored_config(demo)
+    missing = demo.root / "no-such-backup.git"
+    before = sorted(p.name for p in demo.root.iterdir())
+    capsys.readouterr()
+    assert demo.cli("--config", str(config), "init", "--from", str(missing)) == 2
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sheet")]
+    assert len(said) == 1 and said[0].startswith(f"sheetstage: cannot clone {missing} (fatal: ")
+    assert "give the off-site backup's URL or path" in said[0]
+    assert sorted(p.name for p in demo.root.iterdir()) == before  # no clone left half-made

@@ -6,11 +6,12 @@ import json
 import stat
 from pathlib import Path
 
+import git
 import pytest
 
 from services.errors import LockHeldError
 from services.models import Environment, FileType, ScriptFile, Sheet
-from services.workspace import UnsafeFileName, Workspace, current_user, disk_name
+from services.workspace import UnsafeFileName, Workspace, current_user, disk_name, git_failure
 from tests.conftest import Demo
 
 SHEET = Sheet(4, "Test sheet", "1" + "a" * 43, "1" + "b" * 56, "1" + "c" * 43, "1" + "d" * 56)
@@ -205,3 +206,10 @@ def test_threads_reaching_the_backend_at_once_share_one(demo: Demo) -> None:
         for worker in workers:
             worker.join(60)
         assert len(seen) == 6 and len({id(backend) for backend in seen}) == 1
+
+
+def test_git_failure_is_gits_last_line_or_none() -> None:
+    failed = git.GitCommandError(["git", "push"], 128, stderr=b"hint: one\nfatal: 'x' is gone")
+    assert git_failure(failed) == "fatal: 'x' is gone"
+    assert git_failure(git.GitCommandError(["git", "gc"], 3)) == "git exited 3"
+    assert git_failure(ValueError("not git")) is None
