@@ -8,6 +8,7 @@ checking and the ones inside functions too, since each is a dependency a reader 
 from __future__ import annotations
 
 import ast
+import graphlib
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,20 @@ THE_FLOOR = {f"services.{name}" for name in ("models", "config", "errors")} | {
     f"services.{name}" for name in ("chain", "crashpoints", "progress", "phi_words")
 }
 DOORS = {"services.google_client", "services.workspace"}  # to Google, to git
+JOBS = {
+    f"services.{name}"
+    for name in (
+        *("jobs", "deploy", "rollback", "resync", "validation"),
+        *("scripttests_job", "testdata_job", "inspection", "health", "recovery"),
+    )
+}
+DEMO_SEED = {"services.emulator.seed", "services.emulator.seed_tests"}
+THIRD_PARTY_DOORS = {  # a library and the only modules that may use it
+    "git": ("services.workspace",),
+    "googleapiclient": ("services.google_client", "services.emulator."),  # the emulator reads
+    "google_auth_httplib2": ("services.google_client",),  # the discovery documents it ships
+    "httplib2": ("services.google_client",),
+}
 
 
 @dataclass(frozen=True)
@@ -46,17 +61,11 @@ def modules(root: Path) -> dict[str, Path]:
     return found
 
 
-def imports(root: Path) -> list[Import]:
-    """Every import from one module of the floors of another."""
-    known = modules(root)
-
-    def nearest(name: str) -> str | None:
-        while name and name not in known:
-            name = name.rpartition(".")[0]
-        return name or None
-
+def written_imports(root: Path) -> list[Import]:
+    """Every import in the floors as written (a relative one made absolute), and every call of
+    `__import__` or `import_module` as an import of `<dynamic>`: the graph cannot follow it."""
     found = []
-    for name, path in known.items():
+    for name, path in modules(root).items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             targets: list[str] = []
@@ -68,11 +77,31 @@ def imports(root: Path) -> list[Import]:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join([*anchor, base] if base else anchor)
                 targets = [f"{base}.{alias.name}" for alias in node.names]
-            for target in targets:
-                imported = nearest(target)
-                if imported is not None and imported != name:
-                    found.append(Import(name, imported, node.lineno))
+            elif isinstance(node, ast.Call):
+                called = node.func
+                if (isinstance(called, ast.Name) and called.id == "__import__") or (
+                    isinstance(called, ast.Attribute) and called.attr == "import_module"
+                ):
+                    targets = ["<dynamic>"]
+            found += [Import(name, target, node.lineno) for target in targets]
     return found
+
+
+def imports(root: Path) -> list[Import]:
+    """Every import from one module of the floors of another."""
+    known = modules(root)
+
+    def nearest(name: str) -> str | None:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    found = set()
+    for i in written_imports(root):
+        imported = nearest(i.imported)
+        if imported is not None and imported != i.importer:
+            found.add(Import(i.importer, imported, i.line))
+    return sorted(found, key=str)
 
 
 def floor(module: str) -> int:
@@ -83,44 +112,16 @@ def upward(found: list[Import]) -> list[Import]:
     return [i for i in found if floor(i.imported) > floor(i.importer)]
 
 
-def circles(found: list[Import]) -> list[list[str]]:
-    """The modules that import one another, directly or round a longer path (Tarjan's
-    strongly connected components of more than one module)."""
+def circle(found: list[Import]) -> list[str]:
+    """Modules that lead back to the first of them, import by import ([] when there are none)."""
     graph: dict[str, set[str]] = {}
     for i in found:
         graph.setdefault(i.importer, set()).add(i.imported)
-        graph.setdefault(i.imported, set())
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    components: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for nxt in sorted(graph[node]):
-            if nxt not in index:
-                visit(nxt)
-                low[node] = min(low[node], low[nxt])
-            elif nxt in on_stack:
-                low[node] = min(low[node], index[nxt])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                components.append(sorted(component))
-
-    for node in sorted(graph):
-        if node not in index:
-            visit(node)
-    return components
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as error:
+        return list(error.args[1])
+    return []
 
 
 def test_every_import_points_down() -> None:
@@ -130,7 +131,12 @@ def test_every_import_points_down() -> None:
 
 
 def test_no_module_imports_itself_round_a_circle() -> None:
-    assert circles(imports(ROOT)) == []
+    assert circle(imports(ROOT)) == []
+
+
+def test_no_import_the_graph_cannot_see() -> None:
+    dynamic = [i for i in written_imports(ROOT) if i.imported == "<dynamic>"]
+    assert not dynamic, "\n".join(map(str, dynamic))
 
 
 def test_the_floor_and_the_doors_stand_on_the_floor_alone() -> None:
@@ -142,9 +148,37 @@ def test_the_floor_and_the_doors_stand_on_the_floor_alone() -> None:
     assert not above, "\n".join(map(str, above))
 
 
+def test_no_part_imports_a_job_and_googles_side_stands_alone() -> None:
+    """The jobs stand on the parts, never the other way round; the emulator (but the demo's
+    seed) imports nothing outside itself."""
+    found = imports(ROOT)
+    strays = [
+        i
+        for i in found
+        if (i.imported in JOBS and i.importer.startswith("services.") and i.importer not in JOBS)
+        or (
+            i.importer.startswith("services.emulator")
+            and i.importer not in DEMO_SEED
+            and not i.imported.startswith("services.emulator")
+        )
+    ]
+    assert not strays, "\n".join(map(str, strays))
+
+
+def test_only_the_doors_talk_to_google_and_to_git() -> None:
+    strays = [
+        i
+        for i in written_imports(ROOT)
+        for library, doors in THIRD_PARTY_DOORS.items()
+        if i.imported.split(".")[0] == library and not i.importer.startswith(doors)
+    ]
+    assert not strays, "\n".join(map(str, strays))
+
+
 def test_the_checks_see_an_upward_import_and_a_circle(tmp_path: Path) -> None:
     """The same checks on a planted tree: a service reaching up to the app, and two services
-    importing each other (one inside a function, one only for type checking)."""
+    importing each other (one inside a function, one only for type checking), and an import
+    by name at run time."""
     for top in FLOORS:
         (tmp_path / top).mkdir()
         (tmp_path / top / "__init__.py").write_text("")
@@ -159,21 +193,41 @@ def test_the_checks_see_an_upward_import_and_a_circle(tmp_path: Path) -> None:
     )
     found = imports(tmp_path)
     assert [str(i) for i in upward(found)] == ["services.models:1 imports sheetstage_tui.app"]
-    assert sorted(circles(found)) == [
-        ["screens.sheets", "services.models", "sheetstage_tui.app"],
-        ["services.deploy", "services.rollback"],
+    first = circle(found)
+    assert first[0] == first[-1] and set(first) in (
+        {"screens.sheets", "services.models", "sheetstage_tui.app"},
+        {"services.deploy", "services.rollback"},
+    )
+    (tmp_path / "services" / "models.py").write_text("")
+    assert set(circle(imports(tmp_path))) == {"services.deploy", "services.rollback"}
+    (tmp_path / "services" / "rollback.py").write_text(
+        "import importlib\nimportlib.import_module('x')\n"
+    )
+    assert circle(imports(tmp_path)) == []
+    assert [str(i) for i in written_imports(tmp_path) if i.imported == "<dynamic>"] == [
+        "services.rollback:2 imports <dynamic>"
     ]
 
 
 def test_the_app_is_the_stage_its_screens_call() -> None:
-    """Screens call the app through the `Stage` protocol: the app has each of its members, with
-    the same parameters, defaults and annotations."""
+    """Screens call the app only through the `Stage` protocol's methods, and the app has each of
+    them with the same parameters, defaults and annotations."""
     app = SheetStageApp(load_config_file(packaged_default()))
-    for name, member in vars(Stage).items():
-        if name.startswith("_") or not callable(member):
-            continue
+    methods = {name for name in vars(Stage) if not name.startswith("_")}
+    for name in methods:
+        member = inspect.getattr_static(Stage, name)
+        assert inspect.isfunction(member), f"Stage.{name} is not a method"
         assert str(inspect.signature(getattr(app, name))) == str(
             inspect.signature(member.__get__(app))
         ), name
     for name in Stage.__annotations__:
         assert hasattr(app, name), name
+    called = {
+        node.attr
+        for path in (ROOT / "screens").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "stage"
+    }
+    assert called and called <= methods | set(Stage.__annotations__), called - methods
