@@ -274,6 +274,38 @@ def write_token_file(path: Path, credentials: Credentials) -> None:
     os.replace(temporary, path)
 
 
+def refreshable_credentials(
+    refresh_token: str, token_uri: str, client_id: str, client_secret: str
+) -> Credentials:
+    """User credentials with no access token yet, refreshed at `token_uri` on first use."""
+    return Credentials(
+        token=None,
+        refresh_token=refresh_token,
+        token_uri=token_uri,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+
+
+def sign_in(client_secrets: Path, token_file: Path, port: int) -> None:
+    """`sheetstage login`: Google's installed-app flow, answered on localhost:`port` (over SSH,
+    through a forwarded port); the token file is written 0600."""
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    flow = InstalledAppFlow.from_client_secrets_file(str(client_secrets), scopes=list(SCOPES))
+    credentials = flow.run_local_server(
+        host="localhost",
+        port=port,
+        open_browser=False,
+        authorization_prompt_message=(
+            "Open this URL in a browser on your machine (over SSH, first run "
+            f"`ssh -L {port}:localhost:{port} this-host`):\n{{url}}"
+        ),
+        success_message="sheetstage is signed in; you can close this tab.",
+    )
+    write_token_file(token_file, credentials)
+
+
 @functools.cache
 def discovery_document(api: str, version: str) -> str:
     """The API's discovery document as shipped with google-api-python-client, its schemas cut

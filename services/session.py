@@ -19,11 +19,9 @@ from services.registry import Registry, load_registry
 from services.workspace import PushError, Staged, Workspace
 
 if TYPE_CHECKING:  # the Google libraries load only when a backend is opened
-    from google.oauth2.credentials import Credentials
-
     from services.activity_log import Log
     from services.emulator.server import EmulatorServer, EmulatorSettings
-    from services.google_client import GoogleClient
+    from services.google_client import Credentials, GoogleClient
 
 EMULATOR_CLIENT_ID = "sheetstage-emulator"
 
@@ -48,14 +46,10 @@ def emulator_settings(config: Config) -> EmulatorSettings:
 def emulator_credentials(server: EmulatorServer, email: str) -> Credentials:
     """User credentials for the emulator: a refresh token it issued, refreshed at its token_uri
     exactly as google-auth refreshes against Google."""
-    from google.oauth2.credentials import Credentials
+    from services.google_client import refreshable_credentials
 
-    return Credentials(
-        token=None,
-        refresh_token=server.store.issue_refresh_token(email),
-        token_uri=server.token_uri,
-        client_id=EMULATOR_CLIENT_ID,
-        client_secret="emulator",
+    return refreshable_credentials(
+        server.store.issue_refresh_token(email), server.token_uri, EMULATOR_CLIENT_ID, "emulator"
     )
 
 

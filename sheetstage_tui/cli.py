@@ -992,24 +992,9 @@ def _login(config: Config, args: argparse.Namespace) -> int:
             f"no OAuth client file at {config.google.client_secrets_file}; download the "
             "'Desktop app' OAuth client JSON from Google Cloud Console and put it there"
         )
-    from google_auth_oauthlib.flow import InstalledAppFlow
+    from services.google_client import sign_in
 
-    from services.google_client import SCOPES, write_token_file
-
-    flow = InstalledAppFlow.from_client_secrets_file(
-        str(config.google.client_secrets_file), scopes=list(SCOPES)
-    )
-    credentials = flow.run_local_server(
-        host="localhost",
-        port=args.port,
-        open_browser=False,
-        authorization_prompt_message=(
-            "Open this URL in a browser on your machine (over SSH, first run "
-            f"`ssh -L {args.port}:localhost:{args.port} this-host`):\n{{url}}"
-        ),
-        success_message="sheetstage is signed in; you can close this tab.",
-    )
-    write_token_file(config.google.token_file, credentials)
+    sign_in(config.google.client_secrets_file, config.google.token_file, args.port)
     print(f"signed in; token written to {config.google.token_file} (mode 600)")
     return 0
 
