@@ -894,9 +894,11 @@ class Workspace:
         return self.repo.git.show("--name-only", "--format=", revision).split()
 
     def damage(self) -> str:
-        """What `git fsck` finds damaged in the object store, from its first lines ("": none)."""
+        """What `git fsck` finds damaged in the object store, or that HEAD names no commit, from
+        git's first lines ("": none)."""
         try:
             self.repo.git.fsck("--no-dangling", "--no-progress", kill_after_timeout=600)
+            self.repo.git.rev_list("--count", "HEAD")
         except git.GitCommandError as error:
             lines = [line.strip() for line in str(error.stderr or "").splitlines() if line.strip()]
             return "; ".join(lines[:2]) or f"exit {error.status}"

@@ -213,3 +213,23 @@ def test_git_failure_is_gits_last_line_or_none() -> None:
     assert git_failure(failed) == "fatal: 'x' is gone"
     assert git_failure(git.GitCommandError(["git", "gc"], 3)) == "git exited 3"
     assert git_failure(ValueError("not git")) is None
+
+
+def test_damage_names_a_corrupt_object_and_a_head_with_no_commit(demo: Demo) -> None:
+    workspace = demo.workspace
+    assert workspace.damage() == ""
+    objects = workspace.root / ".git" / "objects"
+    loose = next(p for p in sorted(objects.glob("??/*")) if p.parent.name not in ("info", "pack"))
+    kept = loose.read_bytes()
+
+    def replace(data: bytes) -> None:  # never in place: the object is hard-linked to a template
+        spare = loose.with_name("spare")
+        spare.write_bytes(data)
+        spare.replace(loose)
+
+    replace(b"not a zlib stream")
+    assert "error: " in workspace.damage()
+    replace(kept)
+    assert workspace.damage() == ""
+    (workspace.root / ".git" / "HEAD").write_text("ref: refs/heads/gone\n")
+    assert "HEAD" in workspace.damage()
