@@ -619,7 +619,7 @@ class SheetsScreen(StageScreen):
     def set_quick_filter(self, index: int) -> None:
         self.quick = index
         self.refresh_rows()
-        self.stage.notify(f"showing {QUICK_FILTERS[index].label}", timeout=2)
+        self.notify(f"showing {QUICK_FILTERS[index].label}", timeout=2, markup=False)
 
     # sort and marks ------------------------------------------------------------------------
 

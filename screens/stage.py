@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from rich.text import Text
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from services.models import Sheet
@@ -20,16 +19,6 @@ class Stage(Protocol):
     """The app's data the screens read and the work they ask it to start."""
 
     rows: list[SheetRow]
-
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = False,
-    ) -> None: ...
 
     def banner(self) -> Text: ...
 
